@@ -1,0 +1,83 @@
+import { ConfigError, type Env } from "../src/common/config.js";
+
+/**
+ * Every broker setting, in one table: the environment variable, its default and what it
+ * does. docs/configuration.md is checked against this table by a test, so the reference
+ * cannot drift from the code.
+ */
+export const BROKER_SETTINGS = {
+  host: { env: "FLOE_HOST", kind: "string", default: "0.0.0.0", doc: "Address the Kafka listener binds to." },
+  port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port)." },
+  advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces." },
+  advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port." },
+  nodeId: { env: "FLOE_NODE_ID", kind: "int", default: 1, min: 0, max: 2 ** 31 - 1, doc: "Broker id, kept separate from any pod ordinal." },
+  rack: { env: "FLOE_ZONE", kind: "string", default: "", doc: "Zone (rack) of this broker, reported as the broker's rack." },
+  dataDir: { env: "FLOE_DATA_DIR", kind: "string", default: "./data", doc: "Local folder for the WAL and, with the local object store, for objects." },
+  httpPort: { env: "FLOE_HTTP_PORT", kind: "int", default: 9080, min: -1, max: 65535, doc: "Port of `/metrics`, `/healthz`, `/readyz` (0 picks a free port, -1 disables)." },
+  maxRequestBytes: { env: "FLOE_MAX_REQUEST_BYTES", kind: "int", default: 104_857_600, min: 1024, max: 2 ** 31 - 1, doc: "Largest request frame accepted; larger frames close the connection (Kafka's socket.request.max.bytes)." },
+  maxInFlightRequestsPerConnection: { env: "FLOE_MAX_INFLIGHT_PER_CONNECTION", kind: "int", default: 64, min: 1, max: 10_000, doc: "Pipelined requests processed at once per connection; reading pauses beyond it." },
+  autoCreateTopics: { env: "FLOE_AUTO_CREATE_TOPICS", kind: "bool", default: true, doc: "Create a topic when a client asks for metadata or produces to an unknown one (Kafka's auto.create.topics.enable)." },
+  defaultPartitions: { env: "FLOE_DEFAULT_PARTITIONS", kind: "int", default: 1, min: 1, max: 100_000, doc: "Partitions of auto-created topics and of CreateTopics requests that ask for -1." },
+  messageMaxBytes: { env: "FLOE_MESSAGE_MAX_BYTES", kind: "int", default: 1_048_588, min: 1024, max: 2 ** 31 - 1, doc: "Default max.message.bytes: the largest record batch accepted for a topic." },
+  offsetsPartitions: { env: "FLOE_OFFSETS_PARTITIONS", kind: "int", default: 8, min: 1, max: 1000, doc: "Partitions of the internal `__consumer_offsets` topic (fixed once created)." },
+  groupInitialRebalanceDelayMs: { env: "FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS", kind: "int", default: 3000, min: 0, max: 300_000, doc: "Wait for more members before the first rebalance of an empty group." },
+  groupMinSessionTimeoutMs: { env: "FLOE_GROUP_MIN_SESSION_TIMEOUT_MS", kind: "int", default: 6000, min: 1, max: 2 ** 31 - 1, doc: "Smallest session timeout a consumer may ask for." },
+  groupMaxSessionTimeoutMs: { env: "FLOE_GROUP_MAX_SESSION_TIMEOUT_MS", kind: "int", default: 1_800_000, min: 1, max: 2 ** 31 - 1, doc: "Largest session timeout a consumer may ask for." },
+  walType: { env: "FLOE_WAL_TYPE", kind: "enum", values: ["file"], default: "file", doc: "WAL backend. `file` (a local or block-volume folder) today; `nfs` and `s3` arrive with the storage engine." },
+  walMaxBytes: { env: "FLOE_WAL_MAX_BYTES", kind: "int", default: 1_073_741_824, min: 1_048_576, max: Number.MAX_SAFE_INTEGER, doc: "WAL size bound; when reached, produce fails with a retriable error until the uploader trims it." },
+  objectStore: { env: "FLOE_OBJECT_STORE", kind: "enum", values: ["local"], default: "local", doc: "Object store backend. `local` keeps objects under the data folder." },
+  cacheBytesMax: { env: "FLOE_CACHE_BYTES_MAX", kind: "int", default: 268_435_456, min: 0, max: Number.MAX_SAFE_INTEGER, doc: "Bound of the in-memory tail cache of recent record batches." },
+  uploadIntervalMs: { env: "FLOE_UPLOAD_INTERVAL_MS", kind: "int", default: 2000, min: 10, max: 3_600_000, doc: "How often WAL contents are turned into stream-set objects." },
+  fetchMaxWaitMsCap: { env: "FLOE_FETCH_MAX_WAIT_MS_CAP", kind: "int", default: 30_000, min: 0, max: 300_000, doc: "Upper bound on a Fetch request's max.wait.ms." },
+  logLevel: { env: "FLOE_LOG_LEVEL", kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info", doc: "pino log level." },
+} as const;
+
+type Settings = typeof BROKER_SETTINGS;
+type ValueOf<S> = S extends { kind: "int" } ? number : S extends { kind: "bool" } ? boolean : S extends { kind: "enum"; values: readonly (infer V)[] } ? V : string;
+export type BrokerConfig = { -readonly [K in keyof Settings]: ValueOf<Settings[K]> };
+
+/** Reads the broker's configuration from the environment; throws ConfigError naming the bad variable. */
+export function loadBrokerConfig(env: Env = process.env, overrides: Partial<BrokerConfig> = {}): BrokerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(BROKER_SETTINGS) as [keyof Settings, Settings[keyof Settings]][]) {
+    const raw = env[s.env];
+    if (raw === undefined || raw === "") {
+      out[key] = s.default;
+      continue;
+    }
+    const value = raw.trim();
+    switch (s.kind) {
+      case "int": {
+        if (!/^-?\d+$/.test(value)) throw new ConfigError(`${s.env} must be an integer, got ${JSON.stringify(raw)}`);
+        const n = Number(value);
+        if (n < s.min || n > s.max) throw new ConfigError(`${s.env} must be between ${s.min} and ${s.max}, got ${n}`);
+        out[key] = n;
+        break;
+      }
+      case "bool": {
+        const v = value.toLowerCase();
+        if (["1", "true", "yes", "on"].includes(v)) out[key] = true;
+        else if (["0", "false", "no", "off"].includes(v)) out[key] = false;
+        else throw new ConfigError(`${s.env} must be true or false, got ${JSON.stringify(raw)}`);
+        break;
+      }
+      case "enum":
+        if (!(s.values as readonly string[]).includes(value)) throw new ConfigError(`${s.env} must be one of ${s.values.join(", ")}, got ${JSON.stringify(raw)}`);
+        out[key] = value;
+        break;
+      default:
+        out[key] = value;
+    }
+  }
+  const config = { ...(out as BrokerConfig), ...overrides };
+  if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
+    throw new ConfigError("FLOE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed FLOE_GROUP_MAX_SESSION_TIMEOUT_MS");
+  }
+  return config;
+}
+
+/** The host clients should dial: explicit, else the bind host unless it is a wildcard. */
+export function advertisedHostOf(config: BrokerConfig): string {
+  if (config.advertisedHost) return config.advertisedHost;
+  return config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+}

@@ -1,0 +1,49 @@
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { BrokerConfig } from "../config.js";
+import type { TopicRegistry } from "../cluster/topics.js";
+import type { Controller } from "../cluster/controller.js";
+import type { GroupCoordinator } from "../groups/coordinator.js";
+import type { BrokerMetrics } from "./metrics.js";
+import type { PartitionManager } from "../cluster/partitions.js";
+import type { TopicInfo } from "../cluster/topics.js";
+import type { FetchSessionCache } from "./fetch-sessions.js";
+
+/** Where clients reach a broker. */
+export interface BrokerEndpoint {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+/**
+ * Everything a request handler may use, in one place. The concrete wiring (storage,
+ * coordinator, listeners) lives in `runtime.ts`; handlers depend only on this shape.
+ */
+export interface Broker {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly metrics: BrokerMetrics;
+  readonly self: BrokerEndpoint;
+  readonly clusterId: string;
+  readonly topics: TopicRegistry;
+  readonly controller: Controller;
+  readonly groups: GroupCoordinator;
+  readonly partitions: PartitionManager;
+  readonly fetchSessions: FetchSessionCache;
+  /** What ApiVersions advertises: exactly the handlers that are registered. */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[];
+  /**
+   * A topic a client asked for that does not exist: created with defaults when
+   * auto-creation is on, else null. Returns an error code when the name is invalid.
+   */
+  autoCreateTopic(name: string): Promise<TopicInfo | { errorCode: number }>;
+  /** Live brokers (this one only, until the multi-broker controller lands). */
+  brokers(): BrokerEndpoint[];
+  /** The broker that leads a partition, or null if none does right now. */
+  leaderOf(topicId: string, partition: number): BrokerEndpoint | null;
+  /** The broker that coordinates a group or transactional id (key type 0 group, 1 transaction). */
+  coordinatorFor(keyType: number, key: string): BrokerEndpoint | null;
+}

@@ -1,0 +1,68 @@
+import type { Logger } from "pino";
+import { API_SPECS, ApiKey } from "../protocol/messages/index.js";
+import { Reader, ProtocolDecodeError } from "../protocol/primitives.js";
+import { decodeRequestHeader, encodeResponse } from "../protocol/framing.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type { ConnectionInfo, DispatchResult } from "./connection.js";
+import type { Handler, RequestContext } from "./handler.js";
+import type { Broker } from "./broker.js";
+import type { BrokerMetrics } from "./metrics.js";
+
+/**
+ * Turns one request frame into one response frame: header, version check, body decode,
+ * handler, body encode. A frame that cannot be understood closes the connection (as
+ * Kafka does); every other problem is an error code inside a normal response.
+ */
+export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Handler>, logger: Logger, metrics: BrokerMetrics) {
+  return async function dispatch(frame: Buffer, conn: ConnectionInfo): Promise<DispatchResult> {
+    const started = process.hrtime.bigint();
+    const r = new Reader(frame);
+    let header;
+    try {
+      header = decodeRequestHeader(r);
+    } catch (err) {
+      return { kind: "close", reason: `malformed request header: ${(err as Error).message}` };
+    }
+    const { apiKey, apiVersion, correlationId } = header;
+    const spec = API_SPECS.get(apiKey);
+    const handler = handlers.get(apiKey);
+    const apiName = spec?.name ?? `unknown(${apiKey})`;
+    if (!handler || !spec) {
+      metrics.requestErrors.inc({ api: apiName, reason: "unknown_api" });
+      return { kind: "close", reason: `unsupported api key ${apiKey}` };
+    }
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions) {
+        // KIP-511: answer an ApiVersions we cannot parse with a v0 body listing what we support,
+        // so the client can pick a version it shares with us.
+        const body = { ...spec.response.defaults(), errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supportedApis(handlers) };
+        return { kind: "respond", frame: encodeResponse(apiKey, 0, correlationId, body) };
+      }
+      metrics.requestErrors.inc({ api: apiName, reason: "unsupported_version" });
+      return { kind: "close", reason: `${apiName} v${apiVersion} is not supported (supported: v${handler.minVersion}-v${handler.maxVersion})` };
+    }
+    let request;
+    try {
+      request = spec.request.decode(r, apiVersion);
+    } catch (err) {
+      if (err instanceof ProtocolDecodeError) {
+        metrics.requestErrors.inc({ api: apiName, reason: "malformed" });
+        return { kind: "close", reason: `malformed ${apiName} v${apiVersion} request: ${err.message}` };
+      }
+      throw err;
+    }
+    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker };
+    const response = await handler.handle(request, ctx);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.requestSeconds.observe({ api: apiName }, seconds);
+    if (response === null) return { kind: "none" };
+    return { kind: "respond", frame: encodeResponse(apiKey, apiVersion, correlationId, response) };
+  };
+}
+
+export function supportedApis(handlers: ReadonlyMap<number, Handler>): { apiKey: number; minVersion: number; maxVersion: number }[] {
+  return [...handlers.values()]
+    .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+    .sort((a, b) => a.apiKey - b.apiKey);
+}
+
