@@ -1,0 +1,43 @@
+// Entry point of the broker process: `npm start` or `node dist/broker/main.js`.
+import { ConfigError } from "../src/common/config.js";
+import { createLogger } from "../src/common/logger.js";
+import { loadBrokerConfig } from "./config.js";
+import { startBroker } from "./server/runtime.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadBrokerConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`floe broker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger("broker", config.logLevel);
+  let running;
+  try {
+    running = await startBroker(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, "broker failed to start");
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "unclean shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+void main();
