@@ -1,0 +1,423 @@
+import path from "node:path";
+import type { Logger } from "pino";
+import { crc32c } from "../protocol/crc32c.js";
+import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
+import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
+
+/**
+ * A WAL in a local (or block-volume) folder: rolling segment files named by the logical
+ * position of their first byte, `<20-digit position>.wal`.
+ *
+ * Record framing (big-endian), 13 bytes of header then the payload:
+ *
+ *   0 length  u32  payload bytes (header excluded)
+ *   4 crc     u32  CRC-32C of bytes 8..end (version, epoch, payload)
+ *   8 version u8   1
+ *   9 epoch   u32  broker epoch that wrote the record
+ *  13 payload
+ *
+ * Group commit: one writer loop. Appends that arrive while a write+fdatasync is in flight
+ * queue up and go out together as the next single write + one fdatasync, so acks come in
+ * append order and cost one sync per group, not per record.
+ *
+ * Failure: if a write or sync fails, the segment is truncated back to the last durable
+ * size and every queued append fails with WalWriteError (none of them is durable, and
+ * failing them all keeps a partition's offsets free of holes). Later appends work again
+ * once the disk does. If even the truncate fails, the WAL refuses all further appends.
+ *
+ * Recovery (at open): segments are read in order; the first short or badly checksummed
+ * record ends the log. That segment is truncated there and any later segments are renamed
+ * `*.corrupt` (kept for inspection, never replayed).
+ */
+export const WAL_RECORD_HEADER_BYTES = 13;
+const WAL_FORMAT_VERSION = 1;
+const SEGMENT_SUFFIX = ".wal";
+const MiB = 1024 * 1024;
+const FRAME_PAYLOAD_BYTES_MAX = 0xffffffff;
+
+export interface FileWalOptions {
+  dir: string;
+  /** Broker epoch, written into every record; a WAL holding a newer epoch refuses to open. */
+  epoch: number;
+  segmentBytes?: number;
+  /** Bound on untrimmed bytes (durable + queued); beyond it append rejects with WalFullError. */
+  maxBytes?: number;
+  /** Bound on bytes queued behind the in-flight write. */
+  pendingBytesMax?: number;
+  /** Bound on one group's write. */
+  groupBytesMax?: number;
+  groupRecordsMax?: number;
+  disk?: Disk;
+  logger?: Logger;
+}
+
+interface Segment {
+  start: bigint;
+  file: string;
+  /** Durable bytes. */
+  size: number;
+  /** Position of the last record in the segment, or null if it holds none. */
+  lastRecordStart: bigint | null;
+}
+
+interface Pending {
+  frame: Buffer;
+  resolve(position: WalPosition): void;
+  reject(err: Error): void;
+}
+
+export interface WalRecoveryReport {
+  segments: number;
+  records: number;
+  bytes: number;
+  /** Bytes cut from the tail of the last good segment (torn or corrupt). */
+  truncatedBytes: number;
+  /** Later segments set aside because an earlier one ended early. */
+  segmentsSetAside: string[];
+}
+
+export class FileWal implements Wal {
+  private readonly disk: Disk;
+  private readonly segmentBytes: number;
+  private readonly maxBytes: number;
+  private readonly pendingBytesMax: number;
+  private readonly groupBytesMax: number;
+  private readonly groupRecordsMax: number;
+  private readonly segments: Segment[] = [];
+  private active!: DiskFile;
+  private queue: Pending[] = [];
+  private pendingBytes = 0;
+  private trimTo = 0n;
+  private worker: Promise<void> | null = null;
+  private broken: Error | null = null;
+  private closed = false;
+  /** What open() found; for logs, metrics and tests. */
+  recoveryReport!: WalRecoveryReport;
+  /** Counters for metrics and tests. */
+  readonly stats = { groups: 0, syncs: 0, records: 0, writeErrors: 0, segmentsDeleted: 0 };
+
+  private constructor(
+    readonly dir: string,
+    readonly epoch: number,
+    opts: FileWalOptions,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.disk = opts.disk ?? nodeDisk;
+    this.segmentBytes = opts.segmentBytes ?? 64 * MiB;
+    this.maxBytes = opts.maxBytes ?? 1024 * MiB;
+    this.pendingBytesMax = opts.pendingBytesMax ?? Math.min(64 * MiB, this.maxBytes);
+    this.groupBytesMax = opts.groupBytesMax ?? 4 * MiB;
+    this.groupRecordsMax = opts.groupRecordsMax ?? 4096;
+    if (this.segmentBytes < 1024) throw new Error(`FileWal: segmentBytes ${this.segmentBytes} is too small`);
+    if (this.maxBytes < this.segmentBytes) throw new Error(`FileWal: maxBytes ${this.maxBytes} is smaller than segmentBytes ${this.segmentBytes}`);
+  }
+
+  static async open(opts: FileWalOptions): Promise<FileWal> {
+    if (!Number.isInteger(opts.epoch) || opts.epoch < 0 || opts.epoch > 0xffffffff) throw new Error(`FileWal: epoch ${opts.epoch} is not a u32`);
+    const wal = new FileWal(opts.dir, opts.epoch, opts, opts.logger);
+    await wal.scan();
+    return wal;
+  }
+
+  /** Largest payload one record may carry: a record never spans segments. */
+  get recordBytesMax(): number {
+    return Math.min(this.segmentBytes, this.groupBytesMax, this.pendingBytesMax) - WAL_RECORD_HEADER_BYTES;
+  }
+
+  append(record: Buffer): Promise<WalPosition> {
+    if (this.closed) return Promise.reject(new Error("FileWal: closed"));
+    if (this.broken) return Promise.reject(new WalWriteError(`WAL is unusable after a failed rollback: ${this.broken.message}`, { cause: this.broken }));
+    if (record.length > this.recordBytesMax) {
+      return Promise.reject(new RangeError(`WAL record of ${record.length} bytes exceeds the ${this.recordBytesMax}-byte limit`));
+    }
+    const frameBytes = WAL_RECORD_HEADER_BYTES + record.length;
+    if (this.usedBytes() + frameBytes > this.maxBytes) {
+      return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
+    }
+    if (this.pendingBytes + frameBytes > this.pendingBytesMax) {
+      return Promise.reject(new WalFullError(`WAL queue full: ${this.pendingBytes} bytes waiting for the disk`));
+    }
+    const frame = encodeFrame(record, this.epoch);
+    return new Promise<WalPosition>((resolve, reject) => {
+      this.queue.push({ frame, resolve, reject });
+      this.pendingBytes += frame.length;
+      void this.kick();
+    });
+  }
+
+  async *recover(): AsyncIterable<WalRecord> {
+    for (const seg of [...this.segments]) {
+      if (seg.size === 0) continue;
+      const buf = (await this.disk.readFile(seg.file)).subarray(0, seg.size);
+      let at = 0;
+      while (at < buf.length) {
+        const frame = decodeFrame(buf, at, FRAME_PAYLOAD_BYTES_MAX);
+        // open() validated this prefix; a failure now means the disk changed under us.
+        if (!frame) throw new Error(`WAL segment ${seg.file} changed after open: bad record at ${at}`);
+        yield { position: seg.start + BigInt(at), epoch: frame.epoch, record: frame.payload };
+        at = frame.next;
+      }
+    }
+  }
+
+  async trim(upTo: WalPosition): Promise<void> {
+    if (upTo <= this.trimTo) return;
+    this.trimTo = upTo;
+    await this.kick();
+    // A worker that was already running may have passed its maintenance step before we moved trimTo.
+    if (this.trimmableSegments() > 0 || this.activeFullyTrimmed()) await this.kick();
+  }
+
+  usedBytes(): number {
+    const head = this.segments[0]!.start;
+    const tail = this.tail();
+    const trimmed = this.trimTo < head ? head : this.trimTo > tail ? tail : this.trimTo;
+    return Number(tail - trimmed) + this.pendingBytes;
+  }
+
+  /** Position the next durable record will get. */
+  tail(): WalPosition {
+    const last = this.segments[this.segments.length - 1]!;
+    return last.start + BigInt(last.size);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.worker;
+    await this.active.close();
+  }
+
+  // ---- writer loop ----
+
+  private kick(): Promise<void> {
+    this.worker ??= (async () => {
+      try {
+        do await this.workOnce();
+        while (this.hasWork());
+      } finally {
+        this.worker = null;
+      }
+    })();
+    return this.worker;
+  }
+
+  private hasWork(): boolean {
+    return this.queue.length > 0 && !this.broken;
+  }
+
+  private async workOnce(): Promise<void> {
+    // Maintenance first: roll a fully trimmed active segment so it can go, then drop trimmed segments.
+    if (this.activeFullyTrimmed() && !this.broken) await this.roll().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    const n = this.trimmableSegments();
+    for (let i = 0; i < n; i++) {
+      const seg = this.segments[0]!;
+      try {
+        await this.disk.unlink(seg.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+          this.logger?.warn({ err, file: seg.file }, "WAL: could not delete a trimmed segment");
+          break;
+        }
+      }
+      this.segments.shift();
+      this.stats.segmentsDeleted++;
+    }
+    if (this.queue.length > 0 && !this.broken) await this.writeGroup();
+  }
+
+  /** Non-active segments whose every record lies below the trim point (they sit at the front). */
+  private trimmableSegments(): number {
+    let n = 0;
+    while (n < this.segments.length - 1) {
+      const seg = this.segments[n]!;
+      if (seg.lastRecordStart !== null && seg.lastRecordStart >= this.trimTo) break;
+      n++;
+    }
+    return n;
+  }
+
+  private activeFullyTrimmed(): boolean {
+    const seg = this.segments[this.segments.length - 1]!;
+    return seg.size > 0 && seg.lastRecordStart !== null && seg.lastRecordStart < this.trimTo;
+  }
+
+  private async writeGroup(): Promise<void> {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && count < this.groupRecordsMax) {
+      const next = this.queue[count]!.frame.length;
+      if (count > 0 && bytes + next > this.groupBytesMax) break;
+      bytes += next;
+      count++;
+    }
+    const group = this.queue.splice(0, count);
+    this.pendingBytes -= bytes;
+    let seg = this.segments[this.segments.length - 1]!;
+    try {
+      if (seg.size > 0 && seg.size + bytes > this.segmentBytes) {
+        await this.roll();
+        seg = this.segments[this.segments.length - 1]!;
+      }
+    } catch (err) {
+      this.failQueued(group, err, "could not roll to a new WAL segment");
+      return;
+    }
+    const buf = group.length === 1 ? group[0]!.frame : Buffer.concat(group.map((p) => p.frame), bytes);
+    try {
+      await this.active.write(buf, seg.size);
+      await this.active.datasync();
+      this.stats.syncs++;
+    } catch (err) {
+      this.stats.writeErrors++;
+      await this.rollBack(seg);
+      this.failQueued(group, err, "WAL write failed");
+      return;
+    }
+    this.stats.groups++;
+    this.stats.records += group.length;
+    let at = seg.start + BigInt(seg.size);
+    for (const p of group) {
+      seg.lastRecordStart = at;
+      p.resolve(at);
+      at += BigInt(p.frame.length);
+    }
+    seg.size += bytes;
+  }
+
+  /** Cuts the segment back to its durable size; if that fails the WAL cannot promise anything more. */
+  private async rollBack(seg: Segment): Promise<void> {
+    try {
+      await this.active.truncate(seg.size);
+      await this.active.datasync();
+    } catch (err) {
+      this.broken = err as Error;
+      this.logger?.error({ err, file: seg.file, size: seg.size }, "WAL: could not truncate after a failed write; refusing further appends");
+    }
+  }
+
+  /** Fails the group and everything queued behind it: nothing after a failed write may become durable ahead of a retry. */
+  private failQueued(group: Pending[], cause: unknown, what: string): void {
+    const rest = this.queue.splice(0);
+    this.pendingBytes = 0;
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    const err = new WalWriteError(`${what}${code ? ` (${code})` : ""}: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.logger?.warn({ err: cause, records: group.length + rest.length }, what);
+    for (const p of group) p.reject(err);
+    for (const p of rest) p.reject(err);
+  }
+
+  private async roll(): Promise<void> {
+    const start = this.tail();
+    const file = path.join(this.dir, segmentName(start));
+    const fresh = await this.disk.open(file);
+    try {
+      await this.disk.syncDir(this.dir);
+    } catch (err) {
+      await fresh.close();
+      await this.disk.unlink(file).catch(() => undefined);
+      throw err;
+    }
+    await this.active.close();
+    this.active = fresh;
+    this.segments.push({ start, file, size: 0, lastRecordStart: null });
+  }
+
+  // ---- open / recovery scan ----
+
+  private async scan(): Promise<void> {
+    await this.disk.mkdirp(this.dir);
+    const names = (await this.disk.readdir(this.dir)).filter((n) => n.endsWith(SEGMENT_SUFFIX));
+    const found = names
+      .map((n) => ({ name: n, start: parseSegmentName(n) }))
+      .filter((s): s is { name: string; start: bigint } => s.start !== null)
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    const report: WalRecoveryReport = { segments: 0, records: 0, bytes: 0, truncatedBytes: 0, segmentsSetAside: [] };
+    let newestEpoch = -1;
+    let stop = false;
+    for (let i = 0; i < found.length; i++) {
+      const { name, start } = found[i]!;
+      const file = path.join(this.dir, name);
+      if (stop || (this.segments.length > 0 && start !== this.tail())) {
+        if (!stop) this.logger?.error({ file, expectedStart: this.tail().toString() }, "WAL: gap between segments; later segments are not replayed");
+        stop = true;
+        await this.disk.rename(file, file + ".corrupt");
+        report.segmentsSetAside.push(name);
+        continue;
+      }
+      const buf = await this.disk.readFile(file);
+      let at = 0;
+      let lastRecordStart: bigint | null = null;
+      while (at < buf.length) {
+        // Not this.recordBytesMax: records written under larger limits must still replay.
+        const frame = decodeFrame(buf, at, FRAME_PAYLOAD_BYTES_MAX);
+        if (!frame) break;
+        lastRecordStart = start + BigInt(at);
+        newestEpoch = Math.max(newestEpoch, frame.epoch);
+        report.records++;
+        at = frame.next;
+      }
+      if (at < buf.length) {
+        // Torn or corrupt: keep the continuous checksummed prefix only.
+        report.truncatedBytes += buf.length - at;
+        this.logger?.warn({ file, validBytes: at, cutBytes: buf.length - at }, "WAL: torn or corrupt tail truncated");
+        const fh = await this.disk.open(file);
+        try {
+          await fh.truncate(at);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        stop = true;
+      }
+      report.bytes += at;
+      this.segments.push({ start, file, size: at, lastRecordStart });
+    }
+    if (report.segmentsSetAside.length > 0) await this.disk.syncDir(this.dir);
+    if (newestEpoch > this.epoch) {
+      throw new WalFencedError(`WAL in ${this.dir} holds records of epoch ${newestEpoch}, newer than this broker's epoch ${this.epoch}`);
+    }
+    if (this.segments.length === 0) {
+      const file = path.join(this.dir, segmentName(0n));
+      this.active = await this.disk.open(file);
+      await this.disk.syncDir(this.dir);
+      this.segments.push({ start: 0n, file, size: 0, lastRecordStart: null });
+    } else {
+      this.active = await this.disk.open(this.segments[this.segments.length - 1]!.file);
+    }
+    report.segments = this.segments.length;
+    this.recoveryReport = report;
+    this.trimTo = this.segments[0]!.start;
+    if (report.records > 0) this.logger?.info({ ...report, dir: this.dir }, "WAL opened");
+  }
+}
+
+export function encodeFrame(payload: Buffer, epoch: number): Buffer {
+  const frame = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES + payload.length);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.writeUInt8(WAL_FORMAT_VERSION, 8);
+  frame.writeUInt32BE(epoch, 9);
+  payload.copy(frame, WAL_RECORD_HEADER_BYTES);
+  frame.writeUInt32BE(crc32c(frame, 8, frame.length), 4);
+  return frame;
+}
+
+/** The frame at `at`, or null if it is short, oversized, of an unknown version or fails its checksum. */
+export function decodeFrame(buf: Buffer, at: number, payloadBytesMax: number): { epoch: number; payload: Buffer; next: number } | null {
+  if (buf.length - at < WAL_RECORD_HEADER_BYTES) return null;
+  const length = buf.readUInt32BE(at);
+  if (length > payloadBytesMax || at + WAL_RECORD_HEADER_BYTES + length > buf.length) return null;
+  const end = at + WAL_RECORD_HEADER_BYTES + length;
+  if (buf.readUInt8(at + 8) !== WAL_FORMAT_VERSION) return null;
+  if (crc32c(buf, at + 8, end) !== buf.readUInt32BE(at + 4)) return null;
+  return { epoch: buf.readUInt32BE(at + 9), payload: buf.subarray(at + WAL_RECORD_HEADER_BYTES, end), next: end };
+}
+
+function segmentName(start: bigint): string {
+  return start.toString().padStart(20, "0") + SEGMENT_SUFFIX;
+}
+
+function parseSegmentName(name: string): bigint | null {
+  const m = /^(\d{20})\.wal$/.exec(name);
+  return m ? BigInt(m[1]!) : null;
+}

@@ -1,0 +1,53 @@
+/**
+ * The write-ahead log: the only place acknowledged-but-not-yet-uploaded data lives.
+ * Backends (`file` today; `nfs` and `s3` later) share this interface.
+ *
+ * A position is a byte offset in the WAL's logical stream (monotonic across segments and
+ * restarts): the position of a record's first byte.
+ */
+export type WalPosition = bigint;
+
+export interface WalRecord {
+  position: WalPosition;
+  /** Broker epoch that wrote the record. */
+  epoch: number;
+  record: Buffer;
+}
+
+export interface Wal {
+  /** Resolves once the record is durable. Resolutions come strictly in append order. */
+  append(record: Buffer): Promise<WalPosition>;
+  /** The continuous, checksummed prefix found at open, in order. A torn tail was already truncated. */
+  recover(): AsyncIterable<WalRecord>;
+  /** Records whose position is below `upTo` are no longer needed and may be discarded. */
+  trim(upTo: WalPosition): Promise<void>;
+  /** Bytes held (durable and queued) that are not trimmed; bounded by the backend's maxBytes. */
+  usedBytes(): number;
+  close(): Promise<void>;
+}
+
+/** The WAL is at its size bound and nothing was trimmed yet: retriable (the uploader frees space). */
+export class WalFullError extends Error {
+  readonly retriable = true;
+  constructor(message: string) {
+    super(message);
+    this.name = "WalFullError";
+  }
+}
+
+/** The disk refused a write or sync (ENOSPC, EIO, ...). The affected appends are not durable; the WAL rolled back to its last good position. */
+export class WalWriteError extends Error {
+  readonly retriable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WalWriteError";
+  }
+}
+
+/** The WAL holds records from a newer broker epoch: this process has been replaced and must not append. */
+export class WalFencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WalFencedError";
+  }
+}
