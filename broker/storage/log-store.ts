@@ -1,0 +1,735 @@
+import type { Logger } from "pino";
+import type { BatchHeader } from "../protocol/record-batch.js";
+import { BATCH_HEADER_BYTES, baseOffsetOf, checkBatchFrame, lastOffsetDeltaOf, maxTimestampOf, readHeader, splitBatches } from "./batch.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
+import type { ObjectStore } from "./object-store.js";
+import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
+import { encodeStreamSetObject, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
+import { WalWriteError, type Wal, type WalPosition } from "./wal.js";
+
+export type { TopicPartition } from "./partition-log.js";
+export { ObjectCorruptError } from "./stream-set-object.js";
+
+const MiB = 1024 * 1024;
+/** Idempotent producers: Kafka dedups against the last 5 batches of each producer. */
+const PRODUCER_BATCHES_KEPT = 5;
+
+export interface LogStoreOptions {
+  objectStore: ObjectStore;
+  /** The LogStore owns the WAL from here on and closes it. */
+  wal: Wal;
+  /** Where object commits are recorded (shared with the controller's records). */
+  metadata: MetadataLog;
+  /** Broker epoch: goes into object keys, so objects of different incarnations never collide. */
+  epoch: number;
+  logger?: Logger;
+  clock?: Clock;
+  /** Bound on uploaded batches kept in memory for tail reads. Data not yet uploaded is bounded by the WAL instead. */
+  cacheBytesMax?: number;
+  /** Bound on object blocks kept after catch-up reads. */
+  blockCacheBytesMax?: number;
+  uploadIntervalMs?: number;
+  /** Upload early once this much acknowledged data waits. */
+  uploadBytesMin?: number;
+  /** Bound on one stream-set object. */
+  uploadBytesMax?: number;
+  /** Bound on one block (the unit of ranged reads); a larger batch gets a block of its own. */
+  blockBytesMax?: number;
+  /** Called for every batch recovered at open, in offset order per partition (rebuilds producer state). */
+  onRecoveredBatch?: (topicId: string, partition: number, header: BatchHeader) => void;
+}
+
+export class UnknownPartitionError extends Error {
+  constructor(topicId: string, partition: number) {
+    super(`partition ${topicId}:${partition} is not hosted by this log store`);
+    this.name = "UnknownPartitionError";
+  }
+}
+
+export class OffsetOutOfRangeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OffsetOutOfRangeError";
+  }
+}
+
+/** The storage records this module writes to the metadata log; everything else there is someone else's. */
+export const STORAGE_RECORD_TYPES = new Set(["object-committed", "partition-deleted", "log-start-advanced"]);
+
+interface ObjectCommittedRecord extends MetadataRecord {
+  type: "object-committed";
+  key: string;
+  epoch: number;
+  size: number;
+  streams: {
+    topicId: string;
+    partition: number;
+    start: string;
+    end: string;
+    /** [baseOffset, lastOffset, maxTimestamp, position, length, crc] */
+    blocks: [string, string, string, number, number, number][];
+    /** Headers (61 bytes, base64) of the last batches of each idempotent producer in this range. */
+    producers: string[];
+  }[];
+}
+
+/** A WAL record carries one append: the partition and its batches with offsets assigned. */
+const WAL_TYPE_APPEND = 1;
+
+interface UploadEntry {
+  position: WalPosition;
+  part: PartitionLog;
+  batches: CachedBatch[];
+  bytes: number;
+}
+
+const keyOf = (topicId: string, partition: number) => `${topicId}:${partition}`;
+
+/**
+ * The storage engine the request handlers call. Appends get offsets at once (in call
+ * order) and resolve when the WAL has them; an uploader moves acknowledged data into
+ * stream-set objects, records each object in the metadata log as one atomic entry, then
+ * trims the WAL. Reads come from memory when they can, else from object blocks.
+ */
+export class LogStore {
+  private readonly partitions = new Map<string, PartitionLog>();
+  private readonly deleted = new Set<string>();
+  private readonly store: ObjectStore;
+  private readonly wal: Wal;
+  private readonly metadata: MetadataLog;
+  private readonly logger: Logger | undefined;
+  private readonly clock: Clock;
+  private readonly cacheBytesMax: number;
+  private readonly blockCacheBytesMax: number;
+  private readonly uploadIntervalMs: number;
+  private readonly uploadBytesMin: number;
+  private readonly uploadBytesMax: number;
+  private readonly blockBytesMax: number;
+  private readonly epoch: number;
+  /** Acknowledged appends not yet in an object, in WAL order. */
+  private uploadQueue: UploadEntry[] = [];
+  private uploadQueueBytes = 0;
+  private uploadChain: Promise<void> = Promise.resolve();
+  private uploadScheduled = false;
+  private objectSeq = 0;
+  /** Uploaded batches still cached, oldest first: the eviction order. */
+  private uploadedCached: { part: PartitionLog; batch: CachedBatch }[] = [];
+  private uploadedCachedHead = 0;
+  private uploadedCachedBytes = 0;
+  private readonly blockCache = new Map<string, { batches: Buffer[]; bytes: number }>();
+  private blockCacheBytes = 0;
+  private readonly blockLoads = new Map<string, Promise<Buffer[]>>();
+  private timer: NodeJS.Timeout | null = null;
+  private recovered = false;
+  private closed = false;
+  /** Highest WAL position seen in recovery whose data needs no upload (already in objects). */
+  private recoveredTrimTo: WalPosition | null = null;
+  readonly stats = { objectsUploaded: 0, bytesUploaded: 0, uploadFailures: 0, blockCacheHits: 0, blockCacheMisses: 0, walRecordsSkipped: 0 };
+
+  private constructor(private readonly opts: LogStoreOptions) {
+    this.store = opts.objectStore;
+    this.wal = opts.wal;
+    this.metadata = opts.metadata;
+    this.logger = opts.logger;
+    this.clock = opts.clock ?? systemClock;
+    this.epoch = opts.epoch;
+    this.cacheBytesMax = opts.cacheBytesMax ?? 256 * MiB;
+    this.blockCacheBytesMax = opts.blockCacheBytesMax ?? 64 * MiB;
+    this.uploadIntervalMs = opts.uploadIntervalMs ?? 2000;
+    this.uploadBytesMin = opts.uploadBytesMin ?? 8 * MiB;
+    this.uploadBytesMax = opts.uploadBytesMax ?? 64 * MiB;
+    this.blockBytesMax = opts.blockBytesMax ?? 1 * MiB;
+  }
+
+  /** Replays the metadata log (objects) and the WAL (acknowledged tail), then starts the uploader. */
+  static async open(opts: LogStoreOptions): Promise<LogStore> {
+    const store = LogStore.create(opts);
+    await store.recover(opts.onRecoveredBatch);
+    return store;
+  }
+
+  /**
+   * Two-phase start for the broker runtime: partitions can be declared (ensurePartition)
+   * before `recover` runs; appends and reads wait for `recover`.
+   */
+  static create(opts: LogStoreOptions): LogStore {
+    return new LogStore(opts);
+  }
+
+  async recover(onRecoveredBatch = this.opts.onRecoveredBatch): Promise<void> {
+    if (this.recovered) throw new Error("LogStore: already recovered");
+    const producerTails = new Map<string, Map<bigint, Buffer[]>>();
+    for (const r of this.metadata.records()) this.applyMetadata(r, producerTails);
+    // Producer state from objects first (older), then from the WAL tail.
+    if (onRecoveredBatch) {
+      for (const [k, byProducer] of producerTails) {
+        const part = this.partitions.get(k);
+        if (!part) continue;
+        const headers = [...byProducer.values()].flat().map((h) => readHeader(h));
+        headers.sort((a, b) => (a.baseOffset < b.baseOffset ? -1 : a.baseOffset > b.baseOffset ? 1 : 0));
+        for (const h of headers) onRecoveredBatch(part.topicId, part.partition, h);
+      }
+    }
+    for (const part of this.partitions.values()) {
+      part.nextOffset = part.highWatermark = part.uploadedEnd > part.nextOffset ? part.uploadedEnd : part.nextOffset;
+      // Object seq restarts per epoch; the epoch is new on every start, so keys stay unique.
+    }
+    let records = 0;
+    for await (const { position, record } of this.wal.recover()) {
+      records++;
+      this.replayWalRecord(position, record, onRecoveredBatch);
+    }
+    this.recovered = true;
+    this.logger?.info({ partitions: this.partitions.size, walRecords: records, pendingUploadBytes: this.uploadQueueBytes }, "log store recovered");
+    if (this.uploadQueue.length === 0 && this.recoveredTrimTo !== null) await this.wal.trim(this.recoveredTrimTo);
+    this.timer = setInterval(() => this.kickUpload(), this.uploadIntervalMs);
+    this.timer.unref();
+  }
+
+  // ---- partitions ----
+
+  ensurePartition(topicId: string, topic: string, partition: number): void {
+    const k = keyOf(topicId, partition);
+    const existing = this.partitions.get(k);
+    if (existing) {
+      if (!existing.topic) existing.topic = topic;
+      return;
+    }
+    this.deleted.delete(k);
+    this.partitions.set(k, new PartitionLog(topicId, topic, partition));
+  }
+
+  /** Forgets the partition here and in the metadata log; its objects become garbage for the collector. */
+  async deletePartition(topicId: string, partition: number): Promise<void> {
+    const k = keyOf(topicId, partition);
+    const part = this.partitions.get(k);
+    if (!part) return;
+    this.partitions.delete(k);
+    this.deleted.add(k);
+    part.notify();
+    // Queued uploads of this partition are skipped at upload time; their WAL space is trimmed as usual.
+    await this.metadata.append({ type: "partition-deleted", topicId, partition });
+  }
+
+  hasPartition(topicId: string, partition: number): boolean {
+    return this.partitions.has(keyOf(topicId, partition));
+  }
+
+  nextOffset(topicId: string, partition: number): bigint {
+    return this.part(topicId, partition).nextOffset;
+  }
+
+  highWatermark(topicId: string, partition: number): bigint {
+    return this.part(topicId, partition).highWatermark;
+  }
+
+  logStartOffset(topicId: string, partition: number): bigint {
+    return this.part(topicId, partition).logStartOffset;
+  }
+
+  onAppend(topicId: string, partition: number, listener: () => void): () => void {
+    const part = this.partitions.get(keyOf(topicId, partition));
+    if (!part) return () => undefined;
+    part.listeners.add(listener);
+    return () => part.listeners.delete(listener);
+  }
+
+  // ---- write path ----
+
+  /**
+   * Assigns offsets synchronously (rewriting each batch's baseOffset in place), then
+   * resolves once the WAL has the batches. If the WAL refuses, the partition's offsets roll
+   * back to this append's base, so no hole is ever left behind.
+   */
+  async append(topicId: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: bigint; logAppendTimeMs: bigint }> {
+    if (!this.recovered) throw new Error("LogStore: append before recovery");
+    if (this.closed) throw new Error("LogStore: closed");
+    if (batches.length === 0) throw new Error("LogStore: append of no batches");
+    const part = this.part(topicId, partition);
+    for (const b of batches) checkBatchFrame(b);
+    const logAppendTimeMs = BigInt(this.clock.nowMs());
+    const baseOffset = part.nextOffset;
+    const cached: CachedBatch[] = [];
+    for (const b of batches) {
+      b.writeBigInt64BE(part.nextOffset, 0);
+      const lastOffset = part.nextOffset + BigInt(lastOffsetDeltaOf(b));
+      cached.push({ baseOffset: part.nextOffset, lastOffset, maxTimestamp: maxTimestampOf(b), bytes: b, durable: false, uploaded: false });
+      part.nextOffset = lastOffset + 1n;
+    }
+    part.cache.push(...cached);
+    let position: WalPosition;
+    try {
+      position = await this.wal.append(encodeWalAppend(topicId, partition, batches));
+    } catch (err) {
+      this.rollBack(part, baseOffset);
+      throw err;
+    }
+    // A failure of an earlier append of this partition rolled us back too: our record may be in the WAL, but it now follows a hole and is never replayed.
+    if (this.partitions.get(keyOf(topicId, partition)) !== part) throw new Error(`partition ${topicId}:${partition} was deleted during the append`);
+    if (part.cacheIndexOf(baseOffset) < 0 || part.cache[part.cacheIndexOf(baseOffset)] !== cached[0]) {
+      throw new WalWriteError(`append to ${topicId}:${partition} rolled back after an earlier append failed`);
+    }
+    this.acknowledge(part, cached, position);
+    return { baseOffset, logAppendTimeMs };
+  }
+
+  private rollBack(part: PartitionLog, offset: bigint): void {
+    if (part.nextOffset <= offset) return;
+    part.nextOffset = offset;
+    const keep = part.cache.findIndex((b) => b.baseOffset >= offset);
+    if (keep >= 0) part.cache.splice(keep);
+  }
+
+  private acknowledge(part: PartitionLog, batches: CachedBatch[], position: WalPosition): void {
+    let bytes = 0;
+    for (const b of batches) {
+      b.durable = true;
+      bytes += b.bytes.length;
+    }
+    const end = batches[batches.length - 1]!.lastOffset + 1n;
+    if (end > part.highWatermark) part.highWatermark = end;
+    this.uploadQueue.push({ position, part, batches, bytes });
+    this.uploadQueueBytes += bytes;
+    if (this.uploadQueueBytes >= this.uploadBytesMin) this.kickUpload();
+    part.notify();
+  }
+
+  // ---- read path ----
+
+  /**
+   * Whole batches from the one containing `fetchOffset`, up to `maxBytes` (but always at
+   * least one batch), never beyond the high watermark. Empty at the high watermark.
+   */
+  async read(topicId: string, partition: number, fetchOffset: bigint, maxBytes: number): Promise<Buffer> {
+    const part = this.part(topicId, partition);
+    if (fetchOffset === part.highWatermark) return Buffer.alloc(0);
+    if (fetchOffset < part.logStartOffset || fetchOffset > part.highWatermark) {
+      throw new OffsetOutOfRangeError(`offset ${fetchOffset} is outside [${part.logStartOffset}, ${part.highWatermark}] of ${topicId}:${partition}`);
+    }
+    const out: Buffer[] = [];
+    let size = 0;
+    let offset = fetchOffset;
+    const take = (bytes: Buffer): boolean => {
+      if (size > 0 && size + bytes.length > maxBytes) return false;
+      out.push(bytes);
+      size += bytes.length;
+      return true;
+    };
+    let full = false;
+    while (!full && offset < part.highWatermark) {
+      if (offset >= part.cacheStart()) {
+        const from = part.cacheIndexOf(offset);
+        if (from < 0) throw new Error(`${topicId}:${partition}: offset ${offset} missing from the cache`);
+        for (let i = from; i < part.cache.length; i++) {
+          const b = part.cache[i]!;
+          if (!b.durable || b.baseOffset >= part.highWatermark) break;
+          if (!take(b.bytes)) break;
+          offset = b.lastOffset + 1n;
+        }
+        break;
+      }
+      const bi = part.blockIndexOf(offset);
+      if (bi < 0) throw new Error(`${topicId}:${partition}: no object holds offset ${offset}`);
+      const block = part.blocks[bi]!;
+      const batches = await this.loadBlock(block);
+      for (const b of batches) {
+        const last = baseOffsetOf(b) + BigInt(lastOffsetDeltaOf(b));
+        if (last < offset) continue;
+        if (!take(b)) {
+          full = true;
+          break;
+        }
+        offset = last + 1n;
+      }
+      if (!full && offset <= block.lastOffset) throw new ObjectCorruptError(`${block.key}@${block.position}: block ends before offset ${block.lastOffset}`);
+      if (this.partitions.get(keyOf(topicId, partition)) !== part) break;
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out, size);
+  }
+
+  /** The first batch whose maxTimestamp reaches `timestampMs` (Kafka's ListOffsets by time, at batch granularity). */
+  async offsetForTimestamp(topicId: string, partition: number, timestampMs: bigint): Promise<{ offset: bigint; timestamp: bigint } | null> {
+    const part = this.part(topicId, partition);
+    const start = part.logStartOffset;
+    const found = (base: bigint, ts: bigint) => ({ offset: base < start ? start : base, timestamp: ts });
+    for (let bi = part.firstBlockReaching(timestampMs); bi >= 0 && bi < part.blocks.length; bi++) {
+      const block = part.blocks[bi]!;
+      if (block.lastOffset < start) continue;
+      for (const b of await this.loadBlock(block)) {
+        const last = baseOffsetOf(b) + BigInt(lastOffsetDeltaOf(b));
+        if (last >= start && maxTimestampOf(b) >= timestampMs) return found(baseOffsetOf(b), maxTimestampOf(b));
+      }
+    }
+    const coveredEnd = part.blocks.length > 0 ? part.blocks[part.blocks.length - 1]!.lastOffset + 1n : start;
+    for (const b of part.cache) {
+      if (b.lastOffset < coveredEnd || b.lastOffset < start) continue;
+      if (!b.durable || b.baseOffset >= part.highWatermark) break;
+      if (b.maxTimestamp >= timestampMs) return found(b.baseOffset, b.maxTimestamp);
+    }
+    return null;
+  }
+
+  /**
+   * Moves the log start forward (DeleteRecords; time/size retention computes the offset and
+   * calls this). Recorded in the metadata log; object blocks wholly below it are dropped
+   * from the index, and objects no partition references any more are left to the garbage
+   * collector. Returns the new log start.
+   */
+  async deleteRecordsBefore(topicId: string, partition: number, offset: bigint): Promise<bigint> {
+    const part = this.part(topicId, partition);
+    const target = offset > part.highWatermark ? part.highWatermark : offset;
+    if (target <= part.logStartOffset) return part.logStartOffset;
+    await this.metadata.append({ type: "log-start-advanced", topicId, partition, offset: target.toString() });
+    this.advanceLogStart(part, target);
+    return part.logStartOffset;
+  }
+
+  private advanceLogStart(part: PartitionLog, offset: bigint): void {
+    if (offset <= part.logStartOffset) return;
+    part.logStartOffset = offset;
+    part.dropBlocksBelow(offset);
+    // The ends never move here: live, the start is capped at the high watermark; in replay, objects and the WAL (never trimmed before upload) rebuild them.
+  }
+
+  /** Object blocks of a partition in offset order (for retention, compaction and tests). */
+  objectBlocks(topicId: string, partition: number): readonly BlockRef[] {
+    return this.part(topicId, partition).blocks;
+  }
+
+  private async loadBlock(block: BlockRef): Promise<Buffer[]> {
+    const cacheKey = `${block.key}#${block.position}`;
+    const hit = this.blockCache.get(cacheKey);
+    if (hit) {
+      this.stats.blockCacheHits++;
+      this.blockCache.delete(cacheKey); // re-insert: Map order is the LRU order
+      this.blockCache.set(cacheKey, hit);
+      return hit.batches;
+    }
+    const inflight = this.blockLoads.get(cacheKey);
+    if (inflight) return inflight;
+    this.stats.blockCacheMisses++;
+    const load = (async () => {
+      const got = await this.store.get(block.key, { start: block.position, end: block.position + block.length - 1 });
+      if (!got) throw new ObjectCorruptError(`object ${block.key} is missing`);
+      verifyBlock(got.body, block, block.key);
+      const batches = splitBatches(got.body);
+      const first = batches[0];
+      const last = batches[batches.length - 1];
+      if (!first || !last || baseOffsetOf(first) !== block.baseOffset || baseOffsetOf(last) + BigInt(lastOffsetDeltaOf(last)) !== block.lastOffset) {
+        throw new ObjectCorruptError(`${block.key}@${block.position}: batches do not match the indexed offsets`);
+      }
+      this.blockCache.set(cacheKey, { batches, bytes: got.body.length });
+      this.blockCacheBytes += got.body.length;
+      for (const [k, v] of this.blockCache) {
+        if (this.blockCacheBytes <= this.blockCacheBytesMax) break;
+        this.blockCache.delete(k);
+        this.blockCacheBytes -= v.bytes;
+      }
+      return batches;
+    })();
+    this.blockLoads.set(cacheKey, load);
+    try {
+      return await load;
+    } finally {
+      this.blockLoads.delete(cacheKey);
+    }
+  }
+
+  // ---- uploader ----
+
+  /** Uploads everything acknowledged so far (partition moves, clean shutdown, tests). Throws if an upload fails. */
+  async flush(): Promise<void> {
+    while (this.uploadQueue.length > 0) {
+      const before = this.uploadQueue.length;
+      await this.uploadSerialized();
+      if (this.uploadQueue.length >= before) throw new Error("LogStore: upload made no progress");
+    }
+  }
+
+  /** One upload at a time, in order: each object must continue where the previous one ended. */
+  private uploadSerialized(): Promise<void> {
+    const run = this.uploadChain.then(() => this.runUpload());
+    this.uploadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private kickUpload(): void {
+    if (this.uploadScheduled || this.closed || this.uploadQueue.length === 0) return;
+    this.uploadScheduled = true;
+    this.uploadSerialized().then(
+      () => {
+        this.uploadScheduled = false;
+        if (this.uploadQueueBytes >= this.uploadBytesMin) this.kickUpload();
+      },
+      (err) => {
+        // Retried at the next interval tick, not at once: a failing store must not be hammered.
+        this.uploadScheduled = false;
+        this.stats.uploadFailures++;
+        this.logger?.warn({ err }, "upload failed; acknowledged data stays in the WAL and is retried");
+      },
+    );
+  }
+
+  /** One stream-set object: put, commit to the metadata log, then trim the WAL. */
+  private async runUpload(): Promise<void> {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.uploadQueue.length && (count === 0 || bytes + this.uploadQueue[count]!.bytes <= this.uploadBytesMax)) {
+      bytes += this.uploadQueue[count]!.bytes;
+      count++;
+    }
+    if (count === 0) return;
+    const taken = this.uploadQueue.slice(0, count);
+    const byPartition = new Map<PartitionLog, CachedBatch[]>();
+    for (const e of taken) {
+      if (this.partitions.get(keyOf(e.part.topicId, e.part.partition)) !== e.part) continue;
+      let list = byPartition.get(e.part);
+      if (!list) byPartition.set(e.part, (list = []));
+      list.push(...e.batches);
+    }
+    const streams: (SsoStream & { part: PartitionLog; cached: CachedBatch[] })[] = [];
+    for (const [part, cached] of byPartition) {
+      // One commit must continue exactly where the partition's objects end.
+      if (cached[0]!.baseOffset !== part.uploadedEnd) {
+        throw new Error(`upload of ${part.topicId}:${part.partition} would start at ${cached[0]!.baseOffset}, objects end at ${part.uploadedEnd}`);
+      }
+      streams.push({ topicId: part.topicId, partition: part.partition, batches: cached.map((c) => c.bytes), part, cached });
+    }
+    let key: string | null = null;
+    if (streams.length > 0) {
+      const { body, blocks } = encodeStreamSetObject(streams, this.blockBytesMax);
+      key = `objects/${this.epoch}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
+      await this.store.put(key, body, { ifNoneMatch: "*" });
+      const record: ObjectCommittedRecord = {
+        type: "object-committed",
+        key,
+        epoch: this.epoch,
+        size: body.length,
+        streams: streams.map((s) => ({
+          topicId: s.topicId,
+          partition: s.partition,
+          start: s.cached[0]!.baseOffset.toString(),
+          end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
+          blocks: blocks
+            .filter((b) => b.topicId === s.topicId && b.partition === s.partition)
+            .map((b) => [b.baseOffset.toString(), b.lastOffset.toString(), b.maxTimestamp.toString(), b.position, b.length, b.crc]),
+          producers: producerTail(s.batches).map((h) => h.toString("base64")),
+        })),
+      };
+      await this.metadata.append(record);
+      for (const s of streams) {
+        if (this.partitions.get(keyOf(s.topicId, s.partition)) !== s.part) continue;
+        s.part.addBlocks(key, blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition));
+        s.part.uploadedEnd = s.cached[s.cached.length - 1]!.lastOffset + 1n;
+        for (const c of s.cached) {
+          c.uploaded = true;
+          this.uploadedCached.push({ part: s.part, batch: c });
+          this.uploadedCachedBytes += c.bytes.length;
+        }
+      }
+      this.stats.objectsUploaded++;
+      this.stats.bytesUploaded += body.length;
+    }
+    this.uploadQueue.splice(0, count);
+    this.uploadQueueBytes -= bytes;
+    this.evictCache();
+    // Only after the commit is durable may the WAL forget these records.
+    await this.wal.trim(taken[taken.length - 1]!.position + 1n);
+    this.logger?.debug({ key, partitions: streams.length, bytes }, "uploaded stream-set object");
+  }
+
+  /** Drops the oldest uploaded batches until the cache fits; data not yet uploaded is never dropped. */
+  private evictCache(): void {
+    const drop = new Map<PartitionLog, number>();
+    while (this.uploadedCachedBytes > this.cacheBytesMax && this.uploadedCachedHead < this.uploadedCached.length) {
+      const { part, batch } = this.uploadedCached[this.uploadedCachedHead++]!;
+      this.uploadedCachedBytes -= batch.bytes.length;
+      drop.set(part, (drop.get(part) ?? 0) + 1);
+    }
+    for (const [part, n] of drop) {
+      // Uploaded batches sit at the front of their partition's cache, oldest first.
+      let k = 0;
+      while (k < n && k < part.cache.length && part.cache[k]!.uploaded) k++;
+      part.cache.splice(0, k);
+    }
+    if (this.uploadedCachedHead > 1024 && this.uploadedCachedHead * 2 > this.uploadedCached.length) {
+      this.uploadedCached = this.uploadedCached.slice(this.uploadedCachedHead);
+      this.uploadedCachedHead = 0;
+    }
+  }
+
+  // ---- recovery ----
+
+  private applyMetadata(r: MetadataRecord, producerTails: Map<string, Map<bigint, Buffer[]>>): void {
+    switch (r.type) {
+      case "object-committed": {
+        const rec = r as ObjectCommittedRecord;
+        for (const s of rec.streams) {
+          const k = keyOf(s.topicId, s.partition);
+          if (this.deleted.has(k)) continue;
+          let part = this.partitions.get(k);
+          if (!part) {
+            part = new PartitionLog(s.topicId, "", s.partition);
+            this.partitions.set(k, part);
+          }
+          const start = BigInt(s.start);
+          const end = BigInt(s.end);
+          if (end <= part.uploadedEnd) continue; // already applied (a replayed duplicate)
+          if (start !== part.uploadedEnd && part.blocks.length > 0) {
+            this.logger?.error({ key: rec.key, topicId: s.topicId, partition: s.partition, start: s.start, objectsEnd: part.uploadedEnd.toString() }, "object commit does not continue the partition");
+          }
+          const blocks: SsoBlock[] = s.blocks.map(([base, last, maxTs, position, length, crc]) => ({
+            topicId: s.topicId,
+            partition: s.partition,
+            baseOffset: BigInt(base),
+            lastOffset: BigInt(last),
+            maxTimestamp: BigInt(maxTs),
+            position,
+            length,
+            crc,
+          }));
+          part.addBlocks(rec.key, blocks);
+          part.uploadedEnd = end;
+          let tails = producerTails.get(k);
+          if (!tails) producerTails.set(k, (tails = new Map()));
+          for (const h64 of s.producers) {
+            const h = Buffer.from(h64, "base64");
+            const pid = h.readBigInt64BE(43);
+            const list = tails.get(pid) ?? [];
+            list.push(h);
+            if (list.length > PRODUCER_BATCHES_KEPT) list.splice(0, list.length - PRODUCER_BATCHES_KEPT);
+            tails.set(pid, list);
+          }
+        }
+        return;
+      }
+      case "partition-deleted": {
+        const k = keyOf(r.topicId as string, r.partition as number);
+        this.partitions.delete(k);
+        this.deleted.add(k);
+        producerTails.delete(k);
+        return;
+      }
+      case "log-start-advanced": {
+        const part = this.partitions.get(keyOf(r.topicId as string, r.partition as number));
+        if (part) this.advanceLogStart(part, BigInt(r.offset as string));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private replayWalRecord(position: WalPosition, record: Buffer, onRecoveredBatch: LogStoreOptions["onRecoveredBatch"]): void {
+    const decoded = decodeWalRecord(record);
+    if (!decoded) {
+      this.logger?.warn({ position: position.toString() }, "WAL record of an unknown type skipped");
+      return;
+    }
+    const k = keyOf(decoded.topicId, decoded.partition);
+    if (this.deleted.has(k)) return this.skipRecovered(position);
+    let part = this.partitions.get(k);
+    if (!part) {
+      part = new PartitionLog(decoded.topicId, "", decoded.partition);
+      this.partitions.set(k, part);
+    }
+    const fresh: CachedBatch[] = [];
+    for (const b of decoded.batches) {
+      const base = baseOffsetOf(b);
+      const last = base + BigInt(lastOffsetDeltaOf(b));
+      if (last < part.nextOffset) continue; // already in an object
+      if (base !== part.nextOffset) {
+        // Follows a hole: an append that was refused to its producer (rolled back). Not part of the log.
+        this.stats.walRecordsSkipped++;
+        this.logger?.warn({ topicId: decoded.topicId, partition: decoded.partition, base: base.toString(), expected: part.nextOffset.toString() }, "WAL record after a rolled-back append skipped");
+        break;
+      }
+      fresh.push({ baseOffset: base, lastOffset: last, maxTimestamp: maxTimestampOf(b), bytes: b, durable: true, uploaded: false });
+      part.nextOffset = last + 1n;
+      onRecoveredBatch?.(part.topicId, part.partition, readHeader(b));
+    }
+    if (fresh.length === 0) return this.skipRecovered(position);
+    part.cache.push(...fresh);
+    part.highWatermark = part.nextOffset;
+    let bytes = 0;
+    for (const f of fresh) bytes += f.bytes.length;
+    this.uploadQueue.push({ position, part, batches: fresh, bytes });
+    this.uploadQueueBytes += bytes;
+  }
+
+  private skipRecovered(position: WalPosition): void {
+    if (this.uploadQueue.length === 0) this.recoveredTrimTo = position + 1n;
+  }
+
+  // ---- lifecycle ----
+
+  /** Stops the uploader and closes the WAL. Data not uploaded stays in the WAL and is replayed on the next open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.uploadChain;
+    await this.wal.close();
+    for (const part of this.partitions.values()) part.notify();
+  }
+
+  private part(topicId: string, partition: number): PartitionLog {
+    const part = this.partitions.get(keyOf(topicId, partition));
+    if (!part) throw new UnknownPartitionError(topicId, partition);
+    return part;
+  }
+}
+
+/** Keeps the storage records a snapshot needs: drops those of deleted partitions. */
+export function compactStorageRecords(records: MetadataRecord[]): MetadataRecord[] {
+  const deleted = new Set<string>();
+  for (const r of records) if (r.type === "partition-deleted") deleted.add(keyOf(r.topicId as string, r.partition as number));
+  const out: MetadataRecord[] = [];
+  for (const r of records) {
+    if (r.type === "object-committed") {
+      const rec = r as ObjectCommittedRecord;
+      const streams = rec.streams.filter((s) => !deleted.has(keyOf(s.topicId, s.partition)));
+      if (streams.length > 0) out.push({ ...rec, streams });
+    } else if ((r.type === "log-start-advanced" || r.type === "partition-deleted") && deleted.has(keyOf(r.topicId as string, r.partition as number))) {
+      // The partition is gone; keeping its deletion marker alone is enough.
+      if (r.type === "partition-deleted") out.push(r);
+    } else {
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches. */
+function encodeWalAppend(topicId: string, partition: number, batches: Buffer[]): Buffer {
+  const id = Buffer.from(topicId, "utf8");
+  const head = Buffer.alloc(1 + 2 + id.length + 4);
+  head.writeUInt8(WAL_TYPE_APPEND, 0);
+  head.writeUInt16BE(id.length, 1);
+  id.copy(head, 3);
+  head.writeInt32BE(partition, 3 + id.length);
+  return Buffer.concat([head, ...batches]);
+}
+
+function decodeWalRecord(record: Buffer): { topicId: string; partition: number; batches: Buffer[] } | null {
+  if (record.readUInt8(0) !== WAL_TYPE_APPEND) return null;
+  const idLength = record.readUInt16BE(1);
+  const topicId = record.toString("utf8", 3, 3 + idLength);
+  const partition = record.readInt32BE(3 + idLength);
+  return { topicId, partition, batches: splitBatches(record.subarray(3 + idLength + 4)) };
+}
+
+/** Headers of the last PRODUCER_BATCHES_KEPT batches of each idempotent producer, in offset order. */
+function producerTail(batches: Buffer[]): Buffer[] {
+  const byProducer = new Map<bigint, Buffer[]>();
+  for (const b of batches) {
+    const pid = b.readBigInt64BE(43);
+    if (pid < 0n) continue;
+    const list = byProducer.get(pid) ?? [];
+    list.push(b.subarray(0, BATCH_HEADER_BYTES));
+    if (list.length > PRODUCER_BATCHES_KEPT) list.shift();
+    byProducer.set(pid, list);
+  }
+  return [...byProducer.values()].flat();
+}
