@@ -330,4 +330,28 @@ describe("LogStore", () => {
     for (let i = 0; i < 50 && a.log.stats.objectsUploaded === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(a.log.stats.objectsUploaded).toBeGreaterThan(0);
   });
+
+  it("a failed object put leaves the data in memory and the WAL, and the next upload succeeds", async () => {
+    const dir = tempDir();
+    const inner = new MemoryObjectStore();
+    let failPuts = 1;
+    const flaky: ObjectStore = {
+      put: (k, b, o) => (k.startsWith("objects/") && failPuts-- > 0 ? Promise.reject(new Error("503 SlowDown (test)")) : inner.put(k, b, o)),
+      get: (k, r) => inner.get(k, r),
+      head: (k) => inner.head(k),
+      delete: (k) => inner.delete(k),
+      list: (p, o) => inner.list(p, o),
+    };
+    const a = await openStack(dir, { store: flaky });
+    a.log.ensurePartition(T, "t", 0);
+    await a.log.append(T, 0, [batch(3)]);
+    await expect(a.log.flush()).rejects.toThrow("SlowDown");
+    expect(a.wal.usedBytes()).toBeGreaterThan(0);
+    expect(offsetsOf(await a.log.read(T, 0, 0n, 100))).toEqual([0n]);
+    await a.log.flush();
+    expect(a.wal.usedBytes()).toBe(0);
+    await a.log.close();
+    const b = await openStack(dir, { store: inner });
+    expect(offsetsOf(await b.log.read(T, 0, 0n, 100))).toEqual([0n]);
+  });
 });

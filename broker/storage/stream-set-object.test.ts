@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { crc32c } from "../protocol/crc32c.js";
+import { decodeStreamSetObject, encodeStreamSetObject, ObjectCorruptError, SSO_FOOTER_BYTES, verifyBlock } from "./stream-set-object.js";
+
+function batchAt(offset: bigint, count: number, maxTs: bigint, payloadBytes = 30): Buffer {
+  const b = Buffer.alloc(61 + payloadBytes, 1);
+  b.writeBigInt64BE(offset, 0);
+  b.writeInt32BE(b.length - 12, 8);
+  b.writeInt8(2, 16);
+  b.writeInt32BE(count - 1, 23);
+  b.writeBigInt64BE(maxTs, 35);
+  b.writeUInt32BE(crc32c(b, 21, b.length), 17);
+  return b;
+}
+
+describe("stream-set object", () => {
+  const streams = [
+    { topicId: "a", partition: 0, batches: [batchAt(0n, 2, 10n), batchAt(2n, 3, 30n), batchAt(5n, 1, 20n)] },
+    { topicId: "b-ü", partition: 7, batches: [batchAt(100n, 10, 5n, 500)] },
+  ];
+
+  it("round-trips its index; blocks respect blockBytesMax and hold whole batches", () => {
+    const { body, blocks } = encodeStreamSetObject(streams, 200);
+    expect(decodeStreamSetObject(body)).toEqual(blocks);
+    expect(blocks.map((b) => [b.topicId, b.partition, b.baseOffset, b.lastOffset, b.maxTimestamp])).toEqual([
+      ["a", 0, 0n, 4n, 30n],
+      ["a", 0, 5n, 5n, 20n],
+      ["b-ü", 7, 100n, 109n, 5n], // larger than blockBytesMax: a block of its own
+    ]);
+    for (const b of blocks) verifyBlock(body.subarray(b.position, b.position + b.length), b, "k");
+  });
+
+  it("detects damage in a block, the index and the footer", () => {
+    const { body, blocks } = encodeStreamSetObject(streams, 1 << 20);
+    const block = Buffer.from(body.subarray(blocks[0]!.position, blocks[0]!.position + blocks[0]!.length));
+    block[40]! ^= 1;
+    expect(() => verifyBlock(block, blocks[0]!, "k")).toThrow(ObjectCorruptError);
+    const index = Buffer.from(body);
+    index[body.length - SSO_FOOTER_BYTES - 3]! ^= 1;
+    expect(() => decodeStreamSetObject(index)).toThrow(ObjectCorruptError);
+    const footer = Buffer.from(body);
+    footer[body.length - 5]! ^= 1;
+    expect(() => decodeStreamSetObject(footer)).toThrow(ObjectCorruptError);
+    expect(() => decodeStreamSetObject(body.subarray(0, body.length - 1))).toThrow(ObjectCorruptError);
+  });
+});
