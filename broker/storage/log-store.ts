@@ -349,23 +349,27 @@ export class LogStore {
   }
 
   /** The first batch whose maxTimestamp reaches `timestampMs` (Kafka's ListOffsets by time, at batch granularity). */
-  async offsetForTimestamp(topicId: string, partition: number, timestampMs: bigint): Promise<{ offset: bigint; timestamp: bigint } | null> {
+  /**
+   * The first batch whose max timestamp reaches `timestampMs`, with its bytes so the caller
+   * can find the exact record inside an uncompressed batch.
+   */
+  async offsetForTimestamp(topicId: string, partition: number, timestampMs: bigint): Promise<{ offset: bigint; timestamp: bigint; batch: Buffer } | null> {
     const part = this.part(topicId, partition);
     const start = part.logStartOffset;
-    const found = (base: bigint, ts: bigint) => ({ offset: base < start ? start : base, timestamp: ts });
+    const found = (base: bigint, ts: bigint, batch: Buffer) => ({ offset: base < start ? start : base, timestamp: ts, batch });
     for (let bi = part.firstBlockReaching(timestampMs); bi >= 0 && bi < part.blocks.length; bi++) {
       const block = part.blocks[bi]!;
       if (block.lastOffset < start) continue;
       for (const b of await this.loadBlock(block)) {
         const last = baseOffsetOf(b) + BigInt(lastOffsetDeltaOf(b));
-        if (last >= start && maxTimestampOf(b) >= timestampMs) return found(baseOffsetOf(b), maxTimestampOf(b));
+        if (last >= start && maxTimestampOf(b) >= timestampMs) return found(baseOffsetOf(b), maxTimestampOf(b), b);
       }
     }
     const coveredEnd = part.blocks.length > 0 ? part.blocks[part.blocks.length - 1]!.lastOffset + 1n : start;
     for (const b of part.cache) {
       if (b.lastOffset < coveredEnd || b.lastOffset < start) continue;
       if (!b.durable || b.baseOffset >= part.highWatermark) break;
-      if (b.maxTimestamp >= timestampMs) return found(b.baseOffset, b.maxTimestamp);
+      if (b.maxTimestamp >= timestampMs) return found(b.baseOffset, b.maxTimestamp, b.bytes);
     }
     return null;
   }
