@@ -1,0 +1,110 @@
+/**
+ * A `Broker` for handler unit tests: the real topic registry, controller and group
+ * coordinator over in-memory stores, no listener and no storage. Anything a handler
+ * under test should not touch (partition data, fetch sessions) throws when used.
+ */
+import { loadBrokerConfig, type BrokerConfig } from "../../config.js";
+import { silentLogger } from "../../../src/common/logger.js";
+import { createRegistry } from "../../../src/common/metrics.js";
+import { TopicRegistry } from "../../cluster/topics.js";
+import { Controller, type ControllerRecord } from "../../cluster/controller.js";
+import type { OffsetCommitRecord } from "../../cluster/offsets-topic.js";
+import { GroupCoordinator } from "../../groups/coordinator.js";
+import { createBrokerMetrics } from "../metrics.js";
+import type { Broker, BrokerEndpoint } from "../broker.js";
+import type { Handler, RequestContext } from "../handler.js";
+import type { ConnectionInfo } from "../connection.js";
+
+export interface TestBroker extends Broker {
+  /** Records the controller made durable, in order. */
+  readonly journal: ControllerRecord[];
+  /** Offset commits and group deletions the coordinator persisted, in order. */
+  readonly persisted: ({ groupId: string; commits: OffsetCommitRecord[] } | { groupId: string; deleted: true })[];
+  /** Where `coordinatorFor` points; null means no coordinator is available. */
+  coordinator: BrokerEndpoint | null;
+  close(): void;
+}
+
+function unavailable(what: string): never {
+  throw new Error(`${what} is not available in handler unit tests`);
+}
+
+function throwing<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get(_t, prop) {
+      if (prop === "then") return undefined;
+      return unavailable(`${what}.${String(prop)}`);
+    },
+  });
+}
+
+export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
+  const config = loadBrokerConfig({}, { groupInitialRebalanceDelayMs: 0, ...overrides });
+  const logger = silentLogger();
+  const registry = createRegistry("broker-test", false);
+  const topics = new TopicRegistry();
+  const journal: ControllerRecord[] = [];
+  const controller = new Controller(topics, {
+    async append(record) {
+      journal.push(structuredClone(record));
+    },
+  });
+  await controller.ensureClusterId();
+  const persisted: TestBroker["persisted"] = [];
+  const groups = new GroupCoordinator({
+    offsetStore: {
+      async persist(groupId: string, commits: OffsetCommitRecord[]) {
+        persisted.push({ groupId, commits });
+      },
+      async persistGroupDeleted(groupId: string) {
+        persisted.push({ groupId, deleted: true });
+      },
+    },
+    groupMinSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+    groupMaxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+    logger,
+  });
+  const self: BrokerEndpoint = { nodeId: config.nodeId, host: "localhost", port: 9092, rack: config.rack || null };
+  const broker: TestBroker = {
+    config,
+    logger,
+    registry,
+    metrics: createBrokerMetrics(registry),
+    self,
+    get clusterId() {
+      return controller.clusterId;
+    },
+    topics,
+    controller,
+    groups,
+    partitions: throwing("partitions"),
+    fetchSessions: throwing("fetchSessions"),
+    journal,
+    persisted,
+    coordinator: self,
+    supportedApis: () => [],
+    autoCreateTopic: () => unavailable("autoCreateTopic"),
+    brokers: () => [self],
+    leaderOf: () => self,
+    coordinatorFor() {
+      return broker.coordinator;
+    },
+    close() {
+      groups.close();
+    },
+  };
+  return broker;
+}
+
+let nextConnectionId = 1;
+
+/** Calls a handler the way the dispatcher does, at one version. */
+export async function call<Req, Res>(handler: Handler<Req, Res>, broker: Broker, apiVersion: number, req: Req, clientId = "test-client"): Promise<Res> {
+  if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) throw new Error(`v${apiVersion} is outside v${handler.minVersion}-${handler.maxVersion}`);
+  const conn: ConnectionInfo = { id: nextConnectionId++, remoteAddress: "127.0.0.1", remotePort: 40000, clientSoftwareName: "test", clientSoftwareVersion: "0" };
+  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker };
+  const res = await handler.handle(req, ctx);
+  if (res === null) throw new Error("handler sent no response");
+  return res;
+}
