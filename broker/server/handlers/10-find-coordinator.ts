@@ -1,0 +1,44 @@
+// FindCoordinator v0-6
+// v0: group keys only.  v1: KeyType (0 group, 1 transaction); throttle time, error message.
+// v3: flexible.  v4: batched CoordinatorKeys, one result each (KIP-699).
+// v5: may return TRANSACTION_ABORTABLE.  v6: share groups (KeyType 2), refused here.
+// The coordinator is the broker that leads the key's internal partition; the broker
+// answers for any key, including keys it does not coordinate itself.
+import type { FindCoordinatorRequest, FindCoordinatorResponse } from "../../protocol/messages/index.js";
+import { ErrorCode } from "../../protocol/errors.js";
+import { defineHandler } from "../handler.js";
+import type { Broker } from "../broker.js";
+import { COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from "./group-access.js";
+
+interface Found {
+  errorCode: number;
+  errorMessage: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+export const findCoordinator = defineHandler<FindCoordinatorRequest, FindCoordinatorResponse>({
+  apiKey: 10,
+  minVersion: 0,
+  maxVersion: 6,
+  handle(req, ctx) {
+    const keyType = ctx.apiVersion >= 1 ? req.keyType : COORDINATOR_KEY_GROUP;
+    const none = { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: -1, host: "", port: -1 };
+    if (ctx.apiVersion < 4) {
+      const found = find(ctx.broker, keyType, req.key);
+      return { throttleTimeMs: 0, ...found, coordinators: [] };
+    }
+    const coordinators = req.coordinatorKeys.map((key) => ({ key, ...find(ctx.broker, keyType, key) }));
+    return { throttleTimeMs: 0, ...none, coordinators };
+  },
+});
+
+function find(broker: Broker, keyType: number, key: string): Found {
+  const failed = (errorCode: number, errorMessage: string): Found => ({ errorCode, errorMessage, nodeId: -1, host: "", port: -1 });
+  if (keyType !== COORDINATOR_KEY_GROUP && keyType !== COORDINATOR_KEY_TRANSACTION) return failed(ErrorCode.INVALID_REQUEST, `Coordinator key type ${keyType} is not supported.`);
+  if (keyType === COORDINATOR_KEY_TRANSACTION && key === "") return failed(ErrorCode.INVALID_REQUEST, "Transactional id must not be empty.");
+  const coordinator = broker.coordinatorFor(keyType, key);
+  if (!coordinator) return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, "The coordinator is not available.");
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port };
+}
