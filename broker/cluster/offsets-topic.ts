@@ -37,6 +37,7 @@ export function offsetsPartitionFor(groupId: string, partitions: number): number
 
 export interface OffsetsReplayVisitor {
   offsets(groupId: string, commits: OffsetCommitRecord[]): void;
+  offsetsDeleted(groupId: string, partitions: { topic: string; partition: number }[]): void;
   deleted(groupId: string): void;
 }
 
@@ -53,6 +54,13 @@ export class OffsetsTopic {
       key: Buffer.from(JSON.stringify({ v: 1, k: "offset", g: groupId, t: c.topic, p: c.partition })),
       value: Buffer.from(JSON.stringify({ o: c.offset.toString(), e: c.leaderEpoch, m: c.metadata, ts: c.commitTimestampMs })),
     }));
+    await this.log.append(this.topic.topicId, this.partitionFor(groupId), [buildRecordBatch(records)]);
+  }
+
+  /** Tombstones: the offset record's key with a null value (OffsetDelete). */
+  async persistOffsetsDeleted(groupId: string, partitions: { topic: string; partition: number }[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const records = partitions.map((p) => ({ key: Buffer.from(JSON.stringify({ v: 1, k: "offset", g: groupId, t: p.topic, p: p.partition })), value: null }));
     await this.log.append(this.topic.topicId, this.partitionFor(groupId), [buildRecordBatch(records)]);
   }
 
@@ -86,6 +94,7 @@ function replayRecord(key: Buffer | null, value: Buffer | null, visit: OffsetsRe
   if (!key) return;
   const k = JSON.parse(key.toString("utf8")) as { v: number; k: string; g: string; t?: string; p?: number };
   if (k.k === "group-deleted") visit.deleted(k.g);
+  else if (k.k === "offset" && !value) visit.offsetsDeleted(k.g, [{ topic: k.t!, partition: k.p! }]);
   else if (k.k === "offset" && value) {
     const v = JSON.parse(value.toString("utf8")) as { o: string; e: number; m: string | null; ts: number };
     visit.offsets(k.g, [{ topic: k.t!, partition: k.p!, offset: BigInt(v.o), leaderEpoch: v.e, metadata: v.m, commitTimestampMs: v.ts }]);

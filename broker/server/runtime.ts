@@ -116,6 +116,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     offsetStore: {
       persist: (groupId, commits) => runtime.offsets.persist(groupId, commits),
       persistGroupDeleted: (groupId) => runtime.offsets.persistGroupDeleted(groupId),
+      persistOffsetsDeleted: (groupId, partitions) => runtime.offsets.persistOffsetsDeleted(groupId, partitions),
     },
     groupMinSessionTimeoutMs: config.groupMinSessionTimeoutMs,
     groupMaxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
@@ -124,6 +125,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   });
   await runtime.offsets.replay({
     offsets: (groupId, commits) => runtime.groups.loadOffsets(groupId, commits),
+    offsetsDeleted: (groupId, partitions) => runtime.groups.loadOffsetsDeleted(groupId, partitions),
     deleted: (groupId) => runtime.groups.loadGroupDeleted(groupId),
   });
 

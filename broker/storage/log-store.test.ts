@@ -296,9 +296,9 @@ describe("LogStore", () => {
     for (let i = 0; i < 6; i++) await a.log.append(T, 0, [batch(2, { ts: BigInt(1000 + i * 100) })]);
     await a.log.flush();
     for (let i = 6; i < 9; i++) await a.log.append(T, 0, [batch(2, { ts: BigInt(1000 + i * 100) })]);
-    expect(await a.log.offsetForTimestamp(T, 0, 0n)).toEqual({ offset: 0n, timestamp: 1000n });
-    expect(await a.log.offsetForTimestamp(T, 0, 1250n)).toEqual({ offset: 6n, timestamp: 1300n });
-    expect(await a.log.offsetForTimestamp(T, 0, 1700n)).toEqual({ offset: 14n, timestamp: 1700n });
+    expect(await a.log.offsetForTimestamp(T, 0, 0n)).toMatchObject({ offset: 0n, timestamp: 1000n });
+    expect(await a.log.offsetForTimestamp(T, 0, 1250n)).toMatchObject({ offset: 6n, timestamp: 1300n });
+    expect(await a.log.offsetForTimestamp(T, 0, 1700n)).toMatchObject({ offset: 14n, timestamp: 1700n });
     expect(await a.log.offsetForTimestamp(T, 0, 1801n)).toBeNull();
   });
 
