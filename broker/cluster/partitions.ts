@@ -83,6 +83,7 @@ export class PartitionManager {
       if (verdict.kind === "error") return refuse(ErrorCode[verdict.error], verdict.message);
       if (verdict.kind === "duplicate") {
         // A retry of a batch already written: answer with the offset it got the first time.
+        this.metrics.duplicateBatches.inc();
         if (batches.length === 1) {
           return { ...result, baseOffset: verdict.batch.baseOffset, logStartOffset: this.log.logStartOffset(topic.topicId, partition) };
         }
