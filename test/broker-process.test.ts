@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { Kafka, logLevel } from "kafkajs";
+
+/**
+ * The broker as users run it (`npm start` runs broker/main.ts): probes and metrics over
+ * HTTP, a clean stop on SIGTERM, and no acknowledged record lost to SIGKILL.
+ */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+});
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startProcess(env: Record<string, string>): Promise<Proc> {
+  const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('"broker ready"')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output: () => out, exited };
+}
+
+describe("broker process", () => {
+  it("serves /healthz, /readyz and /metrics, and stops cleanly on SIGTERM", async () => {
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-proc-"));
+    const p = await startProcess({ FLOE_PORT: String(port), FLOE_HTTP_PORT: String(httpPort), FLOE_DATA_DIR: dataDir });
+    const get = (route: string) => fetch(`http://127.0.0.1:${httpPort}${route}`);
+    expect((await get("/healthz")).status).toBe(200);
+    expect(await (await get("/readyz")).json()).toEqual({ status: "ready" });
+    const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic: "metered", messages: [{ value: "x" }, { value: "y" }] });
+    await producer.disconnect();
+    const metrics = await (await get("/metrics")).text();
+    expect(metrics).toMatch(/floe_broker_produce_records_total\S* 2/);
+    expect(metrics).toMatch(/floe_wal_used_bytes/);
+    expect(metrics).toMatch(/floe_process_resident_memory_bytes/);
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toContain("broker stopped");
+  }, 60_000);
+
+  it("refuses a malformed setting with a message naming the variable", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_PORT: "not-a-port" }, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code).toBe(2);
+    expect(err).toContain("FLOE_PORT must be an integer");
+  }, 30_000);
+
+  it("keeps every acknowledged record across SIGKILL, repeatedly", async () => {
+    const port = await freePort();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-crash-"));
+    const env = { FLOE_PORT: String(port), FLOE_HTTP_PORT: "-1", FLOE_DATA_DIR: dataDir, FLOE_UPLOAD_INTERVAL_MS: "300" };
+    const acked = new Set<string>();
+    const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
+    for (let round = 0; round < 4; round++) {
+      const p = await startProcess(env);
+      const producer = kafka.producer({ allowAutoTopicCreation: true });
+      await producer.connect();
+      let i = 0;
+      const stopAt = Date.now() + 400 + Math.floor(Math.random() * 600);
+      // Keep producing until the kill lands; only acknowledged sends count.
+      const loop = (async () => {
+        while (true) {
+          const batch = Array.from({ length: 20 }, () => `r${round}-${i++}`);
+          try {
+            await producer.send({ topic: "crash", acks: -1, messages: batch.map((value) => ({ value })) });
+            for (const v of batch) acked.add(v);
+          } catch {
+            return;
+          }
+          if (Date.now() > stopAt) p.child.kill("SIGKILL");
+        }
+      })();
+      await p.exited;
+      await loop;
+      await producer.disconnect().catch(() => {});
+    }
+    expect(acked.size).toBeGreaterThan(100);
+    const p = await startProcess(env);
+    const consumer = kafka.consumer({ groupId: "crash-check" });
+    await consumer.connect();
+    await consumer.subscribe({ topic: "crash", fromBeginning: true });
+    const seen = new Map<string, number>();
+    let ackedSeen = 0;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${ackedSeen}/${acked.size} acknowledged records came back`)), 60_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const v = message.value!.toString();
+          const n = (seen.get(v) ?? 0) + 1;
+          seen.set(v, n);
+          if (n === 1 && acked.has(v)) ackedSeen++;
+          if (ackedSeen === acked.size) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    p.child.kill("SIGTERM");
+    await p.exited;
+  }, 180_000);
+});
