@@ -222,6 +222,7 @@ export class GroupCoordinator {
       return this.addMemberAndRebalance(g, memberId, req);
     }
 
+    if (this.fenced(g, req.memberId, req.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     const member = g.members.get(req.memberId);
     if (!member) {
       const pending = g.pendingMembers.get(req.memberId);
@@ -230,7 +231,6 @@ export class GroupCoordinator {
       g.pendingMembers.delete(req.memberId);
       return this.addMemberAndRebalance(g, req.memberId, req);
     }
-    if (this.fenced(g, req.memberId, req.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     return this.rejoin(g, member, req);
   }
 
@@ -239,9 +239,9 @@ export class GroupCoordinator {
     if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     const g = this.groups.get(req.groupId);
     if (!g || g.state === "Dead") return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (this.fenced(g, req.memberId, req.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     const member = g.members.get(req.memberId);
     if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
-    if (this.fenced(g, req.memberId, req.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     if (req.generationId !== g.generationId) return fail(ErrorCode.ILLEGAL_GENERATION);
     if ((req.protocolType !== null && req.protocolType !== g.protocolType) || (req.protocolName !== null && req.protocolName !== g.protocolName)) {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
@@ -281,9 +281,9 @@ export class GroupCoordinator {
     const g = this.groups.get(req.groupId);
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.state === "Dead") return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (this.fenced(g, req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
     const member = g.members.get(req.memberId);
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (this.fenced(g, req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
     if (req.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
     this.touchSession(g, member);
     return g.state === "PreparingRebalance" ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
@@ -334,9 +334,9 @@ export class GroupCoordinator {
       if (!simple) return answer(g ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.ILLEGAL_GENERATION);
     } else {
       if (simple) return answer(ErrorCode.UNKNOWN_MEMBER_ID);
+      if (this.fenced(g, req.memberId, req.groupInstanceId)) return answer(ErrorCode.FENCED_INSTANCE_ID);
       const member = g.members.get(req.memberId);
       if (!member) return answer(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (this.fenced(g, req.memberId, req.groupInstanceId)) return answer(ErrorCode.FENCED_INSTANCE_ID);
       if (req.generationId !== g.generationId) return answer(ErrorCode.ILLEGAL_GENERATION);
       if (g.state === "CompletingRebalance") return answer(ErrorCode.REBALANCE_IN_PROGRESS);
       this.touchSession(g, member);
@@ -640,8 +640,8 @@ export class GroupCoordinator {
       g.protocolName = null;
       g.protocolType = null;
       g.leaderId = null;
+      // Kept while Empty (describable, deletable) even without offsets, as Kafka does.
       this.log?.info({ group: g.groupId, generation: g.generationId }, "group empty");
-      this.dropIfUnused(g);
       return;
     }
     g.protocolName = this.selectProtocol(g);
