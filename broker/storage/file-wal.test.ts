@@ -4,7 +4,8 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
-import { FileWal, WAL_RECORD_HEADER_BYTES } from "./file-wal.js";
+import { decodeFrame, encodeFrame, FileWal, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { crc32c } from "../protocol/crc32c.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal } from "./wal.js";
 
 const dirs: string[] = [];
@@ -214,6 +215,15 @@ describe("FileWal", () => {
     expect((await collect(again)).map((r) => r.record)).toEqual(["good-1", "good-2"]);
     expect(again.recoveryReport.truncatedBytes).toBe(0);
     await again.close();
+  });
+
+  it("refuses an intact record of a newer format instead of cutting it off as torn", () => {
+    const frame = encodeFrame(Buffer.from("payload"), 1);
+    frame.writeUInt8(2, 8);
+    frame.writeUInt32BE(crc32c(frame, 8, frame.length), 4);
+    expect(() => decodeFrame(frame, 0, 1024)).toThrow(WalFormatError);
+    frame.writeUInt32BE(0, 4); // a bad checksum is a torn record, not a format question
+    expect(decodeFrame(frame, 0, 1024)).toBeNull();
   });
 
   it("refuses to open a WAL written by a newer epoch", async () => {

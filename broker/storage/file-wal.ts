@@ -402,14 +402,27 @@ export function encodeFrame(payload: Buffer, epoch: number): Buffer {
   return frame;
 }
 
-/** The frame at `at`, or null if it is short, oversized, of an unknown version or fails its checksum. */
+/** A WAL record that is intact but written in a format this build does not know (a newer Floe). */
+export class WalFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WalFormatError";
+  }
+}
+
+/**
+ * The frame at `at`, or null if it is short, oversized or fails its checksum (a torn tail).
+ * An intact frame of an unknown version throws WalFormatError: it was written by a newer
+ * Floe, and cutting it off as if torn would destroy acknowledged data on a downgrade.
+ */
 export function decodeFrame(buf: Buffer, at: number, payloadBytesMax: number): { epoch: number; payload: Buffer; next: number } | null {
   if (buf.length - at < WAL_RECORD_HEADER_BYTES) return null;
   const length = buf.readUInt32BE(at);
   if (length > payloadBytesMax || at + WAL_RECORD_HEADER_BYTES + length > buf.length) return null;
   const end = at + WAL_RECORD_HEADER_BYTES + length;
-  if (buf.readUInt8(at + 8) !== WAL_FORMAT_VERSION) return null;
   if (crc32c(buf, at + 8, end) !== buf.readUInt32BE(at + 4)) return null;
+  const version = buf.readUInt8(at + 8);
+  if (version !== WAL_FORMAT_VERSION) throw new WalFormatError(`WAL record at byte ${at} has format version ${version}; this broker reads version ${WAL_FORMAT_VERSION}. Upgrade the broker instead of downgrading it.`);
   return { epoch: buf.readUInt32BE(at + 9), payload: buf.subarray(at + WAL_RECORD_HEADER_BYTES, end), next: end };
 }
 
