@@ -4,7 +4,6 @@ import { WalFullError, WalWriteError } from "../storage/wal.js";
 import { ErrorCode } from "../protocol/errors.js";
 import { Attr, BatchError, setPartitionLeaderEpoch, splitAndValidateBatches, type BatchHeader } from "../protocol/record-batch.js";
 import { PartitionProducerState } from "./producer-state.js";
-import { effectiveConfig } from "./topic-configs.js";
 import type { TopicInfo } from "./topics.js";
 import type { BrokerMetrics } from "../server/metrics.js";
 
@@ -57,7 +56,8 @@ export class PartitionManager {
       return { ...result, errorCode, errorMessage };
     };
     if (!records || records.length === 0) return refuse(ErrorCode.CORRUPT_MESSAGE, "produce request carries no records");
-    const maxBytes = Number(effectiveConfig(topic.configs, "max.message.bytes") ?? this.defaults.messageMaxBytes);
+    // The topic's override, else the broker-wide default (FLOE_MESSAGE_MAX_BYTES).
+    const maxBytes = Number(topic.configs["max.message.bytes"] ?? this.defaults.messageMaxBytes);
     let batches;
     try {
       batches = splitAndValidateBatches(records);

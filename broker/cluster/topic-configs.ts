@@ -48,7 +48,3 @@ export function validateTopicConfigs(configs: Record<string, string | null>): st
   }
   return null;
 }
-
-export function effectiveConfig(overrides: Record<string, string>, name: string): string {
-  return overrides[name] ?? TOPIC_CONFIGS[name]!.default;
-}

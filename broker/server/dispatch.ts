@@ -1,4 +1,3 @@
-import type { Logger } from "pino";
 import { API_SPECS, ApiKey } from "../protocol/messages/index.js";
 import { Reader, ProtocolDecodeError } from "../protocol/primitives.js";
 import { decodeRequestHeader, encodeResponse } from "../protocol/framing.js";
@@ -13,7 +12,7 @@ import type { BrokerMetrics } from "./metrics.js";
  * handler, body encode. A frame that cannot be understood closes the connection (as
  * Kafka does); every other problem is an error code inside a normal response.
  */
-export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Handler>, logger: Logger, metrics: BrokerMetrics) {
+export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Handler>, metrics: BrokerMetrics) {
   return async function dispatch(frame: Buffer, conn: ConnectionInfo): Promise<DispatchResult> {
     const started = process.hrtime.bigint();
     const r = new Reader(frame);

@@ -132,7 +132,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   // 4. Listeners.
   const listener = new KafkaListener(
     { host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, maxInFlight: config.maxInFlightRequestsPerConnection },
-    createDispatch(runtime, HANDLERS, logger, metrics),
+    createDispatch(runtime, HANDLERS, metrics),
     logger,
     metrics,
   );

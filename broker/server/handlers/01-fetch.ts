@@ -167,7 +167,17 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     let records: Buffer | null = null;
     if (e.fetchOffset < hw && budget > 0) {
       const limit = Math.min(e.partitionMaxBytes, budget);
-      const bytes = await log.read(e.topicId, e.partition, e.fetchOffset, limit);
+      let bytes: Buffer;
+      try {
+        bytes = await log.read(e.topicId, e.partition, e.fetchOffset, limit);
+      } catch (err) {
+        // A damaged object or an unreachable store: report it for this partition, never serve bad bytes.
+        broker.logger.warn({ err, topicId: e.topicId, partition: e.partition, offset: e.fetchOffset.toString() }, "fetch could not read stored data");
+        data.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+        out.partitions.push({ entry: e, data });
+        out.hasError = true;
+        continue;
+      }
       // KIP-74: the first non-empty partition returns at least one whole batch even when it is
       // larger than the limits, so a consumer can always make progress; later ones must fit.
       if (bytes.length > 0 && (out.bytes === 0 || bytes.length <= limit)) {
