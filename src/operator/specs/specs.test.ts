@@ -1,0 +1,93 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import type { StreamCluster } from "../api/types.js";
+import { brokerSettings, desiredChildren, spreadReplicas, type Manifest } from "./index.js";
+
+const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples");
+
+function example(file: string): StreamCluster {
+  const docs = parseAllDocuments(fs.readFileSync(path.join(EXAMPLES, file), "utf8")).map((d) => d.toJS());
+  const sc = docs.find((d) => d.kind === "StreamCluster") as StreamCluster;
+  return { ...sc, metadata: { ...sc.metadata, uid: "uid-1" } };
+}
+
+const byKind = (children: Manifest[], kind: string) => children.filter((c) => c.kind === kind);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const any = (x: unknown) => x as any;
+
+describe("replica spreading", () => {
+  it("spreads evenly, the first zones taking the remainder", () => {
+    expect([...spreadReplicas(7, ["a", "b", "c"]).values()]).toEqual([3, 2, 2]);
+    expect([...spreadReplicas(2, ["a", "b", "c"]).values()]).toEqual([1, 1, 0]);
+    expect([...spreadReplicas(0, ["a"]).values()]).toEqual([0]);
+  });
+});
+
+describe("children of each example", () => {
+  it.each(["local.yaml", "aws-ebs.yaml", "nfs-wal.yaml", "s3-wal.yaml", "autoscaling.yaml"])("%s: one StatefulSet and one PDB per zone, owned by the StreamCluster", (file) => {
+    const sc = example(file);
+    const children = desiredChildren(sc);
+    const sets = byKind(children, "StatefulSet");
+    expect(sets.map((s) => s.metadata.name)).toEqual(sc.spec.zones.map((z) => `${sc.metadata.name}-${z}`));
+    expect(byKind(children, "PodDisruptionBudget")).toHaveLength(sc.spec.zones.length);
+    const total = sets.reduce((n, s) => n + any(s).spec.replicas, 0);
+    expect(total).toBe(sc.spec.replicas ?? sc.spec.autoscaling!.minReplicas);
+    for (const [i, s] of sets.entries()) {
+      const pod = any(s).spec.template.spec;
+      expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: "topology.kubernetes.io/zone", operator: "In", values: [sc.spec.zones[i]] });
+      const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+      expect(env.FLOE_NODE_ID_BASE).toBe(String(i * 1000));
+      expect(pod.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+    }
+    for (const c of children.filter((c) => c.kind !== "StorageClass" && !(c.kind === "PersistentVolumeClaim" && sc.spec.deletionPolicy !== "Delete"))) {
+      expect(c.metadata.ownerReferences, `${c.kind} ${c.metadata.name}`).toEqual([{ apiVersion: "floe.dev/v1alpha1", kind: "StreamCluster", name: sc.metadata.name, uid: "uid-1", controller: true, blockOwnerDeletion: true }]);
+    }
+    // Pure: building twice gives the same objects.
+    expect(desiredChildren(sc)).toEqual(children);
+  });
+
+  it("EBS: a PVC template per broker on the operator's gp3 class", () => {
+    const children = desiredChildren(example("aws-ebs.yaml"));
+    const sc = byKind(children, "StorageClass")[0]!;
+    expect(any(sc)).toMatchObject({ provisioner: "ebs.csi.aws.com", volumeBindingMode: "WaitForFirstConsumer", parameters: { type: "gp3", iops: "6000", throughput: "250" } });
+    const tpl = any(byKind(children, "StatefulSet")[0]).spec.volumeClaimTemplates[0];
+    expect(tpl.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "floe-gp3", resources: { requests: { storage: "50Gi" } } });
+  });
+
+  it("NFS: one shared RWX claim kept on deletion under Retain, mounted by every broker", () => {
+    const children = desiredChildren(example("nfs-wal.yaml"));
+    const claim = byKind(children, "PersistentVolumeClaim")[0]!;
+    expect(any(claim).spec.accessModes).toEqual(["ReadWriteMany"]);
+    expect(claim.metadata.ownerReferences).toEqual([]);
+    for (const s of byKind(children, "StatefulSet")) {
+      expect(any(s).spec.volumeClaimTemplates).toBeUndefined();
+      expect(any(s).spec.template.spec.volumes).toContainEqual({ name: "wal", persistentVolumeClaim: { claimName: "payments-wal" } });
+    }
+  });
+
+  it("S3 WAL: no volumes beyond scratch space", () => {
+    const children = desiredChildren(example("s3-wal.yaml"));
+    expect(byKind(children, "PersistentVolumeClaim")).toEqual([]);
+    expect(byKind(children, "StorageClass")).toEqual([]);
+    expect(brokerSettings(example("s3-wal.yaml"))).toMatchObject({ FLOE_WAL_TYPE: "s3", FLOE_WAL_FLUSH_INTERVAL_MS: "250", FLOE_S3_BUCKET: "acme-floe-events" });
+  });
+
+  it("autoscaling: an HPA on the StreamCluster's scale subresource, fast up and slow down", () => {
+    const hpa = any(byKind(desiredChildren(example("autoscaling.yaml")), "HorizontalPodAutoscaler")[0]);
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "floe.dev/v1alpha1", kind: "StreamCluster", name: "clicks" });
+    expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12 });
+    expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
+    expect(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds).toBe(0);
+    expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(["Resource", "Pods"]);
+    expect(byKind(desiredChildren(example("s3-wal.yaml")), "HorizontalPodAutoscaler")).toEqual([]);
+  });
+
+  it("user broker settings cannot override the storage wiring the operator owns", () => {
+    const sc = example("s3-wal.yaml");
+    sc.spec.brokerConfig = { FLOE_S3_BUCKET: "elsewhere", FLOE_AUTO_CREATE_TOPICS: "false" };
+    expect(brokerSettings(sc)).toMatchObject({ FLOE_S3_BUCKET: "acme-floe-events", FLOE_AUTO_CREATE_TOPICS: "false" });
+  });
+});
