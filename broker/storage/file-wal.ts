@@ -27,13 +27,27 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *
  * Recovery (at open): segments are read in order; the first short or badly checksummed
  * record ends the log. That segment is truncated there and any later segments are renamed
- * `*.corrupt` (kept for inspection, never replayed).
+ * `*.corrupt` (kept for inspection, never replayed). A segment is read only up to the start
+ * of the next one: bytes beyond it can only be a late write of a fenced (zombie) writer
+ * that was never acknowledged, and are ignored.
+ *
+ * Fencing (on by default): a small file `fence` holds the highest broker epoch that opened
+ * this WAL, replaced atomically (temp file + fsync + rename + directory fsync). open()
+ * refuses when it holds a newer epoch, else writes its own. After every group's
+ * write + fdatasync, and before acknowledging it, the writer re-reads the fence: if a newer
+ * epoch took over, the group is not acknowledged (WalFencedError) and the WAL writes
+ * nothing more. A new owner writes the fence before it scans, so every group a zombie
+ * acknowledged was durable before the scan and is recovered.
+ *
+ * `FileWal.openForRecovery(dir)` reads another broker's WAL without writing anything (no
+ * truncation, no renames, no fence unless asked): for failover on a shared volume.
  */
 export const WAL_RECORD_HEADER_BYTES = 13;
 const WAL_FORMAT_VERSION = 1;
 const SEGMENT_SUFFIX = ".wal";
 const MiB = 1024 * 1024;
 const FRAME_PAYLOAD_BYTES_MAX = 0xffffffff;
+export const FENCE_FILE = "fence";
 
 export interface FileWalOptions {
   dir: string;
@@ -49,6 +63,21 @@ export interface FileWalOptions {
   groupRecordsMax?: number;
   disk?: Disk;
   logger?: Logger;
+  /** Write and re-check the `fence` file (default true). */
+  fencing?: boolean;
+  /**
+   * Start a fresh segment at open instead of appending to the last one found, so this
+   * owner never writes into a file a previous (possibly still running) owner holds open.
+   * For shared volumes; default false.
+   */
+  rollOnOpen?: boolean;
+}
+
+export interface FileWalRecoveryOptions {
+  disk?: Disk;
+  logger?: Logger;
+  /** Before reading, raise the fence to this epoch so a zombie owner stops acknowledging. */
+  fenceEpoch?: number;
 }
 
 interface Segment {
@@ -90,19 +119,25 @@ export class FileWal implements Wal {
   private trimTo = 0n;
   private worker: Promise<void> | null = null;
   private broken: Error | null = null;
+  private fenced: WalFencedError | null = null;
   private closed = false;
+  private readonly fencing: boolean;
+  private readonly readOnly: boolean;
   /** What open() found; for logs, metrics and tests. */
   recoveryReport!: WalRecoveryReport;
   /** Counters for metrics and tests. */
-  readonly stats = { groups: 0, syncs: 0, records: 0, writeErrors: 0, segmentsDeleted: 0 };
+  readonly stats = { groups: 0, syncs: 0, records: 0, writeErrors: 0, segmentsDeleted: 0, fenceChecks: 0 };
 
   private constructor(
     readonly dir: string,
     readonly epoch: number,
     opts: FileWalOptions,
     private readonly logger: Logger | undefined,
+    readOnly = false,
   ) {
     this.disk = opts.disk ?? nodeDisk;
+    this.fencing = opts.fencing ?? true;
+    this.readOnly = readOnly;
     this.segmentBytes = opts.segmentBytes ?? 64 * MiB;
     this.maxBytes = opts.maxBytes ?? 1024 * MiB;
     this.pendingBytesMax = opts.pendingBytesMax ?? Math.min(64 * MiB, this.maxBytes);
@@ -115,8 +150,64 @@ export class FileWal implements Wal {
   static async open(opts: FileWalOptions): Promise<FileWal> {
     if (!Number.isInteger(opts.epoch) || opts.epoch < 0 || opts.epoch > 0xffffffff) throw new Error(`FileWal: epoch ${opts.epoch} is not a u32`);
     const wal = new FileWal(opts.dir, opts.epoch, opts, opts.logger);
+    await wal.disk.mkdirp(opts.dir);
+    if (wal.fencing) await wal.raiseFence();
+    await wal.scan();
+    if (opts.rollOnOpen && wal.tail() > wal.segments[wal.segments.length - 1]!.start) await wal.roll();
+    return wal;
+  }
+
+  /**
+   * Opens a WAL read-only, e.g. a dead broker's on a shared volume: recover() lists its
+   * continuous checksummed prefix; nothing in the folder is truncated, renamed or written
+   * (except the fence file when `fenceEpoch` is given). append() and trim() refuse.
+   */
+  static async openForRecovery(dir: string, opts: FileWalRecoveryOptions = {}): Promise<FileWal> {
+    const epoch = opts.fenceEpoch ?? 0;
+    const wal = new FileWal(dir, epoch, { dir, epoch, disk: opts.disk, fencing: opts.fenceEpoch !== undefined }, opts.logger, true);
+    if (opts.fenceEpoch !== undefined) await wal.raiseFence();
     await wal.scan();
     return wal;
+  }
+
+  /** Epoch in the fence file of `dir`, or 0 if there is none. */
+  static async readFence(dir: string, disk: Disk = nodeDisk): Promise<number> {
+    let text: string;
+    try {
+      text = (await disk.readFile(path.join(dir, FENCE_FILE))).toString("utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw err;
+    }
+    const m = /^(\d+)\n$/.exec(text);
+    if (!m) throw new Error(`WAL fence file in ${dir} is malformed: ${JSON.stringify(text.slice(0, 40))}`);
+    return Number(m[1]);
+  }
+
+  /** Writes this instance's epoch into the fence file unless a newer one is there. */
+  private async raiseFence(): Promise<void> {
+    const current = await FileWal.readFence(this.dir, this.disk);
+    if (current > this.epoch) throw new WalFencedError(`WAL in ${this.dir} is fenced at epoch ${current}, newer than this broker's epoch ${this.epoch}`);
+    if (current === this.epoch) return;
+    const tmp = path.join(this.dir, `${FENCE_FILE}.${this.epoch}.tmp`);
+    const fh = await this.disk.open(tmp);
+    try {
+      await fh.truncate(0);
+      await fh.write(Buffer.from(`${this.epoch}\n`), 0);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await this.disk.rename(tmp, path.join(this.dir, FENCE_FILE));
+    await this.disk.syncDir(this.dir);
+  }
+
+  /** Null while this instance still owns the WAL; the error once a newer epoch fenced it. */
+  private async checkFence(): Promise<WalFencedError | null> {
+    if (!this.fencing) return null;
+    this.stats.fenceChecks++;
+    const current = await FileWal.readFence(this.dir, this.disk);
+    return current > this.epoch ? new WalFencedError(`WAL in ${this.dir} was taken over by epoch ${current}; this broker (epoch ${this.epoch}) is fenced`) : null;
   }
 
   /** Largest payload one record may carry: a record never spans segments. */
@@ -126,6 +217,8 @@ export class FileWal implements Wal {
 
   append(record: Buffer): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("FileWal: closed"));
+    if (this.readOnly) return Promise.reject(new Error("FileWal: opened read-only for recovery"));
+    if (this.fenced) return Promise.reject(this.fenced);
     if (this.broken) return Promise.reject(new WalWriteError(`WAL is unusable after a failed rollback: ${this.broken.message}`, { cause: this.broken }));
     if (record.length > this.recordBytesMax) {
       return Promise.reject(new RangeError(`WAL record of ${record.length} bytes exceeds the ${this.recordBytesMax}-byte limit`));
@@ -161,6 +254,7 @@ export class FileWal implements Wal {
   }
 
   async trim(upTo: WalPosition): Promise<void> {
+    if (this.readOnly) throw new Error("FileWal: opened read-only for recovery");
     if (upTo <= this.trimTo) return;
     this.trimTo = upTo;
     await this.kick();
@@ -185,7 +279,7 @@ export class FileWal implements Wal {
     if (this.closed) return;
     this.closed = true;
     await this.worker;
-    await this.active.close();
+    if (!this.readOnly) await this.active.close();
   }
 
   // ---- writer loop ----
@@ -203,7 +297,7 @@ export class FileWal implements Wal {
   }
 
   private hasWork(): boolean {
-    return this.queue.length > 0 && !this.broken;
+    return this.queue.length > 0 && !this.broken && !this.fenced;
   }
 
   private async workOnce(): Promise<void> {
@@ -223,7 +317,8 @@ export class FileWal implements Wal {
       this.segments.shift();
       this.stats.segmentsDeleted++;
     }
-    if (this.queue.length > 0 && !this.broken) await this.writeGroup();
+    if (this.fenced) this.failFenced([], this.fenced);
+    else if (this.queue.length > 0 && !this.broken) await this.writeGroup();
   }
 
   /** Non-active segments whose every record lies below the trim point (they sit at the front). */
@@ -274,6 +369,22 @@ export class FileWal implements Wal {
       this.failQueued(group, err, "WAL write failed");
       return;
     }
+    let fenced: WalFencedError | null;
+    try {
+      fenced = await this.checkFence();
+    } catch (err) {
+      // Unknown ownership: the group is durable but must not be acknowledged. Keep the bytes
+      // (a new owner may be reading them) and fail it like a write error.
+      this.failQueued(group, err, "WAL fence check failed");
+      return;
+    }
+    if (fenced) {
+      // Leave the file alone: it belongs to the new owner now.
+      this.fenced = fenced;
+      this.logger?.error({ dir: this.dir, epoch: this.epoch }, "WAL fenced by a newer broker epoch; no more appends");
+      this.failFenced(group, fenced);
+      return;
+    }
     this.stats.groups++;
     this.stats.records += group.length;
     let at = seg.start + BigInt(seg.size);
@@ -307,6 +418,13 @@ export class FileWal implements Wal {
     for (const p of rest) p.reject(err);
   }
 
+  private failFenced(group: Pending[], err: WalFencedError): void {
+    const rest = this.queue.splice(0);
+    this.pendingBytes = 0;
+    for (const p of group) p.reject(err);
+    for (const p of rest) p.reject(err);
+  }
+
   private async roll(): Promise<void> {
     const start = this.tail();
     const file = path.join(this.dir, segmentName(start));
@@ -326,8 +444,14 @@ export class FileWal implements Wal {
   // ---- open / recovery scan ----
 
   private async scan(): Promise<void> {
-    await this.disk.mkdirp(this.dir);
-    const names = (await this.disk.readdir(this.dir)).filter((n) => n.endsWith(SEGMENT_SUFFIX));
+    let listed: string[];
+    try {
+      listed = await this.disk.readdir(this.dir);
+    } catch (err) {
+      if (!this.readOnly || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      listed = [];
+    }
+    const names = listed.filter((n) => n.endsWith(SEGMENT_SUFFIX));
     const found = names
       .map((n) => ({ name: n, start: parseSegmentName(n) }))
       .filter((s): s is { name: string; start: bigint } => s.start !== null)
@@ -341,11 +465,18 @@ export class FileWal implements Wal {
       if (stop || (this.segments.length > 0 && start !== this.tail())) {
         if (!stop) this.logger?.error({ file, expectedStart: this.tail().toString() }, "WAL: gap between segments; later segments are not replayed");
         stop = true;
-        await this.disk.rename(file, file + ".corrupt");
+        if (!this.readOnly) await this.disk.rename(file, file + ".corrupt");
         report.segmentsSetAside.push(name);
         continue;
       }
-      const buf = await this.disk.readFile(file);
+      let buf = await this.disk.readFile(file);
+      const next = found[i + 1];
+      if (next && next.start > start && buf.length > next.start - start) {
+        // A later segment starts inside this one's bytes: whatever lies beyond its start was
+        // written by a fenced owner after the takeover and never acknowledged.
+        this.logger?.warn({ file, ignoredBytes: buf.length - Number(next.start - start) }, "WAL: bytes beyond the next segment's start ignored (late write of a fenced owner)");
+        buf = buf.subarray(0, Number(next.start - start));
+      }
       let at = 0;
       let lastRecordStart: bigint | null = null;
       while (at < buf.length) {
@@ -361,19 +492,28 @@ export class FileWal implements Wal {
         // Torn or corrupt: keep the continuous checksummed prefix only.
         report.truncatedBytes += buf.length - at;
         this.logger?.warn({ file, validBytes: at, cutBytes: buf.length - at }, "WAL: torn or corrupt tail truncated");
-        const fh = await this.disk.open(file);
-        try {
-          await fh.truncate(at);
-          await fh.datasync();
-        } finally {
-          await fh.close();
+        if (!this.readOnly) {
+          const fh = await this.disk.open(file);
+          try {
+            await fh.truncate(at);
+            await fh.datasync();
+          } finally {
+            await fh.close();
+          }
         }
         stop = true;
       }
       report.bytes += at;
       this.segments.push({ start, file, size: at, lastRecordStart });
     }
-    if (report.segmentsSetAside.length > 0) await this.disk.syncDir(this.dir);
+    if (report.segmentsSetAside.length > 0 && !this.readOnly) await this.disk.syncDir(this.dir);
+    if (this.readOnly) {
+      if (this.segments.length === 0) this.segments.push({ start: 0n, file: path.join(this.dir, segmentName(0n)), size: 0, lastRecordStart: null });
+      report.segments = this.segments.length;
+      this.recoveryReport = report;
+      this.trimTo = this.segments[0]!.start;
+      return;
+    }
     if (newestEpoch > this.epoch) {
       throw new WalFencedError(`WAL in ${this.dir} holds records of epoch ${newestEpoch}, newer than this broker's epoch ${this.epoch}`);
     }
