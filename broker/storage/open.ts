@@ -9,6 +9,7 @@ import { LocalObjectStore } from "./local-object-store.js";
 import { compactStorageRecords, LogStore, STORAGE_RECORD_TYPES } from "./log-store.js";
 import { MetadataLog, type MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
+import { S3ObjectStore } from "./s3-object-store.js";
 
 /**
  * Wires the storage of one broker process from its configuration: object store, metadata
@@ -30,7 +31,7 @@ export interface Storage {
 }
 
 export interface OpenStorageOptions {
-  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "uploadIntervalMs">;
+  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "uploadIntervalMs"> & Partial<Pick<BrokerConfig, S3SettingKey>>;
   logger: Logger;
   registry?: Registry;
   dataDir: string;
@@ -42,8 +43,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   const { config, logger, dataDir } = opts;
   await fs.mkdir(dataDir, { recursive: true });
   const epoch = await nextEpoch(path.join(dataDir, "epoch"));
-  if (config.objectStore !== "local" && !opts.objectStore) throw new Error(`object store ${String(config.objectStore)} is not available`);
-  const objectStore = opts.objectStore ?? new LocalObjectStore(path.join(dataDir, "objects"));
+  const objectStore = opts.objectStore ?? openObjectStore(config, dataDir, logger, opts.registry);
   const metadataLog = await MetadataLog.open({ store: objectStore, compact: compactStorageRecords, logger: logger.child({ component: "metadata-log" }) });
   if (config.walType !== "file") throw new Error(`WAL type ${String(config.walType)} is not available`);
   const segmentBytes = Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.walMaxBytes / 16)));
@@ -74,8 +74,81 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     async close() {
       await log.close();
       await metadataLog.idle();
+      if (objectStore instanceof S3ObjectStore && !opts.objectStore) objectStore.destroy();
     },
   };
+}
+
+type S3SettingKey =
+  | "s3Bucket"
+  | "s3Prefix"
+  | "s3Region"
+  | "s3Endpoint"
+  | "s3ForcePathStyle"
+  | "s3AccessKeyId"
+  | "s3SecretAccessKey"
+  | "s3RequestTimeoutMs"
+  | "s3MaxAttempts"
+  | "s3RetryMaxElapsedMs"
+  | "s3MultipartThresholdBytes";
+
+function openObjectStore(config: OpenStorageOptions["config"], dataDir: string, logger: Logger, registry: Registry | undefined): ObjectStore {
+  if (config.objectStore === "local") return new LocalObjectStore(path.join(dataDir, "objects"));
+  if (config.objectStore !== "s3") throw new Error(`object store ${String(config.objectStore)} is not available`);
+  if (!config.s3Bucket) throw new Error("FLOE_OBJECT_STORE=s3 needs FLOE_S3_BUCKET");
+  if (Boolean(config.s3AccessKeyId) !== Boolean(config.s3SecretAccessKey)) throw new Error("FLOE_S3_ACCESS_KEY_ID and FLOE_S3_SECRET_ACCESS_KEY must be set together");
+  const store = new S3ObjectStore({
+    bucket: config.s3Bucket,
+    prefix: config.s3Prefix,
+    region: config.s3Region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
+    endpoint: config.s3Endpoint || undefined,
+    forcePathStyle: config.s3ForcePathStyle,
+    credentials: config.s3AccessKeyId && config.s3SecretAccessKey ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } : undefined,
+    requestTimeoutMs: config.s3RequestTimeoutMs,
+    retry: { maxAttempts: config.s3MaxAttempts, maxElapsedMs: config.s3RetryMaxElapsedMs },
+    multipartThreshold: config.s3MultipartThresholdBytes,
+    logger: logger.child({ component: "s3" }),
+  });
+  // Only where, never the keys.
+  logger.info({ bucket: config.s3Bucket, prefix: config.s3Prefix, endpoint: config.s3Endpoint || "(AWS)", staticCredentials: Boolean(config.s3AccessKeyId) }, "object store: s3");
+  if (registry) registerS3Metrics(registry, store);
+  return store;
+}
+
+function registerS3Metrics(registry: Registry, store: S3ObjectStore): void {
+  new Gauge({
+    name: "floe_s3_requests",
+    help: "S3 request attempts sent since start (retries included).",
+    registers: [registry],
+    collect() {
+      this.set(store.stats.requests);
+    },
+  });
+  new Gauge({
+    name: "floe_s3_retries",
+    help: "S3 request attempts that were retries of a failed one, since start.",
+    registers: [registry],
+    collect() {
+      this.set(store.stats.retries);
+    },
+  });
+  new Gauge({
+    name: "floe_s3_exhausted",
+    help: "S3 calls that failed after spending their whole retry budget, since start.",
+    registers: [registry],
+    collect() {
+      this.set(store.stats.exhausted);
+    },
+  });
+  new Gauge({
+    name: "floe_s3_failures",
+    help: "Failed S3 request attempts by error code, since start.",
+    labelNames: ["code"],
+    registers: [registry],
+    collect() {
+      for (const [code, n] of Object.entries(store.stats.failures)) this.set({ code }, n);
+    },
+  });
 }
 
 /** Each start gets a new epoch (written durably before use): it goes into WAL records and object keys. */

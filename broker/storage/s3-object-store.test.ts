@@ -1,0 +1,112 @@
+import { randomBytes } from "node:crypto";
+import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMinio, type MinioServer } from "../../test/s3-server.js";
+import { objectStoreConformance } from "./object-store.conformance.js";
+import { PreconditionFailedError } from "./object-store.js";
+import { S3ObjectStore, S3RequestError, unquote, type S3ObjectStoreOptions } from "./s3-object-store.js";
+
+/** S3ObjectStore against a real S3-compatible server (MinIO built from source by tools/minio/install.sh). */
+let minio: MinioServer;
+let runs = 0;
+
+beforeAll(async () => {
+  minio = await startMinio();
+}, 20 * 60_000); // the first run on a machine builds MinIO
+
+afterAll(async () => {
+  await minio?.stop();
+});
+
+function storeFor(extra: Partial<S3ObjectStoreOptions> = {}): S3ObjectStore {
+  return new S3ObjectStore({
+    bucket: minio.bucket,
+    // Each test gets its own prefix: the bucket is shared, the tests must not see each other.
+    prefix: `run-${++runs}-${randomBytes(4).toString("hex")}/`,
+    endpoint: minio.endpoint,
+    region: minio.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey },
+    requestTimeoutMs: 10_000,
+    ...extra,
+  });
+}
+
+objectStoreConformance("S3 (MinIO)", async () => {
+  const store = storeFor();
+  return { store, cleanup: async () => store.destroy() };
+});
+
+describe("S3ObjectStore specifics (MinIO)", () => {
+  it("strips ETag quotes", () => {
+    expect(unquote('"abc"')).toBe("abc");
+    expect(unquote('W/"abc"')).toBe("abc");
+    expect(unquote("abc")).toBe("abc");
+  });
+
+  it("keeps keys under its prefix and lists them relative to it", async () => {
+    const a = storeFor({ prefix: "tenant-a/" });
+    const b = storeFor({ prefix: "tenant-b/" });
+    await a.put("k", Buffer.from("from a"));
+    await b.put("k", Buffer.from("from b"));
+    expect((await a.get("k"))?.body.toString()).toBe("from a");
+    expect((await b.get("k"))?.body.toString()).toBe("from b");
+    expect(await a.list("")).toEqual([{ key: "k", size: 6 }]);
+    const bare = storeFor({ prefix: "" });
+    expect((await bare.list("tenant-")).map((o) => o.key)).toEqual(["tenant-a/k", "tenant-b/k"]);
+    for (const s of [a, b, bare]) s.destroy();
+  });
+
+  it("lists across pages (more than 1000 keys) with startAfter and limit", async () => {
+    const store = storeFor();
+    const keys = Array.from({ length: 1205 }, (_, i) => `p/${String(i).padStart(5, "0")}`);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Buffer.from("x"))));
+    const all = await store.list("p/");
+    expect(all.map((o) => o.key)).toEqual(keys);
+    expect((await store.list("p/", { startAfter: keys[999] })).map((o) => o.key)).toEqual(keys.slice(1000));
+    expect((await store.list("p/", { startAfter: keys[10], limit: 1100 })).map((o) => o.key)).toEqual(keys.slice(11, 1111));
+    expect(await store.list("p/", { limit: 0 })).toEqual([]);
+    expect(store.stats.retries).toBe(0);
+    store.destroy();
+  }, 120_000);
+
+  it("uploads large bodies in parts, and honours conditions on them", async () => {
+    const mib = 1024 * 1024;
+    const store = storeFor({ multipartThreshold: 5 * mib, partSize: 5 * mib, partConcurrency: 2 });
+    const body = randomBytes(12 * mib);
+    const { etag } = await store.put("big", body, { ifNoneMatch: "*" });
+    expect(etag).toMatch(/^[0-9a-f]{32}-3$/);
+    expect(store.stats.multipartUploads).toBe(1);
+    const got = await store.get("big");
+    expect(got?.etag).toBe(etag);
+    expect(got?.body.equals(body)).toBe(true);
+    expect((await store.get("big", { start: 5 * mib - 2, end: 5 * mib + 1 }))?.body.equals(body.subarray(5 * mib - 2, 5 * mib + 2))).toBe(true);
+
+    // Create-if-absent on a multipart put: refused, and no parts are left behind.
+    await expect(store.put("big", randomBytes(6 * mib), { ifNoneMatch: "*" })).rejects.toBeInstanceOf(PreconditionFailedError);
+    // Compare-ETag on a multipart put: the right ETag wins, a stale one is refused.
+    const next = randomBytes(6 * mib);
+    const replaced = await store.put("big", next, { ifMatch: etag });
+    await expect(store.put("big", randomBytes(6 * mib), { ifMatch: etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect((await store.get("big"))?.etag).toBe(replaced.etag);
+    expect((await store.get("big"))?.body.equals(next)).toBe(true);
+    expect(store.stats.multipartAborts).toBe(2);
+
+    const client = new S3Client({ region: minio.region, endpoint: minio.endpoint, forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: minio.bucket, Prefix: store.prefix }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    client.destroy();
+    store.destroy();
+  }, 120_000);
+
+  it("fails at once, without retrying, on a 4xx that is not a fault (missing bucket)", async () => {
+    const store = storeFor({ bucket: "no-such-bucket" });
+    const err = await store.put("k", Buffer.from("x")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(S3RequestError);
+    expect((err as S3RequestError).code).toBe("NoSuchBucket");
+    expect((err as S3RequestError).attempts).toBe(1);
+    expect((err as Error).message).toContain("s3://no-such-bucket/");
+    expect(store.stats.retries).toBe(0);
+    store.destroy();
+  });
+});
