@@ -1,0 +1,35 @@
+// Entry point of the operator process: `node dist/src/operator/main.js`.
+import { ConfigError } from "../common/config.js";
+import { createLogger } from "../common/logger.js";
+import { createRegistry } from "../common/metrics.js";
+import { startOpsServer } from "../common/http.js";
+import { KubeClient, loadKubeConfig } from "./kube/client.js";
+import { Operator } from "./operator.js";
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const logger = createLogger("operator", env.FLOE_LOG_LEVEL ?? "info");
+  const httpPort = Number(env.FLOE_OPERATOR_HTTP_PORT ?? 8080);
+  if (!Number.isInteger(httpPort)) throw new ConfigError(`FLOE_OPERATOR_HTTP_PORT must be an integer, got ${env.FLOE_OPERATOR_HTTP_PORT}`);
+  const registry = createRegistry("operator");
+  const client = new KubeClient(loadKubeConfig(env));
+  const operator = new Operator(client, logger, registry, {
+    leaseNamespace: env.FLOE_OPERATOR_NAMESPACE ?? env.POD_NAMESPACE ?? "floe-system",
+    watchNamespace: env.FLOE_WATCH_NAMESPACE || undefined,
+    identity: env.POD_NAME,
+  }, () => process.exit(0));
+  const ops = await startOpsServer({ host: "0.0.0.0", port: httpPort, registry, ready: () => operator.ready, logger });
+  operator.start();
+  const stop = async () => {
+    await operator.stop();
+    await ops.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`floe operator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,122 @@
+import os from "node:os";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { StreamCluster } from "./api/types.js";
+import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
+import { R } from "./kube/resources.js";
+import { Informer } from "./informer.js";
+import { LeaderElector } from "./leader.js";
+import { WorkQueue } from "./workqueue.js";
+import { StreamClusterReconciler } from "./streamcluster.controller.js";
+import { EventRecorder } from "./events.js";
+import { createOperatorMetrics } from "./metrics.js";
+
+export interface OperatorOptions {
+  /** Namespace of the leader-election Lease. */
+  leaseNamespace: string;
+  leaseName?: string;
+  identity?: string;
+  /** Watch one namespace, or all when undefined. */
+  watchNamespace?: string;
+  leaseDurationMs?: number;
+  resyncMs?: number;
+  workers?: number;
+}
+
+/**
+ * The operator process's moving parts: leader election first; once leading, informers on
+ * StreamClusters and their StatefulSets feed a rate-limited queue that workers drain
+ * through the reconciler. Losing the lease stops everything (the process then exits and
+ * restarts as a standby).
+ */
+export class Operator {
+  readonly metrics;
+  private readonly queue = new WorkQueue();
+  private readonly reconciler: StreamClusterReconciler;
+  private readonly elector: LeaderElector;
+  private clusters: Informer<StreamCluster & KubeObject> | null = null;
+  private children: Informer | null = null;
+  private workers: Promise<void>[] = [];
+  private stopping = false;
+
+  constructor(private readonly client: KubeClient, private readonly logger: Logger, registry: Registry, private readonly opts: OperatorOptions, private readonly onLostLeadership: () => void = () => {}) {
+    this.metrics = createOperatorMetrics(registry);
+    this.reconciler = new StreamClusterReconciler(client, logger, this.metrics, new EventRecorder(client, logger));
+    this.elector = new LeaderElector(
+      client,
+      { namespace: opts.leaseNamespace, name: opts.leaseName ?? "floe-operator", identity: opts.identity ?? `${os.hostname()}-${process.pid}`, leaseDurationMs: opts.leaseDurationMs },
+      {
+        onStartedLeading: () => {
+          this.metrics.leader.set(1);
+          void this.startControllers();
+        },
+        onStoppedLeading: () => {
+          this.metrics.leader.set(0);
+          void this.stop().then(this.onLostLeadership);
+        },
+      },
+      logger,
+    );
+  }
+
+  get isLeader(): boolean {
+    return this.elector.isLeader;
+  }
+
+  /** Ready to serve: a standby is ready too (it is waiting for the lease, as intended). */
+  get ready(): boolean {
+    return !this.stopping && (!this.elector.isLeader || (this.clusters?.hasSynced ?? false));
+  }
+
+  start(): void {
+    this.elector.start();
+  }
+
+  private async startControllers(): Promise<void> {
+    this.clusters = new Informer(this.client, R.streamCluster, this.opts.watchNamespace, (_ev, obj) => this.queue.add(Informer.keyOf(obj)), this.logger, { resyncMs: this.opts.resyncMs ?? 300_000 });
+    // A change to a zone StatefulSet (ready replicas, someone editing it) requeues its owner.
+    this.children = new Informer(this.client, R.statefulSet, this.opts.watchNamespace, (_ev, obj) => {
+      const owner = (obj.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.find((o) => o.kind === "StreamCluster");
+      if (owner) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
+    }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" });
+    await this.clusters.start();
+    await this.children.start();
+    const n = this.opts.workers ?? 2;
+    for (let i = 0; i < n; i++) this.workers.push(this.work());
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === null) return;
+      this.metrics.queueDepth.set(this.queue.depth);
+      const end = this.metrics.reconcileSeconds.startTimer();
+      try {
+        const sc = this.clusters?.get(key);
+        if (sc) {
+          const again = await this.reconciler.reconcile(sc);
+          this.queue.forget(key);
+          if (again !== null) this.queue.addAfter(key, again);
+        }
+        this.metrics.reconciles.inc({ result: "success" });
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        const temporary = err instanceof KubeError && err.isTemporary;
+        this.metrics.reconciles.inc({ result: temporary ? "requeue" : "error" });
+        this.logger[temporary ? "info" : "warn"]({ err, streamcluster: key, retryInMs: delay }, temporary ? "reconcile conflicted; will retry" : "reconcile failed; will retry");
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.queue.shutDown();
+    await Promise.all([this.clusters?.stop(), this.children?.stop()]);
+    await Promise.all(this.workers);
+    await this.elector.stop();
+  }
+}
