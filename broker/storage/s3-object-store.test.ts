@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMinio, type MinioServer } from "../../test/s3-server.js";
 import { objectStoreConformance } from "./object-store.conformance.js";
 import { PreconditionFailedError } from "./object-store.js";
-import { S3ObjectStore, S3RequestError, unquote, type S3ObjectStoreOptions } from "./s3-object-store.js";
+import fc from "fast-check";
+import { decodeKey, encodeKey, S3ObjectStore, S3RequestError, unquote, type S3ObjectStoreOptions } from "./s3-object-store.js";
 
 /** S3ObjectStore against a real S3-compatible server (MinIO built from source by tools/minio/install.sh). */
 let minio: MinioServer;
@@ -42,6 +43,31 @@ describe("S3ObjectStore specifics (MinIO)", () => {
     expect(unquote('"abc"')).toBe("abc");
     expect(unquote('W/"abc"')).toBe("abc");
     expect(unquote("abc")).toBe("abc");
+  });
+
+  it("stores ordinary keys as they are and escapes only segments servers refuse, reversibly", () => {
+    expect(encodeKey("meta/log/00000000000000000001")).toBe("meta/log/00000000000000000001");
+    expect(encodeKey("../escape")).toBe("%2e2e/escape");
+    expect(encodeKey("x/./y//")).toBe("x/%2e/y/%/%");
+    expect(encodeKey("sp ace/%2F/ü")).toBe("sp ace/%253246/ü");
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom("", ".", "..", "%", "%2e", "a"), fc.string()), { minLength: 1, maxLength: 5 }), (segs) => {
+        const key = segs.join("/");
+        const stored = encodeKey(key);
+        expect(decodeKey(stored)).toBe(key);
+        expect(stored.split("/").some((s) => s === "" || s === "." || s === "..")).toBe(false);
+      }),
+    );
+  });
+
+  it("lists by prefixes that end inside an escaped segment", async () => {
+    const store = storeFor();
+    for (const k of ["d/..", "d/.x", "d/.", "d/%p", "d/a"]) await store.put(k, Buffer.from(k));
+    expect((await store.list("d/.")).map((o) => o.key).sort()).toEqual(["d/.", "d/..", "d/.x"]);
+    expect((await store.list("d/..")).map((o) => o.key)).toEqual(["d/.."]);
+    expect((await store.list("d/%")).map((o) => o.key)).toEqual(["d/%p"]);
+    expect((await store.list("d/")).length).toBe(5);
+    store.destroy();
   });
 
   it("keeps keys under its prefix and lists them relative to it", async () => {

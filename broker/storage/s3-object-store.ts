@@ -44,6 +44,12 @@ import { checkKey, checkPutOptions, InvalidRangeError, PreconditionFailedError, 
  * at least `multipartThreshold` bytes) has S3's `<md5 of part md5s>-<parts>` form. Both work
  * with `ifMatch`.
  *
+ * Key layout: `<prefix><key>`, unchanged except for path segments S3-compatible servers
+ * refuse or mangle: a segment that is empty, `.` or `..`, or that starts with `%`, is stored
+ * as `%` + the hex of its UTF-8 bytes (`..` → `%2e2e`, `` → `%`). Floe's own keys never
+ * have such segments, so the bucket reads as the keys do; for keys that do, `list` returns
+ * them in the order of their stored form.
+ *
  * Multipart and conditions: S3 honours If-None-Match/If-Match on CompleteMultipartUpload.
  * With `conditionalMultipart: false` conditional puts are always sent as one PutObject
  * (S3 accepts up to 5 GiB in one PUT; conditional objects here are small metadata anyway).
@@ -300,12 +306,13 @@ export class S3ObjectStore implements ObjectStore {
     if (limit <= 0) return out;
     let token: string | undefined;
     const startAfter = opts?.startAfter !== undefined ? this.fullKey(opts.startAfter) : undefined;
+    const { stored: storedPrefix, exact } = encodePrefix(prefix);
     do {
       const page = await this.call("ListObjectsV2", prefix, {}, (signal) =>
         this.client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
-            Prefix: this.fullKey(prefix),
+            Prefix: this.prefix + storedPrefix,
             StartAfter: token === undefined ? startAfter : undefined,
             ContinuationToken: token,
             MaxKeys: Math.min(1000, limit - out.length),
@@ -315,7 +322,9 @@ export class S3ObjectStore implements ObjectStore {
       );
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(this.prefix)) continue;
-        out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 });
+        const key = decodeKey(o.Key.slice(this.prefix.length));
+        if (!exact && !key.startsWith(prefix)) continue;
+        out.push({ key, size: o.Size ?? 0 });
         if (out.length >= limit) return out;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -338,9 +347,9 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const etags: string[] = new Array(parts.length);
       let next = 0;
-      let failed = false;
+      let failure: { err: unknown } | undefined;
       const worker = async () => {
-        while (!failed && next < parts.length) {
+        while (!failure && next < parts.length) {
           const i = next++;
           try {
             const res = await this.call("UploadPart", key, {}, (signal) =>
@@ -351,12 +360,13 @@ export class S3ObjectStore implements ObjectStore {
             );
             etags[i] = res.ETag ?? quote(partMd5s[i]!.toString("hex"));
           } catch (err) {
-            failed = true;
-            throw err;
+            failure ??= { err };
           }
         }
       };
+      // Every worker settles before an abort, so no part upload can land after it.
       await Promise.all(Array.from({ length: Math.min(this.partConcurrency, parts.length) }, worker));
+      if (failure) throw failure.err;
       completeSent = true;
       const res = await this.call("CompleteMultipartUpload", key, { conditional: opts?.ifNoneMatch !== undefined || opts?.ifMatch !== undefined, completing: { expectedEtag } }, (signal) =>
         this.client.send(
@@ -453,7 +463,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private fullKey(key: string): string {
-    return this.prefix + key;
+    return this.prefix + encodeKey(key);
   }
 
   private checkFullKey(key: string): void {
@@ -497,6 +507,40 @@ async function readBody(body: Readable | undefined, signal: AbortSignal): Promis
     signal.removeEventListener("abort", onAbort);
   }
   return Buffer.concat(chunks);
+}
+
+function needsEscape(segment: string): boolean {
+  return segment === "" || segment === "." || segment === ".." || segment.startsWith("%");
+}
+
+/** A key as stored in the bucket (see the class comment): bijective, identity for ordinary keys. */
+export function encodeKey(key: string): string {
+  return key
+    .split("/")
+    .map((seg) => (needsEscape(seg) ? "%" + Buffer.from(seg, "utf8").toString("hex") : seg))
+    .join("/");
+}
+
+export function decodeKey(stored: string): string {
+  return stored
+    .split("/")
+    .map((seg) => (seg.startsWith("%") ? Buffer.from(seg.slice(1), "hex").toString("utf8") : seg))
+    .join("/");
+}
+
+/**
+ * The stored prefix under which every key starting with `prefix` lies. Whole segments
+ * encode like keys; a partial last segment `.` or `..` may become an escaped segment or
+ * stay as it is, so the listing then widens to the enclosing folder (`exact: false`) and
+ * the caller filters.
+ */
+function encodePrefix(prefix: string): { stored: string; exact: boolean } {
+  const cut = prefix.lastIndexOf("/") + 1;
+  const head = cut > 0 ? encodeKey(prefix.slice(0, cut - 1)) + "/" : "";
+  const partial = prefix.slice(cut);
+  if (partial === "." || partial === "..") return { stored: head, exact: false };
+  if (partial.startsWith("%")) return { stored: head + "%" + Buffer.from(partial, "utf8").toString("hex"), exact: true };
+  return { stored: head + partial, exact: true };
 }
 
 function quote(etag: string): string {
