@@ -1,3 +1,4 @@
+import { RequestHeader as RequestHeaderCodec, ResponseHeader as ResponseHeaderCodec } from "./messages/headers.js";
 import { API_SPECS, ApiKey } from "./messages/index.js";
 import { Reader, Writer } from "./primitives.js";
 
@@ -7,7 +8,8 @@ import { Reader, Writer } from "./primitives.js";
  * v1; older ones request header v1 and response header v0. Two exceptions: ApiVersions
  * responses always use header v0 (a client must parse them before it knows what the
  * broker supports), and ControlledShutdown v0 uses request header v0 (no client id).
- * The client id is a classic nullable string even in header v2.
+ * The client id is a classic nullable string even in header v2 (the schema says so with
+ * a field-level flexibleVersions "none", which the generated header codec honours).
  */
 export interface RequestHeader {
   apiKey: number;
@@ -32,19 +34,22 @@ export function responseHeaderVersion(apiKey: number, apiVersion: number): numbe
 }
 
 /**
- * Decodes a request header. For an API key or version the broker does not know, only the
- * first three fields are read, which is enough to answer (or refuse) the request.
+ * Decodes a request header, leaving `r` at the start of the body. The header's version
+ * depends on the api key and version, its first four bytes, so those are peeked first.
+ * For an API key or version the schemas do not know, only the fixed first three fields
+ * are read (client id null): enough to answer with UNSUPPORTED_VERSION.
  */
 export function decodeRequestHeader(r: Reader): RequestHeader {
-  const apiKey = r.int16();
-  const apiVersion = r.int16();
-  const correlationId = r.int32();
+  const apiKey = r.peekInt16(0);
+  const apiVersion = r.peekInt16(2);
   const spec = API_SPECS.get(apiKey);
-  if (!spec || apiVersion < spec.minVersion || apiVersion > spec.maxVersion) return { apiKey, apiVersion, correlationId, clientId: null };
-  const headerVersion = requestHeaderVersion(apiKey, apiVersion);
-  const clientId = headerVersion >= 1 ? r.nullableString() : null;
-  if (headerVersion >= 2) r.skipTaggedFields();
-  return { apiKey, apiVersion, correlationId, clientId };
+  if (!spec || apiVersion < spec.minVersion || apiVersion > spec.maxVersion) {
+    r.int16();
+    r.int16();
+    return { apiKey, apiVersion, correlationId: r.int32(), clientId: null };
+  }
+  const h = RequestHeaderCodec.decode(r, requestHeaderVersion(apiKey, apiVersion));
+  return { apiKey, apiVersion, correlationId: h.correlationId, clientId: requestHeaderVersion(apiKey, apiVersion) >= 1 ? h.clientId : null };
 }
 
 /** A whole response frame: size prefix, header, body. */
@@ -53,8 +58,7 @@ export function encodeResponse(apiKey: number, apiVersion: number, correlationId
   if (!spec) throw new Error(`no codec for api key ${apiKey}`);
   const w = new Writer(256);
   const size = w.reserveInt32();
-  w.int32(correlationId);
-  if (responseHeaderVersion(apiKey, apiVersion) >= 1) w.uvarint(0);
+  ResponseHeaderCodec.encode(w, responseHeaderVersion(apiKey, apiVersion), { correlationId });
   spec.response.encode(w, apiVersion, body);
   w.patchInt32(size, w.length - 4);
   return w.toBuffer();
@@ -66,12 +70,7 @@ export function encodeRequest(apiKey: number, apiVersion: number, correlationId:
   if (!spec) throw new Error(`no codec for api key ${apiKey}`);
   const w = new Writer(256);
   const size = w.reserveInt32();
-  w.int16(apiKey);
-  w.int16(apiVersion);
-  w.int32(correlationId);
-  const headerVersion = requestHeaderVersion(apiKey, apiVersion);
-  if (headerVersion >= 1) w.nullableString(clientId);
-  if (headerVersion >= 2) w.uvarint(0);
+  RequestHeaderCodec.encode(w, requestHeaderVersion(apiKey, apiVersion), { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId });
   spec.request.encode(w, apiVersion, body);
   w.patchInt32(size, w.length - 4);
   return w.toBuffer();

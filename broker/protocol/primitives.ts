@@ -186,6 +186,11 @@ export class Reader {
     }
   }
 
+  /** The int16 `at` bytes ahead, without moving (request headers are read after a peek at their api key and version). */
+  peekInt16(at = 0): number {
+    this.need(at + 2, "int16");
+    return this.buf.readInt16BE(this.pos + at);
+  }
   int8(): number {
     this.need(1, "int8");
     return this.buf.readInt8(this.pos++);
