@@ -484,12 +484,16 @@ export function generateAll(schemaDir = SCHEMA_DIR): Map<string, string> {
   return files;
 }
 
-function main(): void {
-  const files = generateAll();
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
-  fs.mkdirSync(OUT_DIR, { recursive: true });
-  for (const [name, text] of files) fs.writeFileSync(path.join(OUT_DIR, name), text);
-  console.log(`generated ${files.size} files in ${path.relative(REPO, OUT_DIR)}`);
+/** Replaces `outDir` with freshly generated files; returns how many were written. */
+export function writeAll(outDir = OUT_DIR, schemaDir = SCHEMA_DIR): number {
+  const files = generateAll(schemaDir);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const [name, text] of files) fs.writeFileSync(path.join(outDir, name), text);
+  return files.size;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const n = writeAll();
+  console.log(`generated ${n} files in ${path.relative(REPO, OUT_DIR)}`);
+}
