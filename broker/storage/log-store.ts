@@ -2,18 +2,24 @@ import type { Logger } from "pino";
 import type { BatchHeader } from "../protocol/record-batch.js";
 import { BATCH_HEADER_BYTES, baseOffsetOf, checkBatchFrame, lastOffsetDeltaOf, maxTimestampOf, readHeader, splitBatches } from "./batch.js";
 import { systemClock, type Clock } from "./clock.js";
-import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
+import type { MetadataLog } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
+import { blockId, blockToTuple, keyOf, PRODUCER_BATCHES_KEPT, StorageIndex, type ObjectCommittedRecord, type ObjectCompactedRecord } from "./log-store-index.js";
 import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
 import { encodeStreamSetObject, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
 import { WalWriteError, type Wal, type WalPosition } from "./wal.js";
+import { planCompaction, readPlannedBatches, streamObjectKey, type CompactionOptions } from "./compaction.js";
+import { GarbageCollector } from "./gc.js";
+import { ReadAhead } from "./read-ahead.js";
+import { retentionTarget, type RetentionPolicy } from "./retention.js";
 
 export type { TopicPartition } from "./partition-log.js";
+export type { RetentionPolicy } from "./retention.js";
+export { retentionFromConfigs } from "./retention.js";
+export { compactStorageRecords, STORAGE_RECORD_TYPES } from "./log-store-index.js";
 export { ObjectCorruptError } from "./stream-set-object.js";
 
 const MiB = 1024 * 1024;
-/** Idempotent producers: Kafka dedups against the last 5 batches of each producer. */
-const PRODUCER_BATCHES_KEPT = 5;
 
 export interface LogStoreOptions {
   objectStore: ObjectStore;
@@ -38,6 +44,58 @@ export interface LogStoreOptions {
   blockBytesMax?: number;
   /** Called for every batch recovered at open, in offset order per partition (rebuilds producer state). */
   onRecoveredBatch?: (topicId: string, partition: number, header: BatchHeader) => void;
+  /** Read-ahead for sequential catch-up reads: blocks past the one read (0: off), bytes in flight per partition and in total. */
+  readAheadBlocks?: number;
+  readAheadBytesPerPartition?: number;
+  readAheadBytesMax?: number;
+  /** Background compaction of stream-set blocks into per-partition stream objects (0: no loop; `compactOnce` still works). */
+  compactionIntervalMs?: number;
+  compactionMinBytes?: number;
+  compactionMinObjects?: number;
+  compactionMaxAgeMs?: number;
+  /** Bound on one compaction's bytes (read, held and written). */
+  compactionBytesMax?: number;
+  /** Time/size retention loop (0: no loop; `applyRetention` still works). Needs `retentionPolicy`. */
+  retentionIntervalMs?: number;
+  /** Per-topic retention (`retention.ms`, `retention.bytes`; -1 unlimited); null skips the topic. */
+  retentionPolicy?: (topicId: string) => RetentionPolicy | null;
+  /** Garbage collector loop (0: no loop; `collectGarbage` still works). */
+  gcIntervalMs?: number;
+  /** How long an unreferenced object is kept for reads still holding its blocks. */
+  gcGraceMs?: number;
+  /** How long an uncommitted object must be seen unreferenced before it is deleted as an orphan. */
+  orphanGraceMs?: number;
+  gcDeletesPerRun?: number;
+  gcListPerRun?: number;
+}
+
+/** A point-in-time view of storage memory and lifecycle work, for metrics. */
+export interface LogStoreStats {
+  tailCacheBytes: number;
+  tailCacheBytesMax: number;
+  /** Acknowledged bytes waiting for upload (held in memory and the WAL; bounded by the WAL size). */
+  uploadQueueBytes: number;
+  /** Bound on one upload (one at a time). */
+  uploadBytesMax: number;
+  blockCacheBytes: number;
+  blockCacheBytesMax: number;
+  blockCacheHits: number;
+  blockCacheMisses: number;
+  readAheadBytesInFlight: number;
+  readAheadBytesMax: number;
+  readAheadBlocks: number;
+  objectsUploaded: number;
+  bytesUploaded: number;
+  uploadFailures: number;
+  objectsReferenced: number;
+  objectsPendingDeletion: number;
+  compactionsRun: number;
+  compactionsAborted: number;
+  bytesCompacted: number;
+  retentionDeletions: number;
+  retentionBytesDeleted: number;
+  objectsDeleted: number;
+  orphansDeleted: number;
 }
 
 export class UnknownPartitionError extends Error {
@@ -54,26 +112,6 @@ export class OffsetOutOfRangeError extends Error {
   }
 }
 
-/** The storage records this module writes to the metadata log; everything else there is someone else's. */
-export const STORAGE_RECORD_TYPES = new Set(["object-committed", "partition-deleted", "log-start-advanced"]);
-
-interface ObjectCommittedRecord extends MetadataRecord {
-  type: "object-committed";
-  key: string;
-  epoch: number;
-  size: number;
-  streams: {
-    topicId: string;
-    partition: number;
-    start: string;
-    end: string;
-    /** [baseOffset, lastOffset, maxTimestamp, position, length, crc] */
-    blocks: [string, string, string, number, number, number][];
-    /** Headers (61 bytes, base64) of the last batches of each idempotent producer in this range. */
-    producers: string[];
-  }[];
-}
-
 /** A WAL record carries one append: the partition and its batches with offsets assigned. */
 const WAL_TYPE_APPEND = 1;
 
@@ -84,7 +122,6 @@ interface UploadEntry {
   bytes: number;
 }
 
-const keyOf = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
 /**
  * The storage engine the request handlers call. Appends get offsets at once (in call
@@ -93,8 +130,9 @@ const keyOf = (topicId: string, partition: number) => `${topicId}:${partition}`;
  * trims the WAL. Reads come from memory when they can, else from object blocks.
  */
 export class LogStore {
-  private readonly partitions = new Map<string, PartitionLog>();
-  private readonly deleted = new Set<string>();
+  private readonly index = new StorageIndex();
+  private readonly partitions = this.index.partitions;
+  private readonly deleted = this.index.deleted;
   private readonly store: ObjectStore;
   private readonly wal: Wal;
   private readonly metadata: MetadataLog;
@@ -125,7 +163,35 @@ export class LogStore {
   private closed = false;
   /** Highest WAL position seen in recovery whose data needs no upload (already in objects). */
   private recoveredTrimTo: WalPosition | null = null;
-  readonly stats = { objectsUploaded: 0, bytesUploaded: 0, uploadFailures: 0, blockCacheHits: 0, blockCacheMisses: 0, walRecordsSkipped: 0 };
+  /** Index mutations other than appends at the end, one at a time (see withIndexLock). */
+  private indexChain: Promise<unknown> = Promise.resolve();
+  /** Objects put by this process whose commit is not applied yet: the collector keeps off them. */
+  private readonly inflightKeys = new Set<string>();
+  private readonly readAhead: ReadAhead;
+  private readonly readAheadMax: number;
+  private readonly compaction: CompactionOptions;
+  private readonly gc: GarbageCollector;
+  private retentionPolicy: ((topicId: string) => RetentionPolicy | null) | undefined;
+  private compactionSeq = 0;
+  private compactionCursor = 0;
+  /** One background task of each kind at a time; close waits for them. */
+  private readonly running = new Map<string, Promise<unknown>>();
+  private readonly lifecycleTimers: NodeJS.Timeout[] = [];
+  readonly stats = {
+    objectsUploaded: 0,
+    bytesUploaded: 0,
+    uploadFailures: 0,
+    blockCacheHits: 0,
+    blockCacheMisses: 0,
+    walRecordsSkipped: 0,
+    compactionsRun: 0,
+    compactionsAborted: 0,
+    compactionFailures: 0,
+    bytesCompacted: 0,
+    retentionDeletions: 0,
+    retentionBytesDeleted: 0,
+    readRetries: 0,
+  };
 
   private constructor(private readonly opts: LogStoreOptions) {
     this.store = opts.objectStore;
@@ -140,6 +206,31 @@ export class LogStore {
     this.uploadBytesMin = opts.uploadBytesMin ?? 8 * MiB;
     this.uploadBytesMax = opts.uploadBytesMax ?? 64 * MiB;
     this.blockBytesMax = opts.blockBytesMax ?? 1 * MiB;
+    this.readAheadMax = opts.readAheadBytesMax ?? 32 * MiB;
+    this.readAhead = new ReadAhead({ blocks: opts.readAheadBlocks ?? 4, bytesPerPartition: opts.readAheadBytesPerPartition ?? 4 * MiB, bytesMax: this.readAheadMax });
+    this.compaction = {
+      minBytes: opts.compactionMinBytes ?? 32 * MiB,
+      minObjects: opts.compactionMinObjects ?? 16,
+      maxAgeMs: opts.compactionMaxAgeMs ?? 3_600_000,
+      bytesMax: opts.compactionBytesMax ?? 64 * MiB,
+    };
+    this.retentionPolicy = opts.retentionPolicy;
+    this.index.onError = (msg, details) => this.logger?.error(details, msg);
+    this.gc = new GarbageCollector(
+      {
+        store: this.store,
+        index: this.index,
+        inflight: this.inflightKeys,
+        recordDeleted: (keys) => this.recordObjectsDeleted(keys),
+        logger: this.logger,
+      },
+      {
+        graceMs: opts.gcGraceMs ?? 300_000,
+        orphanGraceMs: opts.orphanGraceMs ?? 3_600_000,
+        deletesPerRun: opts.gcDeletesPerRun ?? 1000,
+        listPerRun: opts.gcListPerRun ?? 1000,
+      },
+    );
   }
 
   /** Replays the metadata log (objects) and the WAL (acknowledged tail), then starts the uploader. */
@@ -159,8 +250,9 @@ export class LogStore {
 
   async recover(onRecoveredBatch = this.opts.onRecoveredBatch): Promise<void> {
     if (this.recovered) throw new Error("LogStore: already recovered");
-    const producerTails = new Map<string, Map<bigint, Buffer[]>>();
-    for (const r of this.metadata.records()) this.applyMetadata(r, producerTails);
+    const nowMs = this.clock.nowMs();
+    for (const r of this.metadata.records()) this.index.apply(r, nowMs);
+    const producerTails = this.index.producerTails;
     // Producer state from objects first (older), then from the WAL tail.
     if (onRecoveredBatch) {
       for (const [k, byProducer] of producerTails) {
@@ -185,6 +277,29 @@ export class LogStore {
     if (this.uploadQueue.length === 0 && this.recoveredTrimTo !== null) await this.wal.trim(this.recoveredTrimTo);
     this.timer = setInterval(() => this.kickUpload(), this.uploadIntervalMs);
     this.timer.unref();
+    this.every(this.opts.compactionIntervalMs ?? 30_000, "compaction", () => this.compactOnce());
+    this.every(this.opts.retentionIntervalMs ?? 300_000, "retention", () => this.applyRetentionAll());
+    this.every(this.opts.gcIntervalMs ?? 60_000, "gc", () => this.collectGarbage());
+  }
+
+  /** A background loop: at most one run of `name` at a time, errors logged, stopped by close. */
+  private every(intervalMs: number, name: string, task: () => Promise<unknown>): void {
+    if (!(intervalMs > 0)) return;
+    const t = setInterval(() => {
+      if (this.closed || this.running.has(name)) return;
+      this.runTask(name, task).catch((err) => this.logger?.warn({ err, task: name }, "storage background task failed; retried at the next interval"));
+    }, intervalMs);
+    t.unref();
+    this.lifecycleTimers.push(t);
+  }
+
+  private runTask<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const run = task();
+    const settled = run.catch(() => undefined).finally(() => {
+      if (this.running.get(name) === settled) this.running.delete(name);
+    });
+    this.running.set(name, settled);
+    return run;
   }
 
   // ---- partitions ----
@@ -205,11 +320,11 @@ export class LogStore {
     const k = keyOf(topicId, partition);
     const part = this.partitions.get(k);
     if (!part) return;
-    this.partitions.delete(k);
-    this.deleted.add(k);
+    const atMs = this.clock.nowMs();
+    this.index.deletePartition(k, atMs);
     part.notify();
     // Queued uploads of this partition are skipped at upload time; their WAL space is trimmed as usual.
-    await this.metadata.append({ type: "partition-deleted", topicId, partition });
+    await this.withIndexLock(() => this.metadata.append({ type: "partition-deleted", topicId, partition, atMs }));
   }
 
   hasPartition(topicId: string, partition: number): boolean {
@@ -317,6 +432,10 @@ export class LogStore {
       return true;
     };
     let full = false;
+    const k = keyOf(topicId, partition);
+    let retries = 0;
+    let fromObjects = false;
+    const sequential = this.readAhead.isSequential(k, fetchOffset);
     while (!full && offset < part.highWatermark) {
       if (offset >= part.cacheStart()) {
         const from = part.cacheIndexOf(offset);
@@ -332,7 +451,22 @@ export class LogStore {
       const bi = part.blockIndexOf(offset);
       if (bi < 0) throw new Error(`${topicId}:${partition}: no object holds offset ${offset}`);
       const block = part.blocks[bi]!;
-      const batches = await this.loadBlock(block);
+      fromObjects = true;
+      if (sequential) this.prefetch(k, part, bi);
+      let batches: Buffer[];
+      try {
+        batches = await this.loadBlock(block);
+      } catch (err) {
+        // Compaction or retention replaced the block while we waited (and its object may be gone): look again in the new index.
+        if (retries >= 3 || this.partitions.get(k) !== part || part.blocks[part.blockIndexOf(offset)] === block) throw err;
+        retries++;
+        this.stats.readRetries++;
+        if (offset < part.logStartOffset) {
+          if (out.length > 0) break;
+          throw new OffsetOutOfRangeError(`offset ${offset} of ${topicId}:${partition} was deleted during the read (log start ${part.logStartOffset})`);
+        }
+        continue;
+      }
       for (const b of batches) {
         const last = baseOffsetOf(b) + BigInt(lastOffsetDeltaOf(b));
         if (last < offset) continue;
@@ -343,8 +477,9 @@ export class LogStore {
         offset = last + 1n;
       }
       if (!full && offset <= block.lastOffset) throw new ObjectCorruptError(`${block.key}@${block.position}: block ends before offset ${block.lastOffset}`);
-      if (this.partitions.get(keyOf(topicId, partition)) !== part) break;
+      if (this.partitions.get(k) !== part) break;
     }
+    if (fromObjects) this.readAhead.noteRead(k, offset);
     return out.length === 1 ? out[0]! : Buffer.concat(out, size);
   }
 
@@ -381,19 +516,27 @@ export class LogStore {
    * collector. Returns the new log start.
    */
   async deleteRecordsBefore(topicId: string, partition: number, offset: bigint): Promise<bigint> {
-    const part = this.part(topicId, partition);
-    const target = offset > part.highWatermark ? part.highWatermark : offset;
-    if (target <= part.logStartOffset) return part.logStartOffset;
-    await this.metadata.append({ type: "log-start-advanced", topicId, partition, offset: target.toString() });
-    this.advanceLogStart(part, target);
-    return part.logStartOffset;
+    return this.withIndexLock(async () => {
+      const part = this.part(topicId, partition);
+      const target = offset > part.highWatermark ? part.highWatermark : offset;
+      if (target <= part.logStartOffset) return part.logStartOffset;
+      const record = { type: "log-start-advanced", topicId, partition, offset: target.toString(), atMs: this.clock.nowMs() };
+      await this.metadata.append(record);
+      // The ends never move here: live, the start is capped at the high watermark; in replay, objects and the WAL (never trimmed before upload) rebuild them.
+      if (this.partitions.get(keyOf(topicId, partition)) === part) this.index.apply(record, record.atMs);
+      return part.logStartOffset;
+    });
   }
 
-  private advanceLogStart(part: PartitionLog, offset: bigint): void {
-    if (offset <= part.logStartOffset) return;
-    part.logStartOffset = offset;
-    part.dropBlocksBelow(offset);
-    // The ends never move here: live, the start is capped at the high watermark; in replay, objects and the WAL (never trimmed before upload) rebuild them.
+  /**
+   * Serializes changes to existing index entries (compaction swaps, log-start moves,
+   * partition deletes) so a check made before a metadata append still holds when the
+   * record is applied. Uploads only add blocks at the end and do not take it.
+   */
+  private withIndexLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.indexChain.then(fn);
+    this.indexChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Object blocks of a partition in offset order (for retention, compaction and tests). */
@@ -401,18 +544,33 @@ export class LogStore {
     return this.part(topicId, partition).blocks;
   }
 
-  private async loadBlock(block: BlockRef): Promise<Buffer[]> {
-    const cacheKey = `${block.key}#${block.position}`;
+  /** Starts loads of the blocks after `bi` into the block cache, within the read-ahead bounds. */
+  private prefetch(k: string, part: PartitionLog, bi: number): void {
+    const picks = this.readAhead.plan(k, part.blocks, bi, (b) => !this.blockCache.has(blockId(b)) && !this.blockLoads.has(blockId(b)));
+    for (const b of picks) {
+      this.loadBlock(b, true)
+        .catch((err) => this.logger?.debug({ err, key: b.key }, "read-ahead load failed; the read itself will retry"))
+        .finally(() => this.readAhead.release(k, b.length));
+    }
+  }
+
+  /** Whole verified blocks through the LRU block cache (bounded in bytes); concurrent loads of one block share one GET. */
+  private async loadBlock(block: BlockRef, prefetch = false): Promise<Buffer[]> {
+    const cacheKey = blockId(block);
     const hit = this.blockCache.get(cacheKey);
     if (hit) {
-      this.stats.blockCacheHits++;
+      if (!prefetch) this.stats.blockCacheHits++;
       this.blockCache.delete(cacheKey); // re-insert: Map order is the LRU order
       this.blockCache.set(cacheKey, hit);
       return hit.batches;
     }
     const inflight = this.blockLoads.get(cacheKey);
-    if (inflight) return inflight;
-    this.stats.blockCacheMisses++;
+    if (inflight) {
+      // Joining a load already under way (usually a read-ahead): no GET of our own.
+      if (!prefetch) this.stats.blockCacheHits++;
+      return inflight;
+    }
+    if (!prefetch) this.stats.blockCacheMisses++;
     const load = (async () => {
       const got = await this.store.get(block.key, { start: block.position, end: block.position + block.length - 1 });
       if (!got) throw new ObjectCorruptError(`object ${block.key} is missing`);
@@ -438,6 +596,175 @@ export class LogStore {
     } finally {
       this.blockLoads.delete(cacheKey);
     }
+  }
+
+  // ---- object lifecycle: compaction, retention, garbage collection ----
+
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` after every earlier call of the same name has settled. */
+  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(name) ?? Promise.resolve()).then(fn);
+    this.chains.set(name, run.catch(() => undefined));
+    return run;
+  }
+
+  /**
+   * At most one compaction: the next partition (round-robin) whose stream-set blocks meet a
+   * threshold gets up to `compactionBytesMax` of them copied into one stream object, swapped
+   * in by one metadata record. Reads go on meanwhile: they hold old block references whose
+   * objects stay until the collector's grace period has passed. Returns what was done.
+   */
+  compactOnce(): Promise<{ topicId: string; partition: number; key: string; start: bigint; end: bigint; bytes: number; applied: boolean } | null> {
+    return this.serial("compaction", () => this.compactNow());
+  }
+
+  private async compactNow(): Promise<{ topicId: string; partition: number; key: string; start: bigint; end: bigint; bytes: number; applied: boolean } | null> {
+    if (this.closed) return null;
+    const now = this.clock.nowMs();
+    const parts = [...this.partitions.values()];
+    let plan: ReturnType<typeof planCompaction> = null;
+    for (let n = 0; n < parts.length && !plan; n++) {
+      const i = (this.compactionCursor + n) % parts.length;
+      plan = planCompaction(parts[i]!, this.index.objects, this.compaction, now);
+      if (plan) this.compactionCursor = (i + 1) % parts.length;
+    }
+    if (!plan) return null;
+    const { part } = plan;
+    const { batches } = await readPlannedBatches(this.store, plan.blocks);
+    const { body, blocks } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
+    const key = streamObjectKey(part.topicId, part.partition, plan.start, this.epoch, this.compactionSeq++);
+    this.inflightKeys.add(key);
+    try {
+      await this.store.put(key, body, { ifNoneMatch: "*" });
+      const planned = plan;
+      const applied = await this.withIndexLock(async () => {
+        const atMs = this.clock.nowMs();
+        // The optimistic check: the partition still holds exactly the blocks we copied.
+        const range = this.partitions.get(keyOf(part.topicId, part.partition)) === part ? this.index.blocksInRange(part, planned.start, planned.end) : null;
+        const same = range !== null && range.to - range.from === planned.blocks.length && planned.blocks.every((b, i) => part.blocks[range.from + i] === b);
+        if (!same) {
+          this.index.noteObject(key, body.length, atMs);
+          this.index.markPending(key, atMs);
+          return false;
+        }
+        const record: ObjectCompactedRecord = {
+          type: "object-compacted",
+          key,
+          epoch: this.epoch,
+          size: body.length,
+          atMs,
+          topicId: part.topicId,
+          partition: part.partition,
+          start: planned.start.toString(),
+          end: planned.end.toString(),
+          blocks: blocks.map(blockToTuple),
+          replaced: planned.blocks.map(blockId),
+        };
+        await this.metadata.append(record);
+        return this.index.applyCompacted(record);
+      });
+      if (applied) {
+        this.stats.compactionsRun++;
+        this.stats.bytesCompacted += plan.bytes;
+      } else {
+        this.stats.compactionsAborted++;
+      }
+      this.logger?.debug({ key, topicId: part.topicId, partition: part.partition, blocks: plan.blocks.length, bytes: plan.bytes, applied }, "compaction");
+      return { topicId: part.topicId, partition: part.partition, key, start: plan.start, end: plan.end, bytes: plan.bytes, applied };
+    } catch (err) {
+      this.stats.compactionFailures++;
+      throw err;
+    } finally {
+      this.inflightKeys.delete(key);
+    }
+  }
+
+  /** Sets (or replaces) the per-topic retention the background loop applies. */
+  setRetentionPolicy(policy: ((topicId: string) => RetentionPolicy | null) | undefined): void {
+    this.retentionPolicy = policy;
+  }
+
+  /**
+   * Time and size retention for one partition: whole object blocks leave from the front
+   * (the log start advances by a metadata record, see deleteRecordsBefore). Data not yet
+   * uploaded is never deleted and the log start never passes the high watermark.
+   */
+  async applyRetention(topicId: string, partition: number, policy: RetentionPolicy, nowMs = this.clock.nowMs()): Promise<{ logStartOffset: bigint; blocks: number; bytes: number }> {
+    const part = this.part(topicId, partition);
+    let tailBytes = 0;
+    for (const b of part.cache) if (!b.uploaded && b.durable) tailBytes += b.bytes.length;
+    const target = retentionTarget(part, policy, nowMs, tailBytes);
+    if (!target) return { logStartOffset: part.logStartOffset, blocks: 0, bytes: 0 };
+    const logStartOffset = await this.deleteRecordsBefore(topicId, partition, target.offset);
+    this.stats.retentionDeletions += target.blocks;
+    this.stats.retentionBytesDeleted += target.bytes;
+    this.logger?.debug({ topicId, partition, logStartOffset: logStartOffset.toString(), blocks: target.blocks, bytes: target.bytes }, "retention");
+    return { logStartOffset, blocks: target.blocks, bytes: target.bytes };
+  }
+
+  /** One pass of retention over every partition, with the broker's per-topic policy. */
+  applyRetentionAll(nowMs = this.clock.nowMs()): Promise<number> {
+    return this.serial("retention", async () => {
+      const policyOf = this.retentionPolicy;
+      if (!policyOf) return 0;
+      let blocks = 0;
+      for (const part of [...this.partitions.values()]) {
+        if (this.closed) break;
+        if (this.partitions.get(keyOf(part.topicId, part.partition)) !== part) continue;
+        const policy = policyOf(part.topicId);
+        if (!policy) continue;
+        blocks += (await this.applyRetention(part.topicId, part.partition, policy, nowMs)).blocks;
+      }
+      return blocks;
+    });
+  }
+
+  /** One garbage-collector run: unreferenced objects past the grace period, then a bounded page of orphans. */
+  collectGarbage(nowMs = this.clock.nowMs()): Promise<{ deleted: string[]; orphans: string[] }> {
+    return this.serial("gc", () => this.gc.runOnce(nowMs));
+  }
+
+  private async recordObjectsDeleted(keys: string[]): Promise<void> {
+    const record = { type: "objects-deleted", keys, atMs: this.clock.nowMs() };
+    await this.metadata.append(record);
+    this.index.apply(record, record.atMs);
+  }
+
+  /** Objects awaiting deletion, with the time they became unreferenced (tests, diagnostics). */
+  pendingDeletions(): ReadonlyMap<string, number> {
+    return this.index.pending;
+  }
+
+  /** Memory in use against its bounds, and lifecycle counters, for metrics. */
+  statsSnapshot(): LogStoreStats {
+    let referenced = 0;
+    for (const o of this.index.objects.values()) if (o.refs > 0) referenced++;
+    return {
+      tailCacheBytes: this.uploadedCachedBytes,
+      tailCacheBytesMax: this.cacheBytesMax,
+      uploadQueueBytes: this.uploadQueueBytes,
+      uploadBytesMax: this.uploadBytesMax,
+      blockCacheBytes: this.blockCacheBytes,
+      blockCacheBytesMax: this.blockCacheBytesMax,
+      blockCacheHits: this.stats.blockCacheHits,
+      blockCacheMisses: this.stats.blockCacheMisses,
+      readAheadBytesInFlight: this.readAhead.bytesInFlight,
+      readAheadBytesMax: this.readAheadMax,
+      readAheadBlocks: this.readAhead.blocksIssued,
+      objectsUploaded: this.stats.objectsUploaded,
+      bytesUploaded: this.stats.bytesUploaded,
+      uploadFailures: this.stats.uploadFailures,
+      objectsReferenced: referenced,
+      objectsPendingDeletion: this.index.pending.size,
+      compactionsRun: this.stats.compactionsRun,
+      compactionsAborted: this.stats.compactionsAborted,
+      bytesCompacted: this.stats.bytesCompacted,
+      retentionDeletions: this.stats.retentionDeletions,
+      retentionBytesDeleted: this.stats.retentionBytesDeleted,
+      objectsDeleted: this.gc.stats.objectsDeleted,
+      orphansDeleted: this.gc.stats.orphansDeleted,
+    };
   }
 
   // ---- uploader ----
@@ -504,12 +831,21 @@ export class LogStore {
     if (streams.length > 0) {
       const { body, blocks } = encodeStreamSetObject(streams, this.blockBytesMax);
       key = `objects/${this.epoch}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
-      await this.store.put(key, body, { ifNoneMatch: "*" });
+      // Until its commit is durable the object is referenced by nothing: keep the collector off it.
+      this.inflightKeys.add(key);
+      try {
+        await this.store.put(key, body, { ifNoneMatch: "*" });
+      } catch (err) {
+        this.inflightKeys.delete(key);
+        throw err;
+      }
+      const atMs = this.clock.nowMs();
       const record: ObjectCommittedRecord = {
         type: "object-committed",
         key,
         epoch: this.epoch,
         size: body.length,
+        atMs,
         streams: streams.map((s) => ({
           topicId: s.topicId,
           partition: s.partition,
@@ -517,14 +853,19 @@ export class LogStore {
           end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
           blocks: blocks
             .filter((b) => b.topicId === s.topicId && b.partition === s.partition)
-            .map((b) => [b.baseOffset.toString(), b.lastOffset.toString(), b.maxTimestamp.toString(), b.position, b.length, b.crc]),
+            .map(blockToTuple),
           producers: producerTail(s.batches).map((h) => h.toString("base64")),
         })),
       };
-      await this.metadata.append(record);
+      try {
+        await this.metadata.append(record);
+      } finally {
+        this.inflightKeys.delete(key);
+      }
+      this.index.noteObject(key, body.length, atMs);
       for (const s of streams) {
         if (this.partitions.get(keyOf(s.topicId, s.partition)) !== s.part) continue;
-        s.part.addBlocks(key, blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition));
+        this.index.addBlocks(s.part, key, blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition));
         s.part.uploadedEnd = s.cached[s.cached.length - 1]!.lastOffset + 1n;
         for (const c of s.cached) {
           c.uploaded = true;
@@ -532,6 +873,7 @@ export class LogStore {
           this.uploadedCachedBytes += c.bytes.length;
         }
       }
+      this.index.markPending(key, atMs); // no-op unless every partition of the object went away meanwhile
       this.stats.objectsUploaded++;
       this.stats.bytesUploaded += body.length;
     }
@@ -564,66 +906,6 @@ export class LogStore {
   }
 
   // ---- recovery ----
-
-  private applyMetadata(r: MetadataRecord, producerTails: Map<string, Map<bigint, Buffer[]>>): void {
-    switch (r.type) {
-      case "object-committed": {
-        const rec = r as ObjectCommittedRecord;
-        for (const s of rec.streams) {
-          const k = keyOf(s.topicId, s.partition);
-          if (this.deleted.has(k)) continue;
-          let part = this.partitions.get(k);
-          if (!part) {
-            part = new PartitionLog(s.topicId, "", s.partition);
-            this.partitions.set(k, part);
-          }
-          const start = BigInt(s.start);
-          const end = BigInt(s.end);
-          if (end <= part.uploadedEnd) continue; // already applied (a replayed duplicate)
-          if (start !== part.uploadedEnd && part.blocks.length > 0) {
-            this.logger?.error({ key: rec.key, topicId: s.topicId, partition: s.partition, start: s.start, objectsEnd: part.uploadedEnd.toString() }, "object commit does not continue the partition");
-          }
-          const blocks: SsoBlock[] = s.blocks.map(([base, last, maxTs, position, length, crc]) => ({
-            topicId: s.topicId,
-            partition: s.partition,
-            baseOffset: BigInt(base),
-            lastOffset: BigInt(last),
-            maxTimestamp: BigInt(maxTs),
-            position,
-            length,
-            crc,
-          }));
-          part.addBlocks(rec.key, blocks);
-          part.uploadedEnd = end;
-          let tails = producerTails.get(k);
-          if (!tails) producerTails.set(k, (tails = new Map()));
-          for (const h64 of s.producers) {
-            const h = Buffer.from(h64, "base64");
-            const pid = h.readBigInt64BE(43);
-            const list = tails.get(pid) ?? [];
-            list.push(h);
-            if (list.length > PRODUCER_BATCHES_KEPT) list.splice(0, list.length - PRODUCER_BATCHES_KEPT);
-            tails.set(pid, list);
-          }
-        }
-        return;
-      }
-      case "partition-deleted": {
-        const k = keyOf(r.topicId as string, r.partition as number);
-        this.partitions.delete(k);
-        this.deleted.add(k);
-        producerTails.delete(k);
-        return;
-      }
-      case "log-start-advanced": {
-        const part = this.partitions.get(keyOf(r.topicId as string, r.partition as number));
-        if (part) this.advanceLogStart(part, BigInt(r.offset as string));
-        return;
-      }
-      default:
-        return;
-    }
-  }
 
   private replayWalRecord(position: WalPosition, record: Buffer, onRecoveredBatch: LogStoreOptions["onRecoveredBatch"]): void {
     const decoded = decodeWalRecord(record);
@@ -673,6 +955,8 @@ export class LogStore {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const t of this.lifecycleTimers) clearInterval(t);
+    await Promise.all([...this.running.values()]);
     await this.uploadChain;
     await this.wal.close();
     for (const part of this.partitions.values()) part.notify();
@@ -683,26 +967,6 @@ export class LogStore {
     if (!part) throw new UnknownPartitionError(topicId, partition);
     return part;
   }
-}
-
-/** Keeps the storage records a snapshot needs: drops those of deleted partitions. */
-export function compactStorageRecords(records: MetadataRecord[]): MetadataRecord[] {
-  const deleted = new Set<string>();
-  for (const r of records) if (r.type === "partition-deleted") deleted.add(keyOf(r.topicId as string, r.partition as number));
-  const out: MetadataRecord[] = [];
-  for (const r of records) {
-    if (r.type === "object-committed") {
-      const rec = r as ObjectCommittedRecord;
-      const streams = rec.streams.filter((s) => !deleted.has(keyOf(s.topicId, s.partition)));
-      if (streams.length > 0) out.push({ ...rec, streams });
-    } else if ((r.type === "log-start-advanced" || r.type === "partition-deleted") && deleted.has(keyOf(r.topicId as string, r.partition as number))) {
-      // The partition is gone; keeping its deletion marker alone is enough.
-      if (r.type === "partition-deleted") out.push(r);
-    } else {
-      out.push(r);
-    }
-  }
-  return out;
 }
 
 /** WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches. */

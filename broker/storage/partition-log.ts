@@ -71,6 +71,17 @@ export class PartitionLog {
     }
   }
 
+  /** Replaces blocks [from, to) with `fresh` blocks of object `key`; returns the removed ones. */
+  replaceBlocks(from: number, to: number, key: string, fresh: SsoBlock[]): BlockRef[] {
+    const removed = this.blocks.splice(from, to - from, ...fresh.map((b) => ({ ...b, key, maxTimestampSoFar: b.maxTimestamp })));
+    for (let i = from; i < this.blocks.length; i++) {
+      const prev = this.blocks[i - 1];
+      const b = this.blocks[i]!;
+      b.maxTimestampSoFar = prev && prev.maxTimestampSoFar > b.maxTimestamp ? prev.maxTimestampSoFar : b.maxTimestamp;
+    }
+    return removed;
+  }
+
   /** Index of the first block whose running max timestamp reaches `timestampMs`, or -1. */
   firstBlockReaching(timestampMs: bigint): number {
     let lo = 0;
