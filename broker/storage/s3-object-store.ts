@@ -76,6 +76,14 @@ export interface S3ObjectStoreOptions {
   partSize?: number;
   /** Parts uploaded at once. Default 4. */
   partConcurrency?: number;
+  /**
+   * End every stored key with U+0001 so no key is also the folder of another. Needed on
+   * servers that keep objects as files: MinIO silently leaves `a/b` out of every listing
+   * when an object `a` exists. Keeps list order (U+0001 sorts before any key character);
+   * keys containing U+0000 or U+0001 are refused. Floe's own keys never nest, so the
+   * default (off) is safe on MinIO too; a bucket must always be used with the same setting.
+   */
+  leafMarker?: boolean;
   /** Send conditional puts as multipart (conditions on CompleteMultipartUpload) when large. Default true. */
   conditionalMultipart?: boolean;
   /** Most sockets open to the endpoint at once. Default 64. */
@@ -137,6 +145,7 @@ export class AmbiguousPreconditionFailedError extends PreconditionFailedError {
   }
 }
 
+const LEAF_MARKER = "\u0001";
 const MIB = 1024 * 1024;
 const MIN_PART = 5 * MIB;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 50, maxDelayMs: 5000, maxElapsedMs: 60_000 };
@@ -208,6 +217,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly conditionalMultipart: boolean;
+  private readonly leafMarker: boolean;
   private readonly logger: Logger | undefined;
   private readonly random: () => number;
 
@@ -222,6 +232,7 @@ export class S3ObjectStore implements ObjectStore {
     this.multipartThreshold = Math.max(this.partSize, opts.multipartThreshold ?? 16 * MIB);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.conditionalMultipart = opts.conditionalMultipart ?? true;
+    this.leafMarker = opts.leafMarker ?? false;
     this.logger = opts.logger;
     this.random = opts.random ?? Math.random;
     this.client =
@@ -321,9 +332,8 @@ export class S3ObjectStore implements ObjectStore {
         ),
       );
       for (const o of page.Contents ?? []) {
-        if (o.Key === undefined || !o.Key.startsWith(this.prefix)) continue;
-        const key = decodeKey(o.Key.slice(this.prefix.length));
-        if (!exact && !key.startsWith(prefix)) continue;
+        const key = o.Key === undefined ? null : this.keyOf(o.Key);
+        if (key === null || (!exact && !key.startsWith(prefix))) continue;
         out.push({ key, size: o.Size ?? 0 });
         if (out.length >= limit) return out;
       }
@@ -426,7 +436,8 @@ export class S3ObjectStore implements ObjectStore {
         if (c.status === 404 && opts.notFoundIsNull && (c.code === "NoSuchKey" || c.code === "NotFound" || c.code === "NoSuchUpload")) return null as T;
         this.stats.failures[c.code] = (this.stats.failures[c.code] ?? 0) + 1;
         if (c.status === 416 || c.code === "InvalidRange") throw new InvalidRangeError(`S3 ${operation} s3://${this.bucket}/${this.fullKey(key)}: range not satisfiable`);
-        if (c.status === 412 || c.code === "PreconditionFailed" || c.code === "ConditionalRequestConflict" || (c.status === 409 && opts.conditional)) {
+        // If-Match on an absent key: S3 and MinIO answer 404 NoSuchKey; for the interface that is a failed precondition.
+        if (c.status === 412 || c.code === "PreconditionFailed" || c.code === "ConditionalRequestConflict" || (opts.conditional && (c.status === 409 || c.code === "NoSuchKey"))) {
           const what = `S3 ${operation} s3://${this.bucket}/${this.fullKey(key)}: precondition failed (${c.code})`;
           if (ambiguousEarlier) throw new AmbiguousPreconditionFailedError(`${what}; an earlier attempt of this put got no answer and may have landed`);
           throw new PreconditionFailedError(what);
@@ -463,7 +474,20 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private fullKey(key: string): string {
-    return this.prefix + encodeKey(key);
+    if (!this.leafMarker) return this.prefix + encodeKey(key);
+    if (/[\u0000\u0001]/.test(key)) throw new Error(`object key ${JSON.stringify(key.slice(0, 64))} contains U+0000 or U+0001, which leafMarker reserves`);
+    return this.prefix + encodeKey(key) + LEAF_MARKER;
+  }
+
+  /** The store's key for a stored key under the prefix, or null if it is not one of ours. */
+  private keyOf(stored: string): string | null {
+    if (!stored.startsWith(this.prefix)) return null;
+    let rel = stored.slice(this.prefix.length);
+    if (this.leafMarker) {
+      if (!rel.endsWith(LEAF_MARKER)) return null;
+      rel = rel.slice(0, -LEAF_MARKER.length);
+    }
+    return decodeKey(rel);
   }
 
   private checkFullKey(key: string): void {
