@@ -1,5 +1,7 @@
 /**
- * Kafka's error codes: one table, as Kafka defines them (code, name, retriable, message).
+ * Kafka's error codes: one table, as Kafka defines them (code, name, retriable, message),
+ * checked against Kafka's Errors list up to 133 (Kafka 4.1). "Retriable" is whether Kafka's
+ * client treats the error as retriable (its exception is a RetriableException).
  * Kafka errors are data: handlers put these codes in responses. The table is the single
  * place a code is spelled; `ErrorCode.X` gives its number.
  */
@@ -133,6 +135,12 @@ const TABLE = [
   [125, "INVALID_VOTER_KEY", false, "The voter key doesn't match the receiving replica's key."],
   [126, "DUPLICATE_VOTER", false, "The voter is already part of the set of voters."],
   [127, "VOTER_NOT_FOUND", false, "The voter is not part of the set of voters."],
+  [128, "INVALID_REGULAR_EXPRESSION", false, "The regular expression is not valid."],
+  [129, "REBOOTSTRAP_REQUIRED", false, "Client metadata is stale. The client should rebootstrap to obtain new metadata."],
+  [130, "STREAMS_INVALID_TOPOLOGY", false, "The supplied topology is invalid."],
+  [131, "STREAMS_INVALID_TOPOLOGY_EPOCH", false, "The supplied topology epoch is invalid."],
+  [132, "STREAMS_TOPOLOGY_FENCED", false, "The supplied topology epoch is outdated."],
+  [133, "SHARE_SESSION_LIMIT_REACHED", true, "The limit of share sessions has been reached."],
 ] as const;
 
 type Row = (typeof TABLE)[number];
