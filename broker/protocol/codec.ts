@@ -97,14 +97,15 @@ export function writeTaggedFields(w: Writer, tags: TaggedField[]): void {
   }
 }
 
-/** Reads a tagged-field section; `known` decodes a tag from a reader over exactly its bytes. Unknown tags are skipped. */
+/**
+ * Reads a tagged-field section; `known` decodes a tag from a reader over exactly its bytes,
+ * so a tag can never read past its own size. Unknown tags are skipped. Writers put tags in
+ * ascending order, but like Kafka's own readers this one accepts any order.
+ */
 export function readTaggedFields(r: Reader, known: (tag: number, r: Reader) => void): void {
   const count = r.uvarint();
-  let previous = -1;
   for (let i = 0; i < count; i++) {
     const tag = r.uvarint();
-    if (tag <= previous) throw new ProtocolDecodeError(`tagged fields out of order: ${tag} after ${previous}`);
-    previous = tag;
     const data = r.raw(r.uvarint());
     known(tag, new Reader(data));
   }

@@ -142,6 +142,27 @@ describe("protocol generator", () => {
     expect(r.remaining).toBe(0);
   });
 
+  it("reads tags in whatever order they come, each within its own size", () => {
+    // ApiVersionsResponse v3: error 0, no api keys, throttle 0, then tag 3 (true) before tag 1 (epoch 5).
+    const w = new Writer();
+    w.int16(0);
+    w.uvarint(1);
+    w.int32(0);
+    w.uvarint(2);
+    w.uvarint(3);
+    w.uvarint(1);
+    w.bool(true);
+    w.uvarint(1);
+    w.uvarint(8);
+    w.int64(5n);
+    const back = generated.ApiVersionsResponse.decode(new Reader(w.toBuffer()), 3);
+    expect(back).toMatchObject({ zkMigrationReady: true, finalizedFeaturesEpoch: 5n });
+    // A tag whose value claims more bytes than its size is refused.
+    const bad = Buffer.from(w.toBuffer());
+    bad[bad.length - 9] = 4; // epoch's size: 8 -> 4
+    expect(() => generated.ApiVersionsResponse.decode(new Reader(bad.subarray(0, bad.length - 4)), 3)).toThrow(ProtocolDecodeError);
+  });
+
   it("decodes hostile bytes only into values or ProtocolDecodeError (bounded fuzz)", () => {
     const targets: [string, number][] = [];
     for (const spec of API_SPECS.values()) for (let v = spec.minVersion; v <= spec.maxVersion; v++) targets.push([spec.request.name, v]);
