@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MetadataLog } from "../broker/storage/metadata-log.js";
 import { PreconditionFailedError } from "../broker/storage/object-store.js";
@@ -140,12 +141,20 @@ describe("S3ObjectStore under injected faults (MinIO behind a fault proxy)", () 
     expect(replayed.records().map((r) => r.type)).toEqual(["a", "b", "c"]);
   });
 
-  it("an unconditional put whose answer was lost is retried and lands once", async () => {
-    const s = store();
+  it("an unconditional put whose answer was lost is retried and lands once; each retry is logged at debug", async () => {
+    const lines: { msg: string; attempt: number; operation: string; code: string }[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const s = store({ logger });
     proxy.policy = everyNth(1, { kind: "reset-response" }, { match: (r) => r.method === "PUT", max: 2 });
     const { etag } = await s.put("k", Buffer.from("value"));
     expect(s.stats.retries).toBe(2);
     expect(await directView(s).head("k")).toEqual({ size: 5, etag });
+    const retries = lines.filter((l) => l.msg === "S3 request failed; retrying");
+    expect(retries.map((l) => [l.operation, l.attempt])).toEqual([
+      ["PutObject", 1],
+      ["PutObject", 2],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(minio.secretKey);
   });
 
   it("a get whose body is cut mid-response is retried and returns whole bytes", async () => {
