@@ -226,6 +226,12 @@ export class ObjectWal implements Wal {
     return wal;
   }
 
+  /** Epoch in the fence object of `brokerId`'s WAL, or 0 if there is none. */
+  static async readFenceEpoch(store: ObjectStore, brokerId: number): Promise<number> {
+    const wal = new ObjectWal(brokerId, 0, { store }, true);
+    return (await wal.readFence())?.fence.epoch ?? 0;
+  }
+
   /** Largest payload one record may carry. */
   get recordBytesMax(): number {
     return Math.min(this.objectBytesMax, this.pendingBytesMax) - WAL_OBJECT_HEADER_BYTES - WAL_OBJECT_TRAILER_BYTES - WAL_RECORD_HEADER_BYTES;

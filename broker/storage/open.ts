@@ -5,6 +5,8 @@ import { Gauge, type Registry } from "prom-client";
 import type { BatchHeader } from "../protocol/record-batch.js";
 import type { BrokerConfig } from "../config.js";
 import { FileWal } from "./file-wal.js";
+import { NfsWal, nfsWalDir } from "./nfs-wal.js";
+import { ObjectWal } from "./object-wal.js";
 import { LocalObjectStore } from "./local-object-store.js";
 import { compactStorageRecords, LogStore, STORAGE_RECORD_TYPES } from "./log-store.js";
 import { MetadataLog, type MetadataRecord } from "./metadata-log.js";
@@ -31,7 +33,7 @@ export interface Storage {
 }
 
 export interface OpenStorageOptions {
-  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "uploadIntervalMs"> & Partial<Pick<BrokerConfig, S3SettingKey>>;
+  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "uploadIntervalMs"> & Partial<Pick<BrokerConfig, S3SettingKey | WalSettingKey>>;
   logger: Logger;
   registry?: Registry;
   dataDir: string;
@@ -42,12 +44,12 @@ export interface OpenStorageOptions {
 export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   const { config, logger, dataDir } = opts;
   await fs.mkdir(dataDir, { recursive: true });
-  const epoch = await nextEpoch(path.join(dataDir, "epoch"));
   const objectStore = opts.objectStore ?? openObjectStore(config, dataDir, logger, opts.registry);
+  // nfs and s3 WALs outlive this broker's data folder (a new pod may start with an empty
+  // one): the epoch must also exceed the WAL's fence, or the open would be refused.
+  const epoch = await nextEpoch(path.join(dataDir, "epoch"), await walFenceEpoch(config, dataDir, objectStore));
   const metadataLog = await MetadataLog.open({ store: objectStore, compact: compactStorageRecords, logger: logger.child({ component: "metadata-log" }) });
-  if (config.walType !== "file") throw new Error(`WAL type ${String(config.walType)} is not available`);
-  const segmentBytes = Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.walMaxBytes / 16)));
-  const wal = await FileWal.open({ dir: path.join(dataDir, "wal"), epoch, maxBytes: config.walMaxBytes, segmentBytes, logger: logger.child({ component: "wal" }) });
+  const wal = await openWal(config, dataDir, epoch, objectStore, logger.child({ component: "wal" }));
   const log = LogStore.create({
     objectStore,
     wal,
@@ -58,7 +60,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     uploadIntervalMs: config.uploadIntervalMs,
   });
   if (opts.registry) registerMetrics(opts.registry, wal, log);
-  logger.info({ epoch, metadataEntries: metadataLog.lastIndex().toString(), wal: wal.recoveryReport }, "storage opened");
+  logger.info({ epoch, metadataEntries: metadataLog.lastIndex().toString(), walType: config.walType, wal: wal.recoveryReport }, "storage opened");
   return {
     objectStore,
     metadata: {
@@ -77,6 +79,46 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
       if (objectStore instanceof S3ObjectStore && !opts.objectStore) objectStore.destroy();
     },
   };
+}
+
+type WalSettingKey = "nodeId" | "walDir" | "walFlushIntervalMs" | "walFlushBytes";
+
+function walDirOf(config: OpenStorageOptions["config"], dataDir: string): string {
+  return config.walDir ? path.resolve(config.walDir) : path.join(dataDir, "wal");
+}
+
+/** The epoch a previous owner of this broker's shared WAL fenced it at (0 for a private `file` WAL). */
+async function walFenceEpoch(config: OpenStorageOptions["config"], dataDir: string, store: ObjectStore): Promise<number> {
+  if (config.walType === "nfs") return FileWal.readFence(nfsWalDir(walDirOf(config, dataDir), config.nodeId ?? 1));
+  if (config.walType === "s3") return ObjectWal.readFenceEpoch(store, config.nodeId ?? 1);
+  return 0;
+}
+
+type OpenedWal = FileWal | ObjectWal;
+
+async function openWal(config: OpenStorageOptions["config"], dataDir: string, epoch: number, store: ObjectStore, logger: Logger): Promise<OpenedWal> {
+  const segmentBytes = Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.walMaxBytes / 16)));
+  switch (config.walType) {
+    case "file":
+      return FileWal.open({ dir: walDirOf(config, dataDir), epoch, maxBytes: config.walMaxBytes, segmentBytes, logger });
+    case "nfs": {
+      const sharedDir = walDirOf(config, dataDir);
+      logger.info({ dir: nfsWalDir(sharedDir, config.nodeId ?? 1) }, "WAL: nfs");
+      return NfsWal.open({ sharedDir, brokerId: config.nodeId ?? 1, epoch, maxBytes: config.walMaxBytes, segmentBytes, logger });
+    }
+    case "s3":
+      return ObjectWal.open({
+        store,
+        brokerId: config.nodeId ?? 1,
+        epoch,
+        maxBytes: config.walMaxBytes,
+        flushIntervalMs: config.walFlushIntervalMs ?? 250,
+        flushBytes: config.walFlushBytes ?? 4 * 1024 * 1024,
+        logger,
+      });
+    default:
+      throw new Error(`WAL type ${String(config.walType)} is not available`);
+  }
 }
 
 type S3SettingKey =
@@ -151,8 +193,8 @@ function registerS3Metrics(registry: Registry, store: S3ObjectStore): void {
   });
 }
 
-/** Each start gets a new epoch (written durably before use): it goes into WAL records and object keys. */
-async function nextEpoch(file: string): Promise<number> {
+/** Each start gets a new epoch (written durably before use): it goes into WAL records and object keys. `atLeastAbove`: an epoch already used elsewhere. */
+async function nextEpoch(file: string, atLeastAbove = 0): Promise<number> {
   let previous = 0;
   try {
     previous = Number((await fs.readFile(file, "utf8")).trim());
@@ -160,7 +202,7 @@ async function nextEpoch(file: string): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  const epoch = previous + 1;
+  const epoch = Math.max(previous, atLeastAbove) + 1;
   const tmp = `${file}.tmp`;
   const fh = await fs.open(tmp, "w");
   try {
@@ -179,7 +221,7 @@ async function nextEpoch(file: string): Promise<number> {
   return epoch;
 }
 
-function registerMetrics(registry: Registry, wal: FileWal, log: LogStore): void {
+function registerMetrics(registry: Registry, wal: OpenedWal, log: LogStore): void {
   new Gauge({
     name: "floe_wal_used_bytes",
     help: "Untrimmed bytes in the write-ahead log (durable and queued).",
@@ -193,9 +235,10 @@ function registerMetrics(registry: Registry, wal: FileWal, log: LogStore): void 
     help: "fdatasync calls made by the WAL since start (one per group commit).",
     registers: [registry],
     collect() {
-      this.set(wal.stats.syncs);
+      this.set(wal instanceof FileWal ? wal.stats.syncs : 0);
     },
   });
+  if (wal instanceof ObjectWal) registerObjectWalMetrics(registry, wal);
   new Gauge({
     name: "floe_storage_objects_uploaded",
     help: "Stream-set objects uploaded since start.",
@@ -212,4 +255,22 @@ function registerMetrics(registry: Registry, wal: FileWal, log: LogStore): void 
       this.set(log.stats.uploadFailures);
     },
   });
+}
+
+function registerObjectWalMetrics(registry: Registry, wal: ObjectWal): void {
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  gauge("floe_wal_objects_put", "WAL objects put to the object store since start (s3 WAL).", () => wal.stats.objectsPut);
+  gauge("floe_wal_object_bytes_put", "Bytes of WAL objects put since start (s3 WAL).", () => wal.stats.bytesPut);
+  gauge("floe_wal_object_put_seconds_sum", "Total time of successful WAL object puts, seconds (s3 WAL).", () => wal.stats.putLatencyMsSum / 1000);
+  gauge("floe_wal_object_put_seconds_count", "Successful WAL object puts timed (s3 WAL).", () => wal.stats.putLatencyCount);
+  gauge("floe_wal_object_put_failures", "WAL object puts that failed after the store's own retries (s3 WAL).", () => wal.stats.putFailures);
+  gauge("floe_wal_object_retries", "Times the s3 WAL cleared a failed range and resumed, since start.", () => wal.stats.retries);
 }
