@@ -105,7 +105,7 @@ export interface DescribedGroup {
 }
 
 interface Member {
-  readonly memberId: string;
+  memberId: string;
   readonly groupInstanceId: string | null;
   clientId: string;
   clientHost: string;
@@ -142,18 +142,32 @@ interface Group {
   rebalanceTimer: unknown;
   /** While set, the first rebalance of a new group waits for more members (group.initial.rebalance.delay.ms). */
   initialDelay: { timer: unknown; deadlineMs: number } | null;
+  /** Members of this generation that have not sent SyncGroup yet; they are removed if the rebalance timeout passes first. */
+  readonly pendingSync: Set<string>;
+  syncTimer: unknown;
+  /** Forgets the group if it stays Empty with no offsets (Kafka's periodic cleanup). */
+  emptyTimer: unknown;
 }
 
 const NO_BUFFER = Buffer.alloc(0);
 const offsetKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: NO_BUFFER });
 
 export interface GroupCoordinatorOptions {
   offsetStore: OffsetStore;
   clock?: Clock;
   groupMinSessionTimeoutMs?: number;
   groupMaxSessionTimeoutMs?: number;
+  /** group.initial.rebalance.delay.ms; 0 turns the wait off (handy in tests). */
   initialRebalanceDelayMs?: number;
+  /** Members plus ids awaiting their second JoinGroup. */
   groupMaxSize?: number;
+  /** offset.metadata.max.bytes: longer commit metadata is refused with OFFSET_METADATA_TOO_LARGE. */
+  offsetMetadataBytesMax?: number;
+  /** All protocol metadata one member may park in the group (its subscription). */
+  memberMetadataBytesMax?: number;
+  /** How long an Empty group without offsets stays describable before it is forgotten. */
+  emptyGroupRetentionMs?: number;
   logger?: GroupLogger;
 }
 
@@ -165,6 +179,9 @@ export class GroupCoordinator {
   private readonly maxSessionMs: number;
   private readonly initialDelayMs: number;
   private readonly maxSize: number;
+  private readonly offsetMetadataBytesMax: number;
+  private readonly memberMetadataBytesMax: number;
+  private readonly emptyRetentionMs: number;
   private readonly log: GroupLogger | undefined;
   private closed = false;
 
@@ -175,6 +192,9 @@ export class GroupCoordinator {
     this.maxSessionMs = opts.groupMaxSessionTimeoutMs ?? 1_800_000;
     this.initialDelayMs = opts.initialRebalanceDelayMs ?? 3000;
     this.maxSize = opts.groupMaxSize ?? 10_000;
+    this.offsetMetadataBytesMax = opts.offsetMetadataBytesMax ?? 4096;
+    this.memberMetadataBytesMax = opts.memberMetadataBytesMax ?? 1024 * 1024;
+    this.emptyRetentionMs = opts.emptyGroupRetentionMs ?? 600_000;
     this.log = opts.logger;
   }
 
@@ -193,30 +213,33 @@ export class GroupCoordinator {
   }
 
   loadGroupDeleted(groupId: string): void {
-    this.groups.delete(groupId);
+    const g = this.groups.get(groupId);
+    if (g) this.forget(g);
   }
 
   // ---- membership ----
 
   joinGroup(req: JoinRequest): Promise<JoinResult> {
-    const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> =>
-      Promise.resolve({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] });
+    const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> => Promise.resolve(joinError(errorCode, memberId));
     if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (req.groupId === "") return fail(ErrorCode.INVALID_GROUP_ID);
     if (req.sessionTimeoutMs < this.minSessionMs || req.sessionTimeoutMs > this.maxSessionMs) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     if (!req.protocolType || req.protocols.length === 0) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (req.protocols.reduce((n, p) => n + p.name.length + p.metadata.length, 0) > this.memberMetadataBytesMax) return fail(ErrorCode.INVALID_REQUEST);
     const existing = this.groups.get(req.groupId);
     if (!existing && req.memberId !== "") return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (existing?.state === "Dead") return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (existing && !this.protocolsCompatible(existing, req)) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const g = existing ?? this.groupOrCreate(req.groupId);
-    if (g.state === "Dead") return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (!this.protocolsCompatible(g, req)) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
     if (req.memberId === "") {
       if (req.groupInstanceId !== null) return this.joinStatic(g, req);
-      if (g.members.size + g.pendingMembers.size >= this.maxSize) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
+      if (this.isFull(g)) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
       const memberId = `${req.clientId}-${randomUUID()}`;
       if (req.requireKnownMemberId) {
         // KIP-394: the member must come back with this id; until then it only reserves a slot.
         g.pendingMembers.set(memberId, this.clock.setTimeout(() => this.expirePending(g, memberId), req.sessionTimeoutMs));
+        this.clearEmptyTimer(g);
         return fail(ErrorCode.MEMBER_ID_REQUIRED, memberId);
       }
       return this.addMemberAndRebalance(g, memberId, req);
@@ -235,10 +258,11 @@ export class GroupCoordinator {
   }
 
   syncGroup(req: SyncRequest): Promise<SyncResult> {
-    const fail = (errorCode: number): Promise<SyncResult> => Promise.resolve({ errorCode, protocolType: null, protocolName: null, assignment: NO_BUFFER });
+    const fail = (errorCode: number): Promise<SyncResult> => Promise.resolve(syncError(errorCode));
     if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     const g = this.groups.get(req.groupId);
-    if (!g || g.state === "Dead") return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (!g) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (g.state === "Dead") return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (this.fenced(g, req.memberId, req.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     const member = g.members.get(req.memberId);
     if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
@@ -246,19 +270,23 @@ export class GroupCoordinator {
     if ((req.protocolType !== null && req.protocolType !== g.protocolType) || (req.protocolName !== null && req.protocolName !== g.protocolName)) {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
-    this.touchSession(g, member);
     const ok = (assignment: Buffer): SyncResult => ({ errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment });
     switch (g.state) {
       case "PreparingRebalance":
         return fail(ErrorCode.REBALANCE_IN_PROGRESS);
       case "Stable":
+        this.touchSession(g, member);
+        this.syncReceived(g, member.memberId);
         return Promise.resolve(ok(member.assignment));
       case "CompletingRebalance": {
+        this.touchSession(g, member);
+        this.syncReceived(g, member.memberId);
         const answer = new Promise<SyncResult>((resolve) => {
-          member.syncWaiter?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, protocolType: null, protocolName: null, assignment: NO_BUFFER });
+          member.syncWaiter?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
           member.syncWaiter = resolve;
         });
         if (req.memberId === g.leaderId) {
+          // Members the leader left out get an empty assignment, as in Kafka.
           const byMember = new Map(req.assignments.map((a) => [a.memberId, a.assignment]));
           for (const m of g.members.values()) m.assignment = byMember.get(m.memberId) ?? NO_BUFFER;
           g.state = "Stable";
@@ -286,37 +314,50 @@ export class GroupCoordinator {
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (req.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
     this.touchSession(g, member);
+    // CompletingRebalance answers NONE: members heartbeat between their JoinGroup and SyncGroup.
     return g.state === "PreparingRebalance" ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
   }
 
-  leaveGroup(groupId: string, leaving: { memberId: string; groupInstanceId: string | null; reason?: string | null }[]): Promise<{ errorCode: number; members: { memberId: string; groupInstanceId: string | null; errorCode: number }[] }> {
+  leaveGroup(
+    groupId: string,
+    leaving: { memberId: string; groupInstanceId: string | null; reason?: string | null }[],
+  ): Promise<{ errorCode: number; members: { memberId: string; groupInstanceId: string | null; errorCode: number }[] }> {
     if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] });
     const g = this.groups.get(groupId);
-    const results = leaving.map((l) => {
-      if (!g || g.state === "Dead") return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      let memberId = l.memberId;
-      if (l.groupInstanceId !== null) {
-        const current = g.staticMembers.get(l.groupInstanceId);
-        if (current === undefined) return { memberId, groupInstanceId: l.groupInstanceId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-        if (memberId !== "" && memberId !== current) return { memberId, groupInstanceId: l.groupInstanceId, errorCode: ErrorCode.FENCED_INSTANCE_ID };
-        memberId = current;
+    const results = leaving.map(({ memberId, groupInstanceId, reason }) => {
+      const result = (errorCode: number, id = memberId) => ({ memberId: id, groupInstanceId, errorCode });
+      if (!g || g.state === "Dead") return result(ErrorCode.UNKNOWN_MEMBER_ID);
+      let id = memberId;
+      if (groupInstanceId !== null) {
+        const current = g.staticMembers.get(groupInstanceId);
+        if (current === undefined) return result(ErrorCode.UNKNOWN_MEMBER_ID);
+        if (memberId !== "" && memberId !== current) return result(ErrorCode.FENCED_INSTANCE_ID);
+        id = current;
       }
-      if (g.pendingMembers.has(memberId)) {
-        this.clock.clearTimeout(g.pendingMembers.get(memberId));
-        g.pendingMembers.delete(memberId);
+      const pending = g.pendingMembers.get(id);
+      if (pending !== undefined) {
+        this.clock.clearTimeout(pending);
+        g.pendingMembers.delete(id);
         this.maybeCompleteJoin(g);
-        return { memberId, groupInstanceId: l.groupInstanceId, errorCode: ErrorCode.NONE };
+        this.dropIfUnused(g);
+        return result(ErrorCode.NONE, id);
       }
-      if (!g.members.has(memberId)) return { memberId, groupInstanceId: l.groupInstanceId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      this.log?.info({ group: groupId, member: memberId, reason: l.reason ?? null }, "member left group");
-      this.removeMember(g, memberId, "member left");
-      return { memberId, groupInstanceId: l.groupInstanceId, errorCode: ErrorCode.NONE };
+      if (!g.members.has(id)) return result(ErrorCode.UNKNOWN_MEMBER_ID);
+      this.log?.info({ group: groupId, member: id, reason: reason ?? null }, "member left group");
+      this.removeMember(g, id, "member left");
+      return result(ErrorCode.NONE, id);
     });
     return Promise.resolve({ errorCode: ErrorCode.NONE, members: results });
   }
 
   // ---- offsets ----
 
+  /**
+   * Commits are answered only once the store made them durable, and applied only then, so a
+   * fetch never sees an offset that a crash could take back. Validation follows Kafka: with a
+   * negative generation an Empty (or unknown) group takes "simple" commits from admin tools and
+   * manually assigned consumers; otherwise the member and generation must be current.
+   */
   async commitOffsets(req: {
     groupId: string;
     generationId: number;
@@ -326,34 +367,43 @@ export class GroupCoordinator {
   }): Promise<{ topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] }> {
     const answer = (errorCode: number) => ({ topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })) });
     if (this.closed) return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    let g = this.groups.get(req.groupId);
-    if (g?.state === "Dead") return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    const simple = req.generationId < 0 && req.memberId === "";
-    if (!g || g.members.size === 0) {
-      // Commits outside a generation (admin tools, manual assignment) are allowed while no member is in the group.
-      if (!simple) return answer(g ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.ILLEGAL_GENERATION);
-    } else {
-      if (simple) return answer(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (this.fenced(g, req.memberId, req.groupInstanceId)) return answer(ErrorCode.FENCED_INSTANCE_ID);
-      const member = g.members.get(req.memberId);
-      if (!member) return answer(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (req.generationId !== g.generationId) return answer(ErrorCode.ILLEGAL_GENERATION);
-      if (g.state === "CompletingRebalance") return answer(ErrorCode.REBALANCE_IN_PROGRESS);
-      this.touchSession(g, member);
-    }
+    const refusal = this.commitRefusal(req);
+    if (refusal !== ErrorCode.NONE) return answer(refusal);
+    const g = this.groupOrCreate(req.groupId);
+    const member = g.members.get(req.memberId);
+    if (member) this.touchSession(g, member);
+
     const now = this.clock.now();
-    const commits: OffsetCommit[] = req.topics.flatMap((t) =>
-      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestampMs: now })),
-    );
-    try {
-      await this.store.persist(req.groupId, commits);
-    } catch (err) {
-      this.log?.warn({ group: req.groupId, err }, "offset commit could not be made durable");
-      return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const tooLarge = new Set<string>();
+    const commits: OffsetCommit[] = [];
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > this.offsetMetadataBytesMax) tooLarge.add(offsetKey(t.name, p.partitionIndex));
+        else commits.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestampMs: now });
+      }
     }
-    g = this.groupOrCreate(req.groupId);
-    for (const c of commits) g.offsets.set(offsetKey(c.topic, c.partition), { offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata, commitTimestampMs: c.commitTimestampMs });
-    return answer(ErrorCode.NONE);
+    let errorCode: number = ErrorCode.NONE;
+    if (commits.length > 0) {
+      try {
+        await this.store.persist(req.groupId, commits);
+      } catch (err) {
+        this.log?.warn({ group: req.groupId, err }, "offset commit could not be made durable");
+        errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      }
+      // A DeleteGroups that ran while we waited wins: the store keeps writes in call order, so its tombstone follows these commits.
+      if (errorCode === ErrorCode.NONE && (this.groups.get(req.groupId) !== g || g.state === "Dead")) errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (errorCode === ErrorCode.NONE) {
+        for (const c of commits) g.offsets.set(offsetKey(c.topic, c.partition), { offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata, commitTimestampMs: c.commitTimestampMs });
+        this.clearEmptyTimer(g);
+      }
+    }
+    this.dropIfUnused(g);
+    return {
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: tooLarge.has(offsetKey(t.name, p.partitionIndex)) ? ErrorCode.OFFSET_METADATA_TOO_LARGE : errorCode })),
+      })),
+    };
   }
 
   fetchOffsets(
@@ -361,7 +411,9 @@ export class GroupCoordinator {
     topics: { name: string; partitionIndexes: number[] }[] | null,
   ): { errorCode: number; topics: { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; metadata: string | null; errorCode: number }[] }[] } {
     if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] };
-    const g = this.groups.get(groupId);
+    const found = this.groups.get(groupId);
+    const g = found?.state === "Dead" ? undefined : found;
+    // Kafka answers "no metadata" as the empty string, and a partition never committed as offset -1.
     const entry = (topic: string, partitionIndex: number) => {
       const c = g?.offsets.get(offsetKey(topic, partitionIndex));
       return c
@@ -372,7 +424,9 @@ export class GroupCoordinator {
     const byTopic = new Map<string, number[]>();
     for (const key of g?.offsets.keys() ?? []) {
       const [topic, partition] = key.split("\u0000") as [string, string];
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
+      const list = byTopic.get(topic);
+      if (list) list.push(Number(partition));
+      else byTopic.set(topic, [Number(partition)]);
     }
     return {
       errorCode: ErrorCode.NONE,
@@ -380,9 +434,12 @@ export class GroupCoordinator {
     };
   }
 
+  /** OffsetDelete: refused per partition while the group's consumers subscribe to the topic. */
   async deleteOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[]): Promise<{ errorCode: number; topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] }> {
+    if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] };
     const g = this.groups.get(groupId);
     if (!g || g.state === "Dead") return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    if (g.protocolType !== null && g.protocolType !== "consumer" && g.members.size > 0) return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
     const subscribed = this.subscribedTopics(g);
     const deletable: { topic: string; partition: number }[] = [];
     const results = topics.map((t) => ({
@@ -408,42 +465,55 @@ export class GroupCoordinator {
 
   // ---- administration ----
 
+  /** Null for a group this coordinator does not know. Protocol, metadata and assignments are shown only while Stable, as Kafka does. */
   describeGroup(groupId: string): DescribedGroup | null {
     const g = this.groups.get(groupId);
     if (!g) return null;
-    const settled = g.state === "Stable" || g.state === "CompletingRebalance";
+    const stable = g.state === "Stable";
     return {
       groupState: g.state,
       protocolType: g.protocolType ?? "",
-      protocolData: settled ? (g.protocolName ?? "") : "",
+      protocolData: stable ? (g.protocolName ?? "") : "",
       members: [...g.members.values()].map((m) => ({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,
         clientId: m.clientId,
         clientHost: m.clientHost,
-        memberMetadata: settled ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? NO_BUFFER) : NO_BUFFER,
-        memberAssignment: g.state === "Stable" ? m.assignment : NO_BUFFER,
+        memberMetadata: stable ? this.metadataOf(g, m) : NO_BUFFER,
+        memberAssignment: stable ? m.assignment : NO_BUFFER,
       })),
     };
   }
 
-  listGroups(): { groupId: string; protocolType: string; groupState: GroupState }[] {
-    return [...this.groups.values()].filter((g) => g.state !== "Dead").map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? "", groupState: g.state }));
+  /** Every live group, or those whose state is in `statesFilter` (case-insensitive, empty = all). */
+  listGroups(statesFilter: string[] = []): { groupId: string; protocolType: string; groupState: GroupState }[] {
+    const states = new Set(statesFilter.map((s) => s.toLowerCase()));
+    return [...this.groups.values()]
+      .filter((g) => g.state !== "Dead" && (states.size === 0 || states.has(g.state.toLowerCase())))
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? "", groupState: g.state }));
   }
 
   async deleteGroups(ids: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (const id of ids) {
+      if (this.closed) {
+        out.set(id, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        continue;
+      }
       const g = this.groups.get(id);
       if (!g || g.state === "Dead") out.set(id, ErrorCode.GROUP_ID_NOT_FOUND);
-      else if (g.members.size > 0 || g.pendingMembers.size > 0) out.set(id, ErrorCode.NON_EMPTY_GROUP);
+      else if (g.state !== "Empty" || g.members.size > 0 || g.pendingMembers.size > 0) out.set(id, ErrorCode.NON_EMPTY_GROUP);
       else {
+        // Dead before the write, so nobody joins or commits into a group whose tombstone is on its way.
+        g.state = "Dead";
+        this.clearEmptyTimer(g);
         try {
           await this.store.persistGroupDeleted(id);
-          g.state = "Dead";
           this.groups.delete(id);
           out.set(id, ErrorCode.NONE);
         } catch (err) {
+          g.state = "Empty";
+          this.dropIfUnused(g);
           this.log?.warn({ group: id, err }, "group deletion could not be made durable");
           out.set(id, ErrorCode.COORDINATOR_NOT_AVAILABLE);
         }
@@ -455,19 +525,7 @@ export class GroupCoordinator {
   /** Stops every timer and answers every waiting request, so clients look for the coordinator again. */
   close(): void {
     this.closed = true;
-    for (const g of this.groups.values()) {
-      this.clock.clearTimeout(g.rebalanceTimer);
-      if (g.initialDelay) this.clock.clearTimeout(g.initialDelay.timer);
-      for (const t of g.pendingMembers.values()) this.clock.clearTimeout(t);
-      g.pendingMembers.clear();
-      for (const m of g.members.values()) {
-        this.clock.clearTimeout(m.sessionTimer);
-        this.answerJoin(m, this.joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
-        const sync = m.syncWaiter;
-        m.syncWaiter = null;
-        sync?.({ errorCode: ErrorCode.NOT_COORDINATOR, protocolType: null, protocolName: null, assignment: NO_BUFFER });
-      }
-    }
+    for (const g of this.groups.values()) this.stopTimers(g, ErrorCode.NOT_COORDINATOR);
   }
 
   // ---- internals ----
@@ -488,26 +546,78 @@ export class GroupCoordinator {
         offsets: new Map(),
         rebalanceTimer: null,
         initialDelay: null,
+        pendingSync: new Set(),
+        syncTimer: null,
+        emptyTimer: null,
       };
       this.groups.set(groupId, g);
     }
     return g;
   }
 
-  /** An empty group with no committed offsets is forgotten, as Kafka does. */
-  private dropIfUnused(g: Group): void {
-    if (g.state === "Empty" && g.members.size === 0 && g.pendingMembers.size === 0 && g.offsets.size === 0) this.groups.delete(g.groupId);
+  /** An Empty group with nothing in it and no committed offsets is forgotten, as Kafka's cleanup does. */
+  private dropIfUnused(g: Group): boolean {
+    if (g.state !== "Empty" || g.members.size > 0 || g.pendingMembers.size > 0 || g.offsets.size > 0) return false;
+    if (this.groups.get(g.groupId) === g) this.forget(g);
+    return true;
   }
 
-  private protocolsCompatible(g: Group, req: JoinRequest): boolean {
-    if (g.members.size === 0) return true;
-    if (g.protocolType !== null && req.protocolType !== g.protocolType) return false;
-    const names = new Set(req.protocols.map((p) => p.name));
+  private forget(g: Group): void {
+    this.stopTimers(g, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    g.state = "Dead";
+    this.groups.delete(g.groupId);
+  }
+
+  private stopTimers(g: Group, answerWith: number): void {
+    this.clock.clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = null;
+    if (g.initialDelay) this.clock.clearTimeout(g.initialDelay.timer);
+    g.initialDelay = null;
+    this.clock.clearTimeout(g.syncTimer);
+    g.syncTimer = null;
+    this.clearEmptyTimer(g);
+    for (const t of g.pendingMembers.values()) this.clock.clearTimeout(t);
+    g.pendingMembers.clear();
     for (const m of g.members.values()) {
-      if (m.memberId === req.memberId) continue;
-      if (!m.protocols.some((p) => names.has(p.name))) return false;
+      this.clock.clearTimeout(m.sessionTimer);
+      m.sessionTimer = null;
+      this.answerWaiters(m, answerWith);
     }
-    return true;
+  }
+
+  private clearEmptyTimer(g: Group): void {
+    this.clock.clearTimeout(g.emptyTimer);
+    g.emptyTimer = null;
+  }
+
+  private isFull(g: Group): boolean {
+    return g.members.size + g.pendingMembers.size >= this.maxSize;
+  }
+
+  private commitRefusal(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null }): number {
+    const g = this.groups.get(req.groupId);
+    if (!g) return req.generationId < 0 ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
+    if (g.state === "Dead") return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (req.generationId < 0 && g.state === "Empty") return ErrorCode.NONE;
+    if (req.generationId >= 0 || req.memberId !== "" || req.groupInstanceId !== null) {
+      if (this.fenced(g, req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
+      if (!g.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (req.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    } else {
+      // No member id and no generation (OffsetCommit v0, admin tools): only while nobody consumes.
+      return ErrorCode.UNKNOWN_MEMBER_ID;
+    }
+    // The member has its new generation from JoinGroup but not its assignment yet.
+    if (g.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  /** Kafka's rule: the joiner must share a protocol that every other member supports, under the same protocol type. */
+  private protocolsCompatible(g: Group, req: JoinRequest): boolean {
+    const others = [...g.members.values()].filter((m) => m.memberId !== req.memberId);
+    if (others.length === 0) return true;
+    if (g.protocolType !== null && req.protocolType !== g.protocolType) return false;
+    return req.protocols.some((p) => others.every((m) => m.protocols.some((q) => q.name === p.name)));
   }
 
   private fenced(g: Group, memberId: string, groupInstanceId: string | null): boolean {
@@ -516,24 +626,44 @@ export class GroupCoordinator {
     return current !== undefined && current !== memberId;
   }
 
+  /**
+   * A static member joining without a member id: new, or the same instance restarted. A
+   * restart takes over the old member (assignment included) under a new id and fences the
+   * old id; in a Stable group whose protocol stays the same it does so without a rebalance
+   * (KIP-345), which is what static membership is for.
+   */
   private joinStatic(g: Group, req: JoinRequest): Promise<JoinResult> {
     const instanceId = req.groupInstanceId!;
     const oldId = g.staticMembers.get(instanceId);
+    const member = oldId === undefined ? undefined : g.members.get(oldId);
     const memberId = `${instanceId}-${randomUUID()}`;
-    if (oldId !== undefined && g.members.has(oldId)) {
-      // The instance restarted: the new member id replaces the old one, whose requests are fenced.
-      const old = g.members.get(oldId)!;
-      this.clock.clearTimeout(old.sessionTimer);
-      g.members.delete(oldId);
-      this.answerJoin(old, this.joinError(ErrorCode.FENCED_INSTANCE_ID, oldId));
-      const sync = old.syncWaiter;
-      old.syncWaiter = null;
-      sync?.({ errorCode: ErrorCode.FENCED_INSTANCE_ID, protocolType: null, protocolName: null, assignment: NO_BUFFER });
-      if (g.leaderId === oldId) g.leaderId = memberId;
-      this.log?.info({ group: g.groupId, instance: instanceId, oldMember: oldId, member: memberId }, "static member replaced");
+    if (!member) {
+      if (this.isFull(g)) return Promise.resolve(joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, ""));
+      return this.addMemberAndRebalance(g, memberId, req);
     }
-    if (g.members.size + g.pendingMembers.size >= this.maxSize) return Promise.resolve(this.joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, ""));
-    return this.addMemberAndRebalance(g, memberId, req);
+    const old = member.memberId;
+    this.answerWaiters(member, ErrorCode.FENCED_INSTANCE_ID);
+    this.clock.clearTimeout(member.sessionTimer);
+    member.sessionTimer = null;
+    g.members.delete(old);
+    member.memberId = memberId;
+    g.members.set(memberId, member);
+    g.staticMembers.set(instanceId, memberId);
+    if (g.leaderId === old) g.leaderId = memberId;
+    if (g.pendingSync.delete(old)) g.pendingSync.add(memberId);
+    this.log?.info({ group: g.groupId, instance: instanceId, oldMember: old, member: memberId }, "static member replaced");
+    this.updateMember(member, req);
+
+    if (g.state === "Stable" && this.selectProtocol(g) === g.protocolName) {
+      this.touchSession(g, member);
+      const isLeader = memberId === g.leaderId;
+      // The leader learns the members but must not reassign: a Stable group would not pass a new assignment on (KIP-814).
+      return Promise.resolve({ ...this.joinResultFor(g, member), skipAssignment: isLeader });
+    }
+    const answer = this.awaitJoin(member);
+    if (g.state === "PreparingRebalance") this.maybeCompleteJoin(g);
+    else this.prepareRebalance(g, `static member ${instanceId} rejoined`);
+    return answer;
   }
 
   private addMemberAndRebalance(g: Group, memberId: string, req: JoinRequest): Promise<JoinResult> {
@@ -551,52 +681,61 @@ export class GroupCoordinator {
       syncWaiter: null,
       sessionTimer: null,
     };
-    const answer = new Promise<JoinResult>((resolve) => (member.joinWaiter = resolve));
+    const answer = this.awaitJoin(member);
     g.members.set(memberId, member);
     if (req.groupInstanceId !== null) g.staticMembers.set(req.groupInstanceId, memberId);
     if (g.protocolType === null) g.protocolType = req.protocolType;
     if (g.leaderId === null) g.leaderId = memberId;
+    this.clearEmptyTimer(g);
     this.log?.debug({ group: g.groupId, member: memberId }, "member joined");
     this.prepareRebalance(g, `member ${memberId} joined`);
     return answer;
   }
 
-  private rejoin(g: Group, member: Member, req: JoinRequest): Promise<JoinResult> {
+  private updateMember(member: Member, req: JoinRequest): boolean {
     const changed = !sameProtocols(member.protocols, req.protocols);
     member.protocols = req.protocols;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     member.clientId = req.clientId;
     member.clientHost = req.clientHost;
+    return changed;
+  }
+
+  private rejoin(g: Group, member: Member, req: JoinRequest): Promise<JoinResult> {
+    const changed = this.updateMember(member, req);
     const settled = g.state === "Stable" || g.state === "CompletingRebalance";
     if (settled && !changed && !(g.state === "Stable" && member.memberId === g.leaderId)) {
-      // Nothing new: answer with the current generation instead of forcing a rebalance.
+      // Nothing new (typically a lost JoinGroup response): answer with the current generation instead of rebalancing.
       this.touchSession(g, member);
       return Promise.resolve(this.joinResultFor(g, member));
     }
-    const answer = new Promise<JoinResult>((resolve) => {
-      this.answerJoin(member, this.joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId));
-      member.joinWaiter = resolve;
-    });
+    const answer = this.awaitJoin(member);
+    // With the leader gone, the first member back leads.
+    if (g.leaderId === null) g.leaderId = member.memberId;
     if (g.state === "PreparingRebalance") this.maybeCompleteJoin(g);
     else this.prepareRebalance(g, `member ${member.memberId} rejoined`);
     return answer;
   }
 
+  /** A member waits in JoinGroup; an older JoinGroup of the same member still waiting is answered first. */
+  private awaitJoin(member: Member): Promise<JoinResult> {
+    this.answerJoin(member, joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId));
+    return new Promise<JoinResult>((resolve) => (member.joinWaiter = resolve));
+  }
+
   private prepareRebalance(g: Group, reason: string): void {
-    if (g.state === "CompletingRebalance") {
-      for (const m of g.members.values()) {
-        const sync = m.syncWaiter;
-        m.syncWaiter = null;
-        sync?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, protocolType: null, protocolName: null, assignment: NO_BUFFER });
-      }
-    }
+    if (g.state === "CompletingRebalance") for (const m of g.members.values()) this.answerSync(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    this.clock.clearTimeout(g.syncTimer);
+    g.syncTimer = null;
+    g.pendingSync.clear();
+    this.clearEmptyTimer(g);
     const wasEmpty = g.state === "Empty";
     if (g.state !== "PreparingRebalance") {
       g.state = "PreparingRebalance";
       this.log?.info({ group: g.groupId, reason }, "rebalance started");
     }
-    const rebalanceMs = Math.max(0, ...[...g.members.values()].map((m) => m.rebalanceTimeoutMs));
+    const rebalanceMs = this.rebalanceTimeoutMs(g);
     if (wasEmpty && this.initialDelayMs > 0) {
       // A new group waits a moment for its other members, so it does not rebalance once per joiner.
       g.initialDelay = { timer: null, deadlineMs: this.clock.now() + rebalanceMs };
@@ -611,6 +750,13 @@ export class GroupCoordinator {
     this.maybeCompleteJoin(g);
   }
 
+  private rebalanceTimeoutMs(g: Group): number {
+    let ms = 0;
+    for (const m of g.members.values()) ms = Math.max(ms, m.rebalanceTimeoutMs);
+    return ms;
+  }
+
+  /** Each joiner restarts the delay, but never past the rebalance timeout counted from the first joiner. */
   private armInitialDelay(g: Group): void {
     const delay = g.initialDelay!;
     this.clock.clearTimeout(delay.timer);
@@ -629,9 +775,11 @@ export class GroupCoordinator {
   }
 
   private completeJoin(g: Group): void {
-    if (g.state !== "PreparingRebalance" || this.closed) return;
+    if (g.state !== "PreparingRebalance" || this.closed || this.groups.get(g.groupId) !== g) return;
     this.clock.clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = null;
+    if (g.initialDelay) this.clock.clearTimeout(g.initialDelay.timer);
+    g.initialDelay = null;
     // Members that did not rejoin in time are out.
     for (const m of [...g.members.values()]) if (!m.joinWaiter) this.dropMember(g, m);
     g.generationId++;
@@ -640,18 +788,47 @@ export class GroupCoordinator {
       g.protocolName = null;
       g.protocolType = null;
       g.leaderId = null;
-      // Kept while Empty (describable, deletable) even without offsets, as Kafka does.
       this.log?.info({ group: g.groupId, generation: g.generationId }, "group empty");
+      // Kept a while (describable, deletable) even without offsets, then forgotten.
+      if (g.offsets.size === 0 && g.pendingMembers.size === 0) g.emptyTimer = this.clock.setTimeout(() => ((g.emptyTimer = null), this.dropIfUnused(g)), this.emptyRetentionMs);
       return;
     }
     g.protocolName = this.selectProtocol(g);
     if (g.leaderId === null || !g.members.has(g.leaderId)) g.leaderId = g.members.keys().next().value!;
     g.state = "CompletingRebalance";
+    this.log?.info({ group: g.groupId, generation: g.generationId, members: g.members.size, protocol: g.protocolName }, "join phase complete");
     for (const m of g.members.values()) {
       m.assignment = NO_BUFFER;
+      g.pendingSync.add(m.memberId);
       this.answerJoin(m, this.joinResultFor(g, m));
       this.touchSession(g, m);
     }
+    // A leader that never sends its assignments must not hold the group forever.
+    const generation = g.generationId;
+    g.syncTimer = this.clock.setTimeout(() => this.expirePendingSync(g, generation), this.rebalanceTimeoutMs(g));
+  }
+
+  private syncReceived(g: Group, memberId: string): void {
+    if (g.pendingSync.delete(memberId) && g.pendingSync.size === 0) {
+      this.clock.clearTimeout(g.syncTimer);
+      g.syncTimer = null;
+    }
+  }
+
+  private expirePendingSync(g: Group, generation: number): void {
+    g.syncTimer = null;
+    if (this.groups.get(g.groupId) !== g || g.generationId !== generation) return;
+    if (g.state !== "CompletingRebalance" && g.state !== "Stable") return;
+    const late = [...g.pendingSync];
+    g.pendingSync.clear();
+    if (late.length === 0) return;
+    this.log?.info({ group: g.groupId, generation, members: late }, "members did not sync within the rebalance timeout");
+    for (const id of late) {
+      const m = g.members.get(id);
+      if (m) this.dropMember(g, m);
+      if (g.leaderId === id) g.leaderId = null;
+    }
+    this.prepareRebalance(g, "members did not sync in time");
   }
 
   private joinResultFor(g: Group, m: Member): JoinResult {
@@ -664,13 +841,15 @@ export class GroupCoordinator {
       leader: g.leaderId ?? "",
       skipAssignment: false,
       memberId: m.memberId,
-      members: isLeader
-        ? [...g.members.values()].map((x) => ({ memberId: x.memberId, groupInstanceId: x.groupInstanceId, metadata: x.protocols.find((p) => p.name === g.protocolName)?.metadata ?? NO_BUFFER }))
-        : [],
+      members: isLeader ? [...g.members.values()].map((x) => ({ memberId: x.memberId, groupInstanceId: x.groupInstanceId, metadata: this.metadataOf(g, x) })) : [],
     };
   }
 
-  /** The protocol every member supports that most members prefer (first choice of each member votes). */
+  private metadataOf(g: Group, m: Member): Buffer {
+    return m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? NO_BUFFER;
+  }
+
+  /** Among the protocols every member supports, the one most members list first; ties go to the first member's preference. */
   private selectProtocol(g: Group): string {
     const members = [...g.members.values()];
     const common = members[0]!.protocols.map((p) => p.name).filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
@@ -686,12 +865,14 @@ export class GroupCoordinator {
 
   private touchSession(g: Group, m: Member): void {
     this.clock.clearTimeout(m.sessionTimer);
-    m.sessionTimer = this.clock.setTimeout(() => this.expireMember(g, m.memberId), m.sessionTimeoutMs);
+    const memberId = m.memberId;
+    m.sessionTimer = this.clock.setTimeout(() => this.expireMember(g, memberId), m.sessionTimeoutMs);
   }
 
   private expireMember(g: Group, memberId: string): void {
     const m = g.members.get(memberId);
     if (!m || this.groups.get(g.groupId) !== g) return;
+    m.sessionTimer = null;
     // A member waiting in JoinGroup is bounded by the rebalance timeout instead.
     if (m.joinWaiter && g.state === "PreparingRebalance") return;
     this.log?.info({ group: g.groupId, member: memberId, sessionTimeoutMs: m.sessionTimeoutMs }, "member session expired");
@@ -704,14 +885,14 @@ export class GroupCoordinator {
     this.dropIfUnused(g);
   }
 
+  /** Takes a member out without touching the group's state; its waiting requests learn it is unknown now. */
   private dropMember(g: Group, m: Member): void {
     this.clock.clearTimeout(m.sessionTimer);
+    m.sessionTimer = null;
     g.members.delete(m.memberId);
+    g.pendingSync.delete(m.memberId);
     if (m.groupInstanceId !== null && g.staticMembers.get(m.groupInstanceId) === m.memberId) g.staticMembers.delete(m.groupInstanceId);
-    this.answerJoin(m, this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.memberId));
-    const sync = m.syncWaiter;
-    m.syncWaiter = null;
-    sync?.({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: NO_BUFFER });
+    this.answerWaiters(m, ErrorCode.UNKNOWN_MEMBER_ID);
   }
 
   private removeMember(g: Group, memberId: string, reason: string): void {
@@ -723,14 +904,21 @@ export class GroupCoordinator {
     else if (g.state === "PreparingRebalance") this.maybeCompleteJoin(g);
   }
 
+  private answerWaiters(m: Member, errorCode: number): void {
+    this.answerJoin(m, joinError(errorCode, m.memberId));
+    this.answerSync(m, syncError(errorCode));
+  }
+
   private answerJoin(m: Member, result: JoinResult): void {
     const waiter = m.joinWaiter;
     m.joinWaiter = null;
     waiter?.(result);
   }
 
-  private joinError(errorCode: number, memberId: string): JoinResult {
-    return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
+  private answerSync(m: Member, result: SyncResult): void {
+    const waiter = m.syncWaiter;
+    m.syncWaiter = null;
+    waiter?.(result);
   }
 
   /** Topics the group's consumers subscribe to, from their ConsumerProtocolSubscription; "all" if unknowable. */
@@ -752,6 +940,10 @@ export class GroupCoordinator {
     }
     return topics;
   }
+}
+
+function joinError(errorCode: number, memberId: string): JoinResult {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
 }
 
 function sameProtocols(a: { name: string; metadata: Buffer }[], b: { name: string; metadata: Buffer }[]): boolean {
