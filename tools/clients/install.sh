@@ -1,63 +1,92 @@
 #!/usr/bin/env bash
-# Installs the real Kafka clients the tests drive, each from its own registry, into
-# ${FLOE_CACHE:-~/.cache/floe}. Idempotent: a second run only checks what is there.
+# Installs the real Kafka clients the compatibility tests drive, each from its own registry,
+# into ${FLOE_CACHE:-~/.cache/floe}. Idempotent: a stamp (hash of what an install depends on)
+# makes a second run a few file reads. Progress and timings go to stderr.
 #   tools/clients/install.sh [kafkajs|python|java|go|all]
+#     kafkajs  node_modules/kafkajs (a devDependency; `npm ci` installs it)
+#     python   $FLOE_CACHE/venv with confluent-kafka from PyPI (librdkafka inside the wheel)
+#     java     kafka-clients + slf4j-simple from Maven Central into $FLOE_CACHE/java-lib,
+#              tools/clients/java/src compiled into $FLOE_CACHE/java-classes
+#     go       franz-go program built into $FLOE_CACHE/bin/floe-franz
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
 cache="${FLOE_CACHE:-$HOME/.cache/floe}"
 mkdir -p "$cache/bin"
-what="${1:-all}"
 
-stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+log() { echo "clients/$*" >&2; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+fresh() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+need() { command -v "$1" >/dev/null || { log "$2"; exit 1; }; }
+
+install_kafkajs() {
+  if [ -f "$repo/node_modules/kafkajs/package.json" ] && [ -d "$repo/node_modules/tsx" ]; then
+    log "kafkajs: $(node -p 'require(process.argv[1]).version' "$repo/node_modules/kafkajs/package.json") in node_modules"
+    return
+  fi
+  log "kafkajs: not in node_modules, running npm ci"
+  (cd "$repo" && npm ci --no-audit --no-fund >&2)
+}
 
 install_python() {
   local venv="$cache/venv" want
-  want="$(stamp_of "$here/python/requirements.txt")"
-  if [ -f "$venv/.stamp" ] && [ "$(cat "$venv/.stamp")" = "$want" ]; then return; fi
-  echo "installing librdkafka (confluent-kafka) into $venv"
+  need python3 "python: python3 is required"
+  want="$(hash_of "$here/python/requirements.txt")-$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if fresh "$venv/.stamp" "$want" && [ -x "$venv/bin/python" ]; then log "python: cached in $venv"; return; fi
+  log "python: installing confluent-kafka from PyPI into $venv"
+  rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/python/requirements.txt"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r "$here/python/requirements.txt" >&2
+  "$venv/bin/python" -c 'import confluent_kafka as c; print("python: confluent-kafka %s, librdkafka %s" % (c.__version__, c.libversion()[0]))' >&2
   echo "$want" > "$venv/.stamp"
 }
 
 install_java() {
-  local lib="$cache/java-lib" classes="$cache/java-classes" want
-  command -v mvn >/dev/null || { echo "mvn is required for the Java client tests" >&2; exit 1; }
-  want="$(stamp_of "$here/java/pom.xml")"
-  if ! [ -f "$lib/.stamp" ] || [ "$(cat "$lib/.stamp")" != "$want" ]; then
-    echo "installing the Java client (org.apache.kafka:kafka-clients) into $lib"
-    rm -rf "$lib"
-    mvn -q -B -f "$here/java/pom.xml" -Dmaven.repo.local="$cache/m2" dependency:copy-dependencies -DoutputDirectory="$lib"
-    echo "$want" > "$lib/.stamp"
+  local lib="$cache/java-lib" classes="$cache/java-classes" want tmp
+  need mvn "java: mvn (Maven) is required to fetch kafka-clients from Maven Central"
+  need javac "java: javac (JDK 11+) is required to compile tools/clients/java/src"
+  want="$(hash_of "$here/java/pom.xml")"
+  if fresh "$lib/.stamp" "$want"; then
+    log "java: jars cached in $lib"
+  else
+    log "java: fetching kafka-clients from Maven Central into $lib"
+    mkdir -p "$cache"
+    tmp="$(mktemp -d "$cache/java-lib.tmp.XXXXXX")"
+    if ! mvn -q -B -Dstyle.color=never -f "$here/java/pom.xml" -Dmaven.repo.local="$cache/m2" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2; then
+      rm -rf "$tmp"; log "java: mvn dependency:copy-dependencies failed"; exit 1
+    fi
+    echo "$want" > "$tmp/.stamp"
+    rm -rf "$lib" && mv "$tmp" "$lib"
   fi
-  want="$(stamp_of "$here/java/src/"*.java "$here/java/pom.xml")"
-  if ! [ -f "$classes/.stamp" ] || [ "$(cat "$classes/.stamp")" != "$want" ]; then
-    rm -rf "$classes" && mkdir -p "$classes"
-    javac -nowarn -d "$classes" -cp "$lib/*" "$here/java/src/"*.java
-    echo "$want" > "$classes/.stamp"
-  fi
+  want="$(hash_of "$here/java/src/"*.java "$lib/.stamp")"
+  if fresh "$classes/.stamp" "$want"; then log "java: classes cached in $classes"; return; fi
+  log "java: compiling tools/clients/java/src into $classes"
+  rm -rf "$classes" && mkdir -p "$classes"
+  javac -Xlint:none -d "$classes" -cp "$lib/*" "$here/java/src/"*.java >&2
+  echo "$want" > "$classes/.stamp"
 }
 
 install_go() {
   local bin="$cache/bin/floe-franz" want
-  command -v go >/dev/null || { echo "go is required for the franz-go tests" >&2; exit 1; }
-  want="$(stamp_of "$here/go/"*.go "$here/go/go.mod" "$here/go/go.sum")"
-  if [ -x "$bin" ] && [ -f "$bin.stamp" ] && [ "$(cat "$bin.stamp")" = "$want" ]; then return; fi
-  echo "building the franz-go client into $bin"
-  (cd "$here/go" && GOFLAGS=-mod=mod go build -o "$bin" .)
+  need go "go: the Go toolchain is required to build the franz-go client"
+  want="$(hash_of "$here/go/"*.go "$here/go/go.mod" "$here/go/go.sum")-$(go env GOVERSION)"
+  if [ -x "$bin" ] && fresh "$bin.stamp" "$want"; then log "go: cached in $bin"; return; fi
+  log "go: building tools/clients/go (franz-go, from the Go module proxy) into $bin"
+  # go.sum is committed: -mod=readonly refuses to build anything it does not pin.
+  (cd "$here/go" && go build -mod=readonly -trimpath -o "$bin.tmp" . >&2)
+  mv "$bin.tmp" "$bin"
   echo "$want" > "$bin.stamp"
 }
 
-install_kafkajs() {
-  # kafkajs is a devDependency: `npm ci` installs it.
-  [ -d "$here/../../node_modules/kafkajs" ] || (cd "$here/../.." && npm ci --no-audit --no-fund)
+timed() {
+  local t0=$SECONDS
+  "install_$1"
+  log "$1: ready ($((SECONDS - t0))s)"
 }
 
-case "$what" in
-  python) install_python ;;
-  java) install_java ;;
-  go) install_go ;;
-  kafkajs) install_kafkajs ;;
-  all) install_kafkajs; install_python; install_java; install_go ;;
+case "${1:-all}" in
+  kafkajs | python | java | go) timed "$1" ;;
+  all) for c in kafkajs python java go; do timed "$c"; done ;;
   *) echo "usage: $0 [kafkajs|python|java|go|all]" >&2; exit 2 ;;
 esac

@@ -1,16 +1,22 @@
-// A command-line Kafka client on franz-go, with its default settings, for Floe's
-// compatibility tests. Same interface as the other clients in tools/clients:
+// Command floe-franz is a command-line Kafka client on franz-go, for Floe's compatibility
+// tests. Producer and consumer keep franz-go's default settings (idempotent, acks=all,
+// sticky key partitioner, auto-commit on); only what a test must name is set.
+// Same interface as every client in tools/clients:
 //
-//	produce --bootstrap B --topic T --count N [--start S]
-//	consume --bootstrap B --topic T --group G --count N --timeout-ms X
-//	create-topic --bootstrap B --topic T --partitions P
+//	produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P]
+//	consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
+//	create-topic --bootstrap H:P --topic T --partitions P
 //
-// One JSON line per acknowledged or consumed record, then a summary line.
+// stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
+// line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
+// Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,112 +24,163 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-type line struct {
+type record struct {
 	P int32  `json:"p"`
 	O int64  `json:"o"`
 	K string `json:"k"`
 	V string `json:"v"`
 }
 
+var (
+	stdout   = bufio.NewWriter(os.Stdout)
+	stdoutMu sync.Mutex
+)
+
 func emit(v any) {
-	b, _ := json.Marshal(v)
-	fmt.Println(string(b))
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	stdoutMu.Lock()
+	defer stdoutMu.Unlock()
+	stdout.Write(b)
+	stdout.WriteByte('\n')
+}
+
+type options struct {
+	bootstrap, topic, group        string
+	count, start, partitions, hint int
+	timeout                        time.Duration
 }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: floe-franz produce|consume|create-topic --bootstrap host:port --topic T ...")
+		fmt.Fprintln(os.Stderr, "usage: floe-franz produce|consume|create-topic --bootstrap H:P --topic T ...")
 		os.Exit(2)
 	}
+	var o options
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-	bootstrap := fs.String("bootstrap", "", "")
-	topic := fs.String("topic", "", "")
-	count := fs.Int("count", 0, "")
-	start := fs.Int("start", 0, "")
-	group := fs.String("group", "floe-test", "")
-	timeoutMs := fs.Int("timeout-ms", 60000, "")
-	partitions := fs.Int("partitions", 1, "")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "host:port of a broker")
+	fs.StringVar(&o.topic, "topic", "", "topic")
+	fs.StringVar(&o.group, "group", "", "consumer group")
+	fs.IntVar(&o.count, "count", 0, "records to produce or consume")
+	fs.IntVar(&o.start, "start", 0, "index of the first produced record")
+	fs.IntVar(&o.partitions, "partitions", 0, "partitions of the created topic")
+	fs.IntVar(&o.hint, "partitions-hint", 0, "produce: create the topic with this many partitions if it is missing")
+	timeoutMs := fs.Int("timeout-ms", 60000, "consume: give up after this long")
 	_ = fs.Parse(os.Args[2:])
+	o.timeout = time.Duration(*timeoutMs) * time.Millisecond
+	if o.bootstrap == "" || o.topic == "" {
+		fmt.Fprintln(os.Stderr, "--bootstrap and --topic are required")
+		os.Exit(2)
+	}
 
 	var err error
 	switch os.Args[1] {
 	case "produce":
-		err = produce(*bootstrap, *topic, *start, *count)
+		err = produce(o)
 	case "consume":
-		err = consume(*bootstrap, *topic, *group, *count, time.Duration(*timeoutMs)*time.Millisecond)
+		err = consume(o)
 	case "create-topic":
-		err = createTopic(*bootstrap, *topic, int32(*partitions))
+		err = createTopic(o.bootstrap, o.topic, o.partitions, false)
+		if err == nil {
+			emit(map[string]any{"done": true})
+		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
+	stdoutMu.Lock()
+	stdout.Flush()
+	stdoutMu.Unlock()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-func produce(bootstrap, topic string, start, count int) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.DefaultProduceTopic(topic))
+func produce(o options) error {
+	if o.hint > 0 {
+		if err := createTopic(o.bootstrap, o.topic, o.hint, true); err != nil {
+			return err
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(o.bootstrap), kgo.ClientID("floe-franz-producer"), kgo.DefaultProduceTopic(o.topic))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var mu sync.Mutex
-	var firstErr error
-	acked := 0
-	var wg sync.WaitGroup
-	for i := start; i < start+count; i++ {
-		wg.Add(1)
-		rec := &kgo.Record{Key: []byte(fmt.Sprintf("k-%d", i)), Value: []byte(fmt.Sprintf("v-%d", i))}
+	var (
+		mu       sync.Mutex
+		acked    int
+		failed   int
+		firstErr error
+	)
+	for i := o.start; i < o.start+o.count; i++ {
+		rec := &kgo.Record{Key: fmt.Appendf(nil, "k-%d", i), Value: fmt.Appendf(nil, "v-%d", i)}
 		cl.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
-			defer wg.Done()
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				failed++
 				if firstErr == nil {
 					firstErr = err
 				}
 				return
 			}
 			acked++
-			emit(line{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
+			emit(record{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
 		})
 	}
-	wg.Wait()
-	emit(map[string]any{"done": true, "acked": acked})
-	return firstErr
+	// Flush waits for every promise above to have run.
+	if err := cl.Flush(context.Background()); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	emit(map[string]any{"done": true, "acked": acked, "failed": failed})
+	if firstErr != nil {
+		return fmt.Errorf("%d records failed, first: %w", failed, firstErr)
+	}
+	return nil
 }
 
-func consume(bootstrap, topic, group string, count int, timeout time.Duration) error {
+func consume(o options) error {
+	if o.group == "" {
+		return errors.New("consume needs --group")
+	}
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(topic),
+		kgo.SeedBrokers(o.bootstrap),
+		kgo.ClientID("floe-franz-consumer"),
+		kgo.ConsumerGroup(o.group),
+		kgo.ConsumeTopics(o.topic),
+		// A new group reads the topic from its start (franz-go's default too, said out loud).
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
 	)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	seen := 0
-	for seen < count && ctx.Err() == nil {
+	for seen < o.count && ctx.Err() == nil {
 		fetches := cl.PollFetches(ctx)
-		for _, fe := range fetches.Errors() {
-			if fe.Err != context.DeadlineExceeded && fe.Err != context.Canceled {
-				fmt.Fprintln(os.Stderr, "fetch error:", fe.Topic, fe.Partition, fe.Err)
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(os.Stderr, "consume: %s/%d: %v\n", t, p, err)
 			}
-		}
+		})
 		fetches.EachRecord(func(r *kgo.Record) {
-			emit(line{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
+			emit(record{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
 			seen++
 		})
 	}
+	// Every record printed above came from PollFetches, so committing what was polled covers
+	// exactly what was printed; synchronous, so it is durable before exit.
 	commitCtx, commitCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer commitCancel()
 	if err := cl.CommitUncommittedOffsets(commitCtx); err != nil {
@@ -133,24 +190,23 @@ func consume(bootstrap, topic, group string, count int, timeout time.Duration) e
 	return nil
 }
 
-func createTopic(bootstrap, topic string, partitions int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+func createTopic(bootstrap, topic string, partitions int, existOK bool) error {
+	if partitions <= 0 {
+		return errors.New("create-topic needs --partitions")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ClientID("floe-franz-admin"))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := adm.CreateTopics(ctx, partitions, -1, nil, topic)
-	if err != nil {
-		return err
+	res, err := kadm.NewClient(cl).CreateTopic(ctx, int32(partitions), -1, nil, topic)
+	if err == nil {
+		err = res.Err
 	}
-	for _, r := range res {
-		if r.Err != nil {
-			return r.Err
-		}
+	if existOK && errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
 	}
-	emit(map[string]any{"done": true})
-	return nil
+	return err
 }

@@ -1,97 +1,172 @@
-// A command-line Kafka client on kafkajs, with its default settings, for Floe's
-// compatibility tests. Same interface as the other clients in tools/clients:
-//   produce --bootstrap B --topic T --count N [--start S]
-//   consume --bootstrap B --topic T --group G --count N --timeout-ms X
-//   create-topic --bootstrap B --topic T --partitions P
-import { Kafka, logLevel } from "kafkajs";
+// Command-line Kafka client on kafkajs, for Floe's compatibility tests. Producer and
+// consumer keep kafkajs's default settings (acks=-1, its default Java-compatible partitioner,
+// auto-commit on); only what a test must name is set. Same interface as every client in
+// tools/clients:
+//   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P]
+//   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
+//   create-topic --bootstrap H:P --topic T --partitions P
+// stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
+// line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics (kafkajs's own
+// log lines included) go to stderr. Exit code 0 only if the command fully succeeded.
+// Run: node --import tsx tools/clients/kafkajs/floe-client.ts produce ...
+import { Kafka, logLevel, Partitioners, type LogEntry, type PartitionerArgs } from "kafkajs";
+
+const OPTIONS = new Set(["bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions"]);
+
+function usage(message: string): never {
+  process.stderr.write(`${message}\nusage: floe-client.ts produce|consume|create-topic --bootstrap H:P --topic T ...\n`);
+  process.exit(2);
+}
 
 const [command, ...rest] = process.argv.slice(2);
-const args = new Map<string, string>();
-for (let i = 0; i + 1 < rest.length; i += 2) args.set(rest[i]!.replace(/^--/, ""), rest[i + 1]!);
-const need = (k: string) => {
-  const v = args.get(k);
-  if (v === undefined) throw new Error(`--${k} is required`);
+const opts = new Map<string, string>();
+for (let i = 0; i < rest.length; i += 2) {
+  const name = rest[i]!.startsWith("--") ? rest[i]!.slice(2) : "";
+  if (!OPTIONS.has(name)) usage(`unknown option ${rest[i]}`);
+  if (i + 1 >= rest.length) usage(`option ${rest[i]} needs a value`);
+  opts.set(name, rest[i + 1]!);
+}
+function str(name: string): string {
+  const v = opts.get(name);
+  if (v === undefined) usage(`--${name} is required`);
   return v;
+}
+function int(name: string, fallback?: number): number {
+  const raw = opts.get(name);
+  if (raw === undefined && fallback !== undefined) return fallback;
+  const v = Number(str(name));
+  if (!Number.isInteger(v)) usage(`--${name} must be an integer`);
+  return v;
+}
+
+const lines: string[] = [];
+function out(o: object): void {
+  lines.push(JSON.stringify(o));
+  if (lines.length >= 256) flushOut();
+}
+function flushOut(): void {
+  if (lines.length) process.stdout.write(lines.join("\n") + "\n");
+  lines.length = 0;
+}
+
+// kafkajs's default logger prints JSON to stdout; keep stdout for records only.
+const toStderr = () => (entry: LogEntry) => {
+  const { message, ...extra } = entry.log;
+  process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(extra)}\n`);
 };
-const emit = (o: object) => process.stdout.write(JSON.stringify(o) + "\n");
+const kafka = new Kafka({ clientId: "floe-kafkajs", brokers: [str("bootstrap")], logLevel: logLevel.WARN, logCreator: toStderr });
 
-const kafka = new Kafka({ clientId: "floe-kafkajs", brokers: [need("bootstrap")], logLevel: logLevel.ERROR });
-
-async function produce(): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const topic = need("topic");
-  const start = Number(args.get("start") ?? 0);
-  const count = Number(need("count"));
-  let acked = 0;
-  for (let i = start; i < start + count; i += 100) {
-    const ids = Array.from({ length: Math.min(100, start + count - i) }, (_, j) => i + j);
-    // kafkajs reports one base offset per partition per send, so each record names its
-    // partition (round robin) and offsets follow send order within it.
-    const results = await producer.send({ topic, messages: ids.map((id) => ({ key: `k-${id}`, value: `v-${id}`, partition: id % partitionCount })) });
-    const next = new Map(results.map((r) => [r.partition, Number(r.baseOffset)]));
-    for (const id of ids) {
-      const p = id % partitionCount;
-      const o = next.get(p)!;
-      next.set(p, o + 1);
-      emit({ p, o, k: `k-${id}`, v: `v-${id}` });
-      acked++;
-    }
-  }
-  await producer.disconnect();
-  emit({ done: true, acked });
-}
-
-let partitionCount = 1;
-
-async function consume(): Promise<void> {
-  const consumer = kafka.consumer({ groupId: need("group") });
-  await consumer.connect();
-  await consumer.subscribe({ topic: need("topic"), fromBeginning: true });
-  const count = Number(need("count"));
-  let seen = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, Number(args.get("timeout-ms") ?? 60000));
-    void consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        emit({ p: partition, o: Number(message.offset), k: message.key?.toString(), v: message.value?.toString() });
-        if (++seen >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  await consumer.commitOffsets([]);
-  await consumer.disconnect();
-  emit({ done: true, consumed: seen });
-}
-
-async function createTopic(): Promise<void> {
+async function createTopic(topic: string, partitions: number, existOk: boolean): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: need("topic"), numPartitions: Number(need("partitions")) }], waitForLeaders: true });
-  await admin.disconnect();
-  emit({ done: true });
+  try {
+    const created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    if (!created && !existOk) throw new Error(`topic ${topic} already exists`);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
-async function main(): Promise<void> {
-  if (command === "produce") {
-    const admin = kafka.admin();
-    await admin.connect();
-    const meta = await admin.fetchTopicMetadata({ topics: [need("topic")] });
-    partitionCount = meta.topics[0]!.partitions.length;
-    await admin.disconnect();
-    await produce();
-  } else if (command === "consume") await consume();
-  else if (command === "create-topic") await createTopic();
-  else throw new Error(`unknown command ${command}`);
+async function produce(): Promise<number> {
+  const topic = str("topic");
+  const start = int("start", 0);
+  const count = int("count");
+  if (opts.has("partitions-hint")) await createTopic(topic, int("partitions-hint"), true);
+  // kafkajs's own default partitioner picks every partition; the wrapper only notes its
+  // choice, because a send's response names one base offset per partition, not per record.
+  const chosen = new Map<string, number>();
+  const createPartitioner = () => {
+    const partition = Partitioners.DefaultPartitioner();
+    return (args: PartitionerArgs) => {
+      const p = partition(args);
+      chosen.set(String(args.message.key), p);
+      return p;
+    };
+  };
+  const producer = kafka.producer({ createPartitioner });
+  await producer.connect();
+  let acked = 0;
+  try {
+    for (let first = start; first < start + count; first += 100) {
+      const ids = Array.from({ length: Math.min(100, start + count - first) }, (_, j) => first + j);
+      const result = await producer.send({ topic, messages: ids.map((i) => ({ key: `k-${i}`, value: `v-${i}` })) });
+      // One send writes one batch per partition, records in the order given.
+      const next = new Map(result.map((r) => [r.partition, Number(r.baseOffset)]));
+      for (const i of ids) {
+        const p = chosen.get(`k-${i}`);
+        const o = p === undefined ? undefined : next.get(p);
+        if (p === undefined || o === undefined) throw new Error(`no acknowledgement for k-${i} (partition ${p})`);
+        next.set(p, o + 1);
+        out({ p, o, k: `k-${i}`, v: `v-${i}` });
+        acked++;
+      }
+    }
+  } finally {
+    out({ done: true, acked, failed: count - acked });
+    flushOut();
+    await producer.disconnect();
+  }
+  return 0;
+}
+
+async function consume(): Promise<number> {
+  const topic = str("topic");
+  const count = int("count");
+  const consumer = kafka.consumer({ groupId: str("group") });
+  await consumer.connect();
+  // A new group reads the topic from its start; an existing group resumes from its commits.
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let seen = 0;
+  const next = new Map<number, string>(); // partition -> offset to commit (last printed + 1)
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const timer = setTimeout(finish, int("timeout-ms", 60_000));
+  await consumer.run({
+    // Resolve by hand so that kafkajs's auto-commit never covers a record not printed.
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      for (const m of batch.messages) {
+        if (seen >= count) break;
+        out({ p: batch.partition, o: Number(m.offset), k: m.key?.toString() ?? null, v: m.value?.toString() ?? null });
+        resolveOffset(m.offset);
+        next.set(batch.partition, String(BigInt(m.offset) + 1n));
+        if (++seen >= count) finish();
+      }
+      await heartbeat();
+    },
+  });
+  await finished;
+  clearTimeout(timer);
+  flushOut();
+  // Synchronous commit of exactly what was printed, while still a member of the group.
+  if (next.size) await consumer.commitOffsets([...next].map(([partition, offset]) => ({ topic, partition, offset })));
+  await consumer.disconnect();
+  out({ done: true, consumed: seen });
+  flushOut();
+  return 0;
+}
+
+async function main(): Promise<number> {
+  switch (command) {
+    case "produce":
+      return produce();
+    case "consume":
+      return consume();
+    case "create-topic":
+      await createTopic(str("topic"), int("partitions"), false);
+      out({ done: true });
+      flushOut();
+      return 0;
+    default:
+      usage(`unknown command ${command}`);
+  }
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    flushOut();
+    process.stderr.write(`${command}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -1,95 +1,196 @@
-// A command-line Kafka client on the official Java client, with its default settings,
-// for Floe's compatibility tests. Same interface as the other clients in tools/clients:
-//   produce --bootstrap B --topic T --count N [--start S]
-//   consume --bootstrap B --topic T --group G --count N --timeout-ms X
-//   create-topic --bootstrap B --topic T --partitions P
-// One JSON line per acknowledged or consumed record, then a summary line.
+// Command-line Kafka client on the official Java client (kafka-clients), for Floe's
+// compatibility tests. The producer and consumer keep the client's default settings
+// (idempotence on, acks=all, auto-commit on); only what a test must name is set.
+// Same interface as every client in tools/clients:
+//   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P]
+//   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
+//   create-topic --bootstrap H:P --topic T --partitions P
+// stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
+// line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
+// Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
 import java.time.Duration;
-import java.util.*;
-import java.util.concurrent.*;
-import org.apache.kafka.clients.admin.*;
-import org.apache.kafka.clients.consumer.*;
-import org.apache.kafka.clients.producer.*;
-import org.apache.kafka.common.serialization.*;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
-public class FloeClient {
+public final class FloeClient {
+  private static final Set<String> OPTIONS =
+      Set.of("bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions");
+
   public static void main(String[] argv) throws Exception {
-    if (argv.length == 0) usage();
+    // slf4j-simple logs INFO by default; the client's INFO lines would drown real problems.
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getenv().getOrDefault("FLOE_CLIENT_LOG_LEVEL", "warn"));
+    if (argv.length == 0) fail("usage: FloeClient produce|consume|create-topic --bootstrap H:P --topic T ...");
+    Map<String, String> a = parse(argv);
+    int status =
+        switch (argv[0]) {
+          case "produce" -> produce(a);
+          case "consume" -> consume(a);
+          case "create-topic" -> createTopic(a);
+          default -> fail("unknown command " + argv[0]);
+        };
+    System.out.flush();
+    System.exit(status);
+  }
+
+  private static Map<String, String> parse(String[] argv) {
     Map<String, String> a = new HashMap<>();
-    for (int i = 1; i + 1 < argv.length; i += 2) a.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
-    switch (argv[0]) {
-      case "produce" -> produce(a);
-      case "consume" -> consume(a);
-      case "create-topic" -> createTopic(a);
-      default -> usage();
+    for (int i = 1; i < argv.length; i++) {
+      String name = argv[i].startsWith("--") ? argv[i].substring(2) : "";
+      if (!OPTIONS.contains(name)) fail("unknown option " + argv[i]);
+      if (i + 1 >= argv.length) fail("option " + argv[i] + " needs a value");
+      a.put(name, argv[++i]);
     }
+    return a;
   }
 
-  static void usage() {
-    System.err.println("usage: FloeClient produce|consume|create-topic --bootstrap host:port --topic T ...");
+  private static int fail(String message) {
+    System.err.println(message);
     System.exit(2);
+    return 2;
   }
 
-  static String json(String s) {
-    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  private static String need(Map<String, String> a, String name) {
+    String v = a.get(name);
+    if (v == null) fail("--" + name + " is required");
+    return v;
   }
 
-  static void produce(Map<String, String> a) throws Exception {
+  private static int intOpt(Map<String, String> a, String name, int fallback) {
+    String v = a.get(name);
+    return v == null ? fallback : Integer.parseInt(v);
+  }
+
+  private static String str(String s) {
+    if (s == null) return "null";
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        case '\n' -> b.append("\\n");
+        default -> {
+          if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+          else b.append(c);
+        }
+      }
+    }
+    return b.append('"').toString();
+  }
+
+  private static synchronized void record(int partition, long offset, String key, String value) {
+    System.out.println("{\"p\":" + partition + ",\"o\":" + offset + ",\"k\":" + str(key) + ",\"v\":" + str(value) + "}");
+  }
+
+  private static int produce(Map<String, String> a) throws Exception {
+    String bootstrap = need(a, "bootstrap");
+    String topic = need(a, "topic");
+    int count = Integer.parseInt(need(a, "count"));
+    int start = intOpt(a, "start", 0);
+    if (a.containsKey("partitions-hint")) ensureTopic(bootstrap, topic, Integer.parseInt(a.get("partitions-hint")));
+
     Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, a.get("bootstrap"));
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, "floe-java-producer");
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    int count = Integer.parseInt(a.get("count"));
-    int start = Integer.parseInt(a.getOrDefault("start", "0"));
-    String topic = a.get("topic");
-    int acked = 0;
+    AtomicInteger acked = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    AtomicReference<Exception> firstError = new AtomicReference<>();
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
-      List<Future<RecordMetadata>> sent = new ArrayList<>();
-      List<Integer> ids = new ArrayList<>();
       for (int i = start; i < start + count; i++) {
-        sent.add(producer.send(new ProducerRecord<>(topic, "k-" + i, "v-" + i)));
-        ids.add(i);
+        String key = "k-" + i;
+        String value = "v-" + i;
+        producer.send(
+            new ProducerRecord<>(topic, key, value),
+            (md, err) -> {
+              if (err != null) {
+                failed.incrementAndGet();
+                firstError.compareAndSet(null, err);
+              } else {
+                record(md.partition(), md.offset(), key, value);
+                acked.incrementAndGet();
+              }
+            });
       }
       producer.flush();
-      for (int j = 0; j < sent.size(); j++) {
-        RecordMetadata md = sent.get(j).get(60, TimeUnit.SECONDS);
-        int i = ids.get(j);
-        System.out.println("{\"p\":" + md.partition() + ",\"o\":" + md.offset() + ",\"k\":" + json("k-" + i) + ",\"v\":" + json("v-" + i) + "}");
-        acked++;
-      }
     }
-    System.out.println("{\"done\":true,\"acked\":" + acked + "}");
+    System.out.println("{\"done\":true,\"acked\":" + acked.get() + ",\"failed\":" + failed.get() + "}");
+    if (firstError.get() != null) {
+      System.err.println("produce failed for " + failed.get() + " records; first error: " + firstError.get());
+      return 1;
+    }
+    return 0;
   }
 
-  static void consume(Map<String, String> a) {
+  private static int consume(Map<String, String> a) {
     Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, a.get("bootstrap"));
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, a.get("group"));
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, need(a, "bootstrap"));
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, need(a, "group"));
+    p.put(ConsumerConfig.CLIENT_ID_CONFIG, "floe-java-consumer");
+    // A new group reads the topic from its start; an existing group resumes from its commits.
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    int count = Integer.parseInt(a.get("count"));
-    long deadline = System.currentTimeMillis() + Long.parseLong(a.getOrDefault("timeout-ms", "60000"));
+    String topic = need(a, "topic");
+    int count = Integer.parseInt(need(a, "count"));
+    long deadline = System.currentTimeMillis() + intOpt(a, "timeout-ms", 60_000);
     int seen = 0;
     try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p)) {
-      consumer.subscribe(List.of(a.get("topic")));
+      consumer.subscribe(List.of(topic));
       while (seen < count && System.currentTimeMillis() < deadline) {
         for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
-          System.out.println("{\"p\":" + r.partition() + ",\"o\":" + r.offset() + ",\"k\":" + json(r.key()) + ",\"v\":" + json(r.value()) + "}");
+          record(r.partition(), r.offset(), r.key(), r.value());
           seen++;
         }
       }
+      // Everything printed above was returned by poll(), so the positions committed here
+      // cover exactly what was printed. Synchronous: the commit is durable before exit.
       consumer.commitSync(Duration.ofSeconds(30));
     }
     System.out.println("{\"done\":true,\"consumed\":" + seen + "}");
+    return 0;
   }
 
-  static void createTopic(Map<String, String> a) throws Exception {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, a.get("bootstrap"));
-    try (Admin admin = Admin.create(p)) {
-      admin.createTopics(List.of(new NewTopic(a.get("topic"), Optional.of(Integer.parseInt(a.get("partitions"))), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
+  private static void ensureTopic(String bootstrap, String topic, int partitions) throws Exception {
+    try {
+      create(bootstrap, topic, partitions);
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof TopicExistsException)) throw e;
     }
+  }
+
+  private static void create(String bootstrap, String topic, int partitions) throws Exception {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(AdminClientConfig.CLIENT_ID_CONFIG, "floe-java-admin");
+    try (Admin admin = Admin.create(p)) {
+      admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  private static int createTopic(Map<String, String> a) throws Exception {
+    create(need(a, "bootstrap"), need(a, "topic"), Integer.parseInt(need(a, "partitions")));
     System.out.println("{\"done\":true}");
+    return 0;
   }
 }
