@@ -12,6 +12,7 @@ import { PartitionManager } from "../cluster/partitions.js";
 import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
 import { openStorage, type Storage } from "../storage/open.js";
+import { retentionFromConfigs } from "../storage/retention.js";
 import { FetchSessionCache } from "./fetch-sessions.js";
 import { createBrokerMetrics, type BrokerMetrics } from "./metrics.js";
 import { createDispatch, supportedApis } from "./dispatch.js";
@@ -103,6 +104,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
 
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
   await storage.recover((topicId, partition, header) => runtime.partitions.recovered(topicId, partition, header));
+  // Time/size retention reads the topic's current configs at every pass (unknown topic: skip).
+  storage.log.setRetentionPolicy((topicId) => {
+    const topic = runtime.topics.byTopicId(topicId);
+    return topic ? retentionFromConfigs(topic.configs) : null;
+  });
 
   // 3. Consumer groups: offsets come back from the internal topic.
   let offsetsTopic = runtime.topics.byTopicName(INTERNAL_OFFSETS_TOPIC);

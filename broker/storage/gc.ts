@@ -5,6 +5,13 @@ import type { ObjectStore } from "./object-store.js";
 /**
  * Garbage collection of data objects, always off the commit path.
  *
+ * Key layout (docs/architecture.md, "Object layout and lifecycle"):
+ *   meta/log/<N>, meta/snapshot/<N>            metadata log (never touched here)
+ *   objects/<epoch>/<seq>.sso                  stream-set objects (uploader)
+ *   objects/streams/<topicId>/<p>/<base>-<epoch>-<seq>.so   stream objects (compaction)
+ * Only `objects/` is collected. Bucket lifecycle rules never expire it (live data); they
+ * only abort incomplete multipart uploads and expire the reserved, empty `deleted/` prefix.
+ *
  * 1. Pending deletions: objects the index no longer references (compacted away, dropped by
  *    retention, partition deleted) carry the time they became unreferenced. After
  *    `graceMs` (so reads holding an old block reference finish) they are deleted, then
