@@ -322,6 +322,7 @@ export class LogStore {
     if (!part) return;
     const atMs = this.clock.nowMs();
     this.index.deletePartition(k, atMs);
+    this.readAhead.forget(k);
     part.notify();
     // Queued uploads of this partition are skipped at upload time; their WAL space is trimmed as usual.
     await this.withIndexLock(() => this.metadata.append({ type: "partition-deleted", topicId, partition, atMs }));
