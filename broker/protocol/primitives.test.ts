@@ -130,6 +130,41 @@ describe("fixed-width values", () => {
     expect(b.readInt32BE(0)).toBe(100);
   });
 
+  it("keeps large buffers by reference and patches reserved ints across pieces", () => {
+    const big = Buffer.alloc(4000, 0xab);
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 700 }), fc.constant(-1)), { maxLength: 30 }), fc.integer({ min: 1, max: 64 }), (ops, initial) => {
+        const w = new Writer(initial);
+        const expected: Buffer[] = [];
+        const reserved: [number, number][] = [];
+        for (const [i, op] of ops.entries()) {
+          if (op === -1) {
+            reserved.push([w.reserveInt32(), i]);
+            expected.push(Buffer.alloc(4));
+          } else {
+            const piece = op > 600 ? big : Buffer.alloc(op, i & 0xff);
+            w.raw(piece);
+            expected.push(piece);
+          }
+        }
+        const want = Buffer.concat(expected);
+        for (const [at, i] of reserved) {
+          w.patchInt32(at, i * 1000 + 1);
+          want.writeInt32BE(i * 1000 + 1, at);
+        }
+        expect(w.length).toBe(want.length);
+        expect(Buffer.concat(w.toBuffers())).toEqual(want);
+        expect(w.toBuffer()).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+    const w = new Writer();
+    w.int8(1);
+    w.raw(big);
+    const pieces = w.toBuffers();
+    expect(pieces[1]).toBe(big); // not copied
+  });
+
   it("reads from an offset and peeks without moving", () => {
     const r = new Reader(Buffer.from("ff0012abcd", "hex"), 1);
     expect(r.peekInt16(0)).toBe(0x12);

@@ -24,25 +24,46 @@ export function randomUuid(): string {
   return id === ZERO_UUID ? randomUuid() : id;
 }
 
+/** Buffers at least this large are kept by reference in a Writer, not copied (record batches). */
+const BORROW_MIN_BYTES = 512;
+/** Scratch buffers double as a message grows, up to this size each. */
+const SCRATCH_MAX_BYTES = 64 * 1024;
+
+/**
+ * A growable output buffer. It writes into a scratch buffer and, when that is full, starts a
+ * new one instead of copying what was written; large raw buffers (record batches) are kept
+ * by reference. `toBuffer()` joins the pieces once (or returns the only one), `toBuffers()`
+ * hands them out for a vectored socket write. A buffer given to `raw()` must not change
+ * until the output has been taken.
+ */
 export class Writer {
+  private readonly chunks: Buffer[] = [];
+  private chunkBytes = 0;
   private buf: Buffer;
+  /** Start of the bytes in `buf` not yet moved to `chunks`. */
+  private start = 0;
   private pos = 0;
 
   constructor(initialBytes = 256) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialBytes));
   }
 
   get length(): number {
-    return this.pos;
+    return this.chunkBytes + this.pos - this.start;
+  }
+
+  private flush(): void {
+    if (this.pos === this.start) return;
+    this.chunks.push(this.buf.subarray(this.start, this.pos));
+    this.chunkBytes += this.pos - this.start;
+    this.start = this.pos;
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.flush();
+    this.buf = Buffer.allocUnsafe(Math.max(n, Math.min(this.buf.length * 2, SCRATCH_MAX_BYTES)));
+    this.start = this.pos = 0;
   }
 
   int8(v: number): void {
@@ -110,6 +131,12 @@ export class Writer {
     this.raw(b);
   }
   raw(b: Buffer): void {
+    if (b.length >= BORROW_MIN_BYTES) {
+      this.flush();
+      this.chunks.push(b);
+      this.chunkBytes += b.length;
+      return;
+    }
     this.ensure(b.length);
     b.copy(this.buf, this.pos);
     this.pos += b.length;
@@ -154,15 +181,42 @@ export class Writer {
   /** Reserves an int32 to be filled in later (e.g. a size prefix), returning its position. */
   reserveInt32(): number {
     this.ensure(4);
-    const at = this.pos;
+    const at = this.length;
+    this.buf.writeInt32BE(0, this.pos);
     this.pos += 4;
     return at;
   }
+  /** Fills in a reserved int32; `at` is a position from reserveInt32(). */
   patchInt32(at: number, v: number): void {
-    this.buf.writeInt32BE(v, at);
+    if (at >= this.chunkBytes) {
+      this.buf.writeInt32BE(v, this.start + at - this.chunkBytes);
+      return;
+    }
+    // Reserved bytes were written into a scratch buffer in one piece, so they lie in one chunk.
+    let offset = 0;
+    for (const c of this.chunks) {
+      if (at < offset + c.length) {
+        c.writeInt32BE(v, at - offset);
+        return;
+      }
+      offset += c.length;
+    }
   }
+  /** Everything written, as one buffer (joined once if it was written in pieces). */
   toBuffer(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    this.flush();
+    if (this.chunks.length === 0) return Buffer.alloc(0);
+    if (this.chunks.length > 1) {
+      const joined = Buffer.concat(this.chunks, this.chunkBytes);
+      this.chunks.length = 0;
+      this.chunks.push(joined);
+    }
+    return this.chunks[0]!;
+  }
+  /** Everything written, as the pieces it was written in (for socket.writev / cork), without copying. */
+  toBuffers(): Buffer[] {
+    this.flush();
+    return [...this.chunks];
   }
 }
 
