@@ -1,9 +1,12 @@
 /**
  * The write-ahead log: the only place acknowledged-but-not-yet-uploaded data lives.
- * Backends (`file` today; `nfs` and `s3` later) share this interface.
+ * Backends `file` (FileWal), `nfs` (NfsWal: FileWal on a shared folder) and `s3`
+ * (ObjectWal) share this interface; wal.conformance.ts is the behaviour each must pass.
  *
- * A position is a byte offset in the WAL's logical stream (monotonic across segments and
- * restarts): the position of a record's first byte.
+ * A position is opaque and strictly increasing in append order, across restarts: FileWal
+ * uses the byte offset of the record in its logical stream, ObjectWal
+ * `(object sequence << 32) | index in the object`. Callers only compare positions and pass
+ * `position + 1n` to trim().
  */
 export type WalPosition = bigint;
 
