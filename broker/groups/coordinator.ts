@@ -11,8 +11,12 @@ import { ConsumerProtocolSubscription } from "../protocol/messages/index.js";
  * States follow Kafka: Empty → PreparingRebalance → CompletingRebalance → Stable, and Dead
  * once deleted. A rebalance ends when every known member has rejoined (or the rebalance
  * timeout removes the rest); all join responses are then answered together, the leader's
- * with the member list. SyncGroup answers every member once the leader sent assignments.
+ * with the member list. SyncGroup answers every member once the leader sent assignments;
+ * members still without a SyncGroup when the rebalance timeout passes again are removed.
  * Every pending join or sync is always answered: by the rebalance, an error, or close().
+ *
+ * Not here (yet): offset retention for Empty groups (offsets.retention.minutes), the
+ * KIP-848 consumer protocol, and transactional offset commits.
  */
 export interface Clock {
   now(): number;
@@ -220,6 +224,7 @@ export class GroupCoordinator {
   // ---- membership ----
 
   joinGroup(req: JoinRequest): Promise<JoinResult> {
+    if (req.reason) this.log?.debug({ group: req.groupId, member: req.memberId, reason: req.reason }, "join requested");
     const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> => Promise.resolve(joinError(errorCode, memberId));
     if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (req.groupId === "") return fail(ErrorCode.INVALID_GROUP_ID);
