@@ -74,7 +74,7 @@ install_go() {
   if [ -x "$bin" ] && fresh "$bin.stamp" "$want"; then log "go: cached in $bin"; return; fi
   log "go: building tools/clients/go (franz-go, from the Go module proxy) into $bin"
   # go.sum is committed: -mod=readonly refuses to build anything it does not pin.
-  (cd "$here/go" && go build -mod=readonly -trimpath -o "$bin.tmp" . >&2)
+  (cd "$here/go" && go build -mod=readonly -o "$bin.tmp" . >&2)
   mv "$bin.tmp" "$bin"
   echo "$want" > "$bin.stamp"
 }
