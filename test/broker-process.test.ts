@@ -62,6 +62,8 @@ describe("broker process", () => {
     const metrics = await (await get("/metrics")).text();
     expect(metrics).toMatch(/floe_broker_produce_records_total\S* 2/);
     expect(metrics).toMatch(/floe_wal_used_bytes/);
+    expect(metrics).toMatch(/floe_storage_block_cache_bytes_max\S* \d+/);
+    expect(metrics).toMatch(/floe_storage_tail_cache_bytes\S* \d+/);
     expect(metrics).toMatch(/floe_process_resident_memory_bytes/);
     p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
