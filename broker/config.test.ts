@@ -21,6 +21,11 @@ describe("broker config", () => {
     expect(c.logLevel).toBe("warn");
   });
 
+  it("derives the broker id from the zone base and the pod index the operator sets", () => {
+    expect(loadBrokerConfig({ FLOE_NODE_ID_BASE: "2000", FLOE_POD_INDEX: "3" }).nodeId).toBe(2003);
+    expect(loadBrokerConfig({ FLOE_NODE_ID: "7" }).nodeId).toBe(7);
+  });
+
   it("names the variable at fault", () => {
     expect(() => loadBrokerConfig({ FLOE_PORT: "ninety" })).toThrow(/FLOE_PORT must be an integer/);
     expect(() => loadBrokerConfig({ FLOE_PORT: "70000" })).toThrow(/FLOE_PORT must be between 0 and 65535/);

@@ -10,7 +10,9 @@ export const BROKER_SETTINGS = {
   port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port)." },
   advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces." },
   advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port." },
-  nodeId: { env: "FLOE_NODE_ID", kind: "int", default: 1, min: 0, max: 2 ** 31 - 1, doc: "Broker id, kept separate from any pod ordinal." },
+  nodeId: { env: "FLOE_NODE_ID", kind: "int", default: 1, min: 0, max: 2 ** 31 - 1, doc: "Broker id. Ignored when FLOE_POD_INDEX is set." },
+  nodeIdBase: { env: "FLOE_NODE_ID_BASE", kind: "int", default: 0, min: 0, max: 2 ** 31 - 1, doc: "With FLOE_POD_INDEX: the broker id is this base plus the pod index (the operator sets zoneIndex * 1000), so ids never depend on the ordinal alone." },
+  podIndex: { env: "FLOE_POD_INDEX", kind: "int", default: -1, min: -1, max: 100_000, doc: "The StatefulSet pod index (from the pod-index label); -1: use FLOE_NODE_ID." },
   rack: { env: "FLOE_ZONE", kind: "string", default: "", doc: "Zone (rack) of this broker, reported as the broker's rack." },
   dataDir: { env: "FLOE_DATA_DIR", kind: "string", default: "./data", doc: "Local folder for the WAL and, with the local object store, for objects." },
   httpPort: { env: "FLOE_HTTP_PORT", kind: "int", default: 9080, min: -1, max: 65535, doc: "Port of `/metrics`, `/healthz`, `/readyz` (0 picks a free port, -1 disables)." },
@@ -84,6 +86,7 @@ export function loadBrokerConfig(env: Env = process.env, overrides: Partial<Brok
     }
   }
   const config = { ...(out as BrokerConfig), ...overrides };
+  if (config.podIndex >= 0 && overrides.nodeId === undefined) config.nodeId = config.nodeIdBase + config.podIndex;
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     throw new ConfigError("FLOE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed FLOE_GROUP_MAX_SESSION_TIMEOUT_MS");
   }
