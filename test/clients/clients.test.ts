@@ -22,15 +22,27 @@ import {
  * A client whose install fails fails its test with the install output; nothing is skipped.
  */
 const TARGET = targetKind();
-let broker: BrokerHandle;
+let broker: BrokerHandle | undefined;
+let startError: unknown;
 
+// A broker that does not start fails every test with its output (a throwing beforeAll
+// would have vitest report the tests as skipped).
 beforeAll(async () => {
-  broker = await startTarget(TARGET);
+  try {
+    broker = await startTarget(TARGET);
+  } catch (err) {
+    startError = err;
+  }
 }, 900_000);
 
 afterAll(async () => {
   await broker?.stop();
 });
+
+function target(): BrokerHandle {
+  if (!broker) throw startError instanceof Error ? startError : new Error(`${TARGET} broker did not start: ${String(startError)}`);
+  return broker;
+}
 
 /** Installs in beforeAll (minutes on a fresh machine, seconds cached); tests assert the result. */
 function installed(clients: readonly ClientName[]): () => void {
@@ -46,13 +58,14 @@ function installed(clients: readonly ClientName[]): () => void {
   };
 }
 
-const bootstrap = () => broker.bootstrap;
+const bootstrap = () => target().bootstrap;
 
 describe.each(CLIENTS)(`%s against ${TARGET}`, (client) => {
   const assertInstalled = installed([client]);
 
   it("produces, consumes with a group and commits, then resumes from the commits after a broker restart", async () => {
     assertInstalled();
+    target();
     const topic = `orders-${client}`;
     const group = `group-${client}`;
     const base = ["--bootstrap", bootstrap(), "--topic", topic];
@@ -68,7 +81,7 @@ describe.each(CLIENTS)(`%s against ${TARGET}`, (client) => {
     expect(checkDelivery(produced.records, consumed.records)).toEqual([]);
     expect(consumed.records).toHaveLength(1000);
 
-    await broker.restart();
+    await target().restart();
 
     const more = await runClient(client, ["produce", ...base, "--count", "200", "--start", "1000"]);
     expect(more.summary.acked).toBe(200);
@@ -102,6 +115,21 @@ describe(`across clients against ${TARGET}`, () => {
       expect(checkDelivery(produced.records, consumed.records), reader).toEqual([]);
       expect(consumed.records, reader).toHaveLength(500);
     }
+  }, 600_000);
+});
+
+describe(`a crash of the ${TARGET} broker`, () => {
+  const assertInstalled = installed(["java", "franz-go"]);
+
+  it("loses no acknowledged record when the broker is killed with SIGKILL", async () => {
+    assertInstalled();
+    const base = ["--bootstrap", bootstrap(), "--topic", "crash"];
+    await runClient("java", ["create-topic", ...base, "--partitions", "3"]);
+    const produced = await runClient("java", ["produce", ...base, "--count", "2000"]);
+    expect(produced.summary.acked).toBe(2000);
+    await target().restart("SIGKILL");
+    const consumed = await runClient("franz-go", ["consume", ...base, "--group", "crash-reader", "--count", "2000", "--timeout-ms", "60000"]);
+    expect(checkDelivery(produced.records, consumed.records)).toEqual([]);
   }, 600_000);
 });
 
