@@ -4,6 +4,7 @@ import type { MetadataLog, MetadataRecord } from "../storage/metadata-log.js";
 import { planLeaders, type PartitionLeadership } from "./assignment.js";
 import { CLUSTER_RECORD_TYPES, type ClusterRecord, type ClusterState } from "./cluster-state.js";
 import { Membership, type BrokerRegistration, type HeartbeatAnswer } from "./membership.js";
+import type { ControllerApi } from "./controller-rpc.js";
 
 /**
  * The elected controller's work for membership and leadership (topics stay with
@@ -106,6 +107,19 @@ export class ClusterController {
   /** Partitions a broker still leads (a drain is complete at zero). */
   ledBy(id: number): number {
     return this.opts.partitions().filter((p) => this.opts.state.leaderOf(p.topicId, p.partition)?.leader === id).length;
+  }
+
+  /** The calls brokers make (`controller-rpc.ts`), each answer saying how far the log has gone. */
+  api(): ControllerApi {
+    const index = () => this.opts.log.lastIndex().toString();
+    return {
+      register: async (reg) => ({ ...(await this.register(reg)), metadataIndex: index() }),
+      heartbeat: async (id, brokerEpoch) => ({ ...this.heartbeat(id, brokerEpoch), metadataIndex: index() }),
+      drain: async (id) => {
+        const found = await this.drain(id);
+        return { found, partitionsLeft: found ? this.ledBy(id) : 0 };
+      },
+    };
   }
 
   /** Plans leader moves and records each with the partition's next leader epoch. */

@@ -29,6 +29,7 @@ export class ControllerElection {
   private validUntilMs = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly opts: ElectionOptions) {
     if (!(opts.marginMs >= 0 && opts.marginMs < opts.ttlMs / 2)) throw new Error(`marginMs must lie in [0, ttlMs/2), got ${opts.marginMs}`);
@@ -50,10 +51,13 @@ export class ControllerElection {
   }
 
   private async tickNow(): Promise<void> {
+    if (this.stopped) return;
     const { store, key, holder, ttlMs, marginMs, clock } = this.opts;
     const sentAt = clock.nowMs();
     try {
       const lease = await acquireLease(store, key, holder, ttlMs, clock);
+      // Halted or stopped while the write was in flight: act on nothing.
+      if (this.stopped) return;
       if (lease.acquired) {
         // The lease runs from the write, which happened no earlier than we asked for it.
         this.validUntilMs = sentAt + ttlMs - marginMs;
@@ -96,11 +100,20 @@ export class ControllerElection {
     this.timer = setTimeout(loop, 0);
   }
 
+  /** Stops ticking and acting, but keeps the lease until it expires (as a crash would). */
+  halt(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.leading) this.depose("halted");
+  }
+
   /** Stops ticking and gives the lease up so another broker takes over at once. */
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
+    this.stopped = true;
     if (this.leading) {
       this.leading = false;
       this.opts.onDeposed("stopping");
