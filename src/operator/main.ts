@@ -12,7 +12,14 @@ async function main(): Promise<void> {
   const httpPort = Number(env.FLOE_OPERATOR_HTTP_PORT ?? 8080);
   if (!Number.isInteger(httpPort)) throw new ConfigError(`FLOE_OPERATOR_HTTP_PORT must be an integer, got ${env.FLOE_OPERATOR_HTTP_PORT}`);
   const registry = createRegistry("operator");
-  const client = new KubeClient(loadKubeConfig(env));
+  let kube;
+  try {
+    kube = loadKubeConfig(env);
+  } catch (err) {
+    // Outside a pod with no kubeconfig: say what was looked for, not just ENOENT.
+    throw new ConfigError(`no Kubernetes credentials: no in-cluster service account token, and the kubeconfig ${env.KUBECONFIG ?? "~/.kube/config"} could not be read (${(err as Error).message}); set KUBECONFIG`);
+  }
+  const client = new KubeClient(kube);
   const operator = new Operator(client, logger, registry, {
     leaseNamespace: env.FLOE_OPERATOR_NAMESPACE ?? env.POD_NAMESPACE ?? "floe-system",
     watchNamespace: env.FLOE_WATCH_NAMESPACE || undefined,
