@@ -11,10 +11,11 @@ mkdir -p "$FLOE_CACHE" .cache
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
-echo "== real Kafka clients, MinIO, etcd and kube-apiserver (built or fetched once, cached in $FLOE_CACHE)"
+echo "== real Kafka clients, MinIO, etcd, kube-apiserver and helm (built or fetched once, cached in $FLOE_CACHE)"
 bash tools/clients/install.sh all
 bash tools/minio/install.sh
 bash tools/k8s/install.sh
+bash tools/helm/install.sh
 
 echo "== tests"
 set +e
