@@ -79,10 +79,29 @@ export class Operator {
       const owner = (obj.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.find((o) => o.kind === "StreamCluster");
       if (owner) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
     }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" });
-    await this.clusters.start();
-    await this.children.start();
+    await this.startInformer(this.clusters);
+    await this.startInformer(this.children);
     const n = this.opts.workers ?? 2;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
+  }
+
+  /**
+   * The first list can meet a temporary refusal (429 while the API server initialises a
+   * just-created CRD's storage, 5xx): retry those with backoff. Anything else (403 from
+   * missing RBAC) still fails the process with the API server's own message.
+   */
+  private async startInformer(informer: Informer<KubeObject> | Informer<StreamCluster & KubeObject>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await informer.start();
+        return;
+      } catch (err) {
+        if (this.stopping || !(err instanceof KubeError && err.isTemporary)) throw err;
+        const delay = Math.min(250 * 2 ** attempt, 10_000);
+        this.logger.info({ err, retryInMs: delay }, "informer could not list yet; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   private async work(): Promise<void> {
