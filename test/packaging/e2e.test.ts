@@ -1,0 +1,147 @@
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { startApiServer, type ApiServer } from "../k8s/apiserver.js";
+import type { KubeClient, KubeObject } from "../../src/operator/kube/client.js";
+import { R, resourceOf } from "../../src/operator/kube/resources.js";
+import { resourcePath } from "../../src/operator/kube/client.js";
+import { bootstrapAddress } from "../../src/operator/specs/index.js";
+import type { StreamCluster } from "../../src/operator/api/types.js";
+import { REPO, discover, installHelm } from "./helm.js";
+
+/**
+ * e2e/run.sh needs Docker and kind, which CI here does not have. Its --dry-run prints every
+ * command and writes every manifest a run would apply; this test checks the plan (steps in
+ * order, 3 -> 6 -> 3, record ranges that add up, the bootstrap address the operator
+ * publishes) and has a real kube-apiserver validate every manifest (dryRun=All).
+ */
+let api: ApiServer;
+let client: KubeClient;
+let workdir: string;
+let commands: string[];
+let stdout: string;
+
+beforeAll(async () => {
+  installHelm();
+  workdir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-e2e-dry-"));
+  const r = spawnSync("bash", [path.join(REPO, "e2e/run.sh"), "--dry-run", "--workdir", workdir], { encoding: "utf8", timeout: 120_000, env: { ...process.env, FLOE_E2E_RECORDS: "1000" } });
+  if (r.status !== 0) throw new Error(`e2e/run.sh --dry-run failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  stdout = r.stdout;
+  commands = stdout.split("\n").filter((l) => l.startsWith("+ ")).map((l) => l.slice(2));
+  api = await startApiServer();
+  client = api.client("floe-e2e-dry-run");
+}, 3_600_000);
+
+afterAll(async () => {
+  client?.close();
+  await api?.stop();
+  if (workdir) fs.rmSync(workdir, { recursive: true, force: true });
+});
+
+const docs = (file: string): KubeObject[] => parseAllDocuments(fs.readFileSync(path.join(workdir, file), "utf8")).map((d) => d.toJS()).filter((d) => d !== null);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const jobScript = (name: string): string => (docs(`job-${name}.yaml`)[0] as any).spec.template.spec.containers[0].args[0];
+
+describe("e2e/run.sh --dry-run", () => {
+  it("validates its own manifests and prints the whole run, in order, executing nothing", () => {
+    expect(stdout).toMatch(/^validated \d+ manifests in /m);
+    const order = [
+      /^kind create cluster --name floe-e2e --config \S+\/kind\.yaml/,
+      /^docker build -t floe:e2e /,
+      /^kind load docker-image floe:e2e --name floe-e2e$/,
+      /^\S*helm install floe \S+\/charts\/floe --namespace floe-system --create-namespace --set image\.repository=floe --set image\.tag=e2e --set image\.pullPolicy=Never --wait/,
+      /^kubectl apply --server-side -f \S+\/object-store\.yaml$/,
+      /^kubectl apply --server-side -f \S+\/job-e2e-bucket\.yaml$/,
+      /^kubectl -n default wait --for=condition=complete job\/e2e-bucket/,
+      /^kubectl apply --server-side -f \S+\/streamcluster\.yaml$/,
+      /^kubectl -n default wait streamcluster\/local --for=condition=Ready/,
+      /^kubectl apply --server-side -f \S+\/job-e2e-produce-1\.yaml$/,
+      /^kubectl -n default wait --for=condition=complete job\/e2e-produce-1/,
+      /^kubectl -n default scale streamcluster\/local --replicas=6$/,
+      /^kubectl -n default wait streamcluster\/local --for=jsonpath=\{\.status\.readyReplicas\}=6/,
+      /^kubectl apply --server-side -f \S+\/job-e2e-produce-2\.yaml$/,
+      /^kubectl -n default scale streamcluster\/local --replicas=3$/,
+      /^kubectl -n default wait streamcluster\/local --for=jsonpath=\{\.status\.readyReplicas\}=3/,
+      /^kubectl apply --server-side -f \S+\/job-e2e-produce-3\.yaml$/,
+      /^kubectl apply --server-side -f \S+\/job-e2e-consume\.yaml$/,
+      /^kubectl -n default wait --for=condition=complete job\/e2e-consume/,
+    ];
+    let at = -1;
+    for (const re of order) {
+      const i = commands.findIndex((c, j) => j > at && re.test(c));
+      expect(i, `a command matching ${re} after ${commands[at] ?? "the start"}`).toBeGreaterThan(at);
+      at = i;
+    }
+    // Every file a command applies was written (and so is validated below).
+    for (const c of commands) {
+      const m = / -f (\S+)$/.exec(c);
+      if (m) expect(fs.existsSync(m[1]!), m[1]).toBe(true);
+    }
+  });
+
+  it("the kind cluster has one worker per StreamCluster zone, labelled topology.kubernetes.io/zone", () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const kind = docs("kind.yaml")[0] as any;
+    expect(kind).toMatchObject({ kind: "Cluster", apiVersion: "kind.x-k8s.io/v1alpha4" });
+    const workers = kind.nodes.filter((n: { role: string }) => n.role === "worker");
+    expect(kind.nodes.filter((n: { role: string }) => n.role === "control-plane")).toHaveLength(1);
+    const sc = docs("streamcluster.yaml")[0] as unknown as StreamCluster;
+    expect(workers.map((w: { labels: Record<string, string> }) => w.labels["topology.kubernetes.io/zone"]).sort()).toEqual([...sc.spec.zones].sort());
+  });
+
+  it("applies examples/local.yaml as it is, only pointing the brokers at the image loaded into kind", () => {
+    const original = parseAllDocuments(fs.readFileSync(path.join(REPO, "examples/local.yaml"), "utf8")).map((d) => d.toJS());
+    const sc = docs("streamcluster.yaml");
+    expect(sc).toHaveLength(1);
+    const { image, imagePullPolicy, ...rest } = (sc[0] as unknown as StreamCluster).spec;
+    expect({ image, imagePullPolicy }).toEqual({ image: "floe:e2e", imagePullPolicy: "Never" });
+    expect({ ...sc[0], spec: rest }).toEqual(original.find((d) => d.kind === "StreamCluster"));
+    expect(docs("object-store.yaml")).toEqual(original.filter((d) => d.kind !== "StreamCluster"));
+  });
+
+  it("produces contiguous numbered ranges to the bootstrap address the operator publishes, and expects all of them back", () => {
+    const sc = docs("streamcluster.yaml")[0] as unknown as StreamCluster;
+    const bootstrap = bootstrapAddress(sc);
+    const ranges = [1, 2, 3].map((i) => {
+      const s = jobScript(`e2e-produce-${i}`);
+      expect(s).toContain(`--bootstrap-server ${bootstrap} --topic e2e`);
+      expect(s).toMatch(/acks=all/);
+      const m = /^seq (\d+) (\d+) \|/m.exec(s)!;
+      return [Number(m[1]), Number(m[2])];
+    });
+    expect(ranges).toEqual([[1, 1000], [1001, 2000], [2001, 3000]]);
+    const consume = jobScript("e2e-consume");
+    expect(consume).toContain(`--bootstrap-server ${bootstrap} --topic e2e --from-beginning`);
+    expect(consume).toMatch(/--max-messages 3000 /);
+    const want = createHash("sha256").update(Array.from({ length: 3000 }, (_, i) => `${i + 1}\n`).join("")).digest("hex");
+    expect(stdout).toContain(`expect: RESULT unique=3000 sha256=${want}`);
+  });
+
+  it("every manifest is accepted by a real kube-apiserver (server-side apply, dryRun=All)", async () => {
+    const chart = docs("chart.yaml");
+    // The CRD for real, so StreamClusters are validated against its schema and CEL rules.
+    for (const crd of chart.filter((o) => o.kind === "CustomResourceDefinition")) await client.apply(R.crd, crd);
+    await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "floe-system" } });
+    const deadline = Date.now() + 30_000;
+    while (!(await discover(client, "floe.dev/v1alpha1", "StreamCluster").then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error("the StreamCluster CRD was not served in 30 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const files = fs.readdirSync(workdir).filter((f) => f.endsWith(".yaml") && f !== "kind.yaml");
+    let checked = 0;
+    for (const file of files) {
+      for (const obj of docs(file).filter((o) => o.kind !== "CustomResourceDefinition")) {
+        const ref = obj.kind === "StreamCluster" ? resourceOf("StreamCluster") : await discover(client, obj.apiVersion, obj.kind);
+        await client.request("PATCH", `${resourcePath(ref, obj.metadata.namespace, obj.metadata.name)}?fieldManager=e2e-dry-run&force=true&dryRun=All`, obj, "application/apply-patch+yaml").catch((err: Error) => {
+          throw new Error(`${file}: ${obj.kind} ${obj.metadata.name}: ${err.message}`);
+        });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(15);
+  }, 60_000);
+});
