@@ -8,6 +8,7 @@ import { startApiServer, type ApiServer } from "../k8s/apiserver.js";
 import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
 import { R } from "../../src/operator/kube/resources.js";
 import { renderCrd } from "../../src/operator/api/render-crd.js";
+import { names } from "../../src/operator/specs/index.js";
 import { freePort } from "../ports.js";
 import { CHART, REPO, discover, helm, installHelm, render, KUBE_VERSION } from "./helm.js";
 
@@ -88,17 +89,6 @@ async function applyAll(objs: KubeObject[]): Promise<void> {
 
 function example(file: string): KubeObject {
   return parseAllDocuments(fs.readFileSync(path.join(REPO, "examples", file), "utf8")).map((d) => d.toJS()).find((d) => d.kind === "StreamCluster");
-}
-
-/**
- * examples/autoscaling.yaml on the s3 WAL: as an ebs cluster next to examples/aws-ebs.yaml
- * it would ask for the shared floe-gp3 StorageClass with other (immutable) parameters, which
- * the API server refuses; that is an operator issue, not an RBAC one, and this test is about RBAC.
- */
-function autoscalingOnS3Wal(): KubeObject {
-  const sc = example("autoscaling.yaml") as KubeObject & { spec: { wal: unknown } };
-  sc.spec.wal = { type: "s3" };
-  return sc;
 }
 
 /** A bearer token of a ServiceAccount from the TokenRequest API, as the kubelet would mount it. */
@@ -299,14 +289,15 @@ describe("against a real kube-apiserver", () => {
       const clusters = [
         { sc: example("aws-ebs.yaml"), sts: "orders-eu-west-1a" },
         { sc: example("nfs-wal.yaml"), sts: "payments-us-west-2a" },
-        { sc: autoscalingOnS3Wal(), sts: "clicks-us-east-1a" },
+        { sc: example("autoscaling.yaml"), sts: "clicks-us-east-1a" },
       ];
       for (const { sc } of clusters) await admin.apply(R.streamCluster, sc);
       for (const { sc, sts } of clusters) {
         await eventually(`StatefulSet ${sts}`, () => admin.getOrNull(R.statefulSet, sc.metadata.namespace, sts), 30_000, op.output);
         await eventually(`status of ${sc.metadata.name}`, async () => (await admin.get<KubeObject & { status?: { replicas?: number } }>(R.streamCluster, sc.metadata.namespace, sc.metadata.name)).status?.replicas !== undefined, 30_000, op.output);
       }
-      expect(await admin.getOrNull(R.storageClass, undefined, "floe-gp3")).not.toBeNull();
+      // Two ebs clusters with different volume settings: one StorageClass each.
+      for (const { sc } of [clusters[0]!, clusters[2]!]) expect(await admin.getOrNull(R.storageClass, undefined, names.storageClass(sc as never)), names.storageClass(sc as never)).not.toBeNull();
       expect(await admin.getOrNull(R.persistentVolumeClaim, "streaming", "payments-wal")).not.toBeNull();
       expect(await admin.getOrNull(R.horizontalPodAutoscaler, "streaming", "clicks")).not.toBeNull();
       const lease = await admin.get<KubeObject & { spec: { holderIdentity: string } }>(R.lease, "floe-system", "floe-operator");
