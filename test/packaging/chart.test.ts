@@ -8,7 +8,7 @@ import { startApiServer, type ApiServer } from "../k8s/apiserver.js";
 import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
 import { R } from "../../src/operator/kube/resources.js";
 import { renderCrd } from "../../src/operator/api/render-crd.js";
-import { names } from "../../src/operator/specs/index.js";
+import { names, resolveSpec } from "../../src/operator/specs/index.js";
 import { freePort } from "../ports.js";
 import { CHART, REPO, discover, helm, installHelm, render, KUBE_VERSION } from "./helm.js";
 
@@ -216,6 +216,8 @@ describe("helm lint and template", () => {
     expect(c.resources.limits.memory).toBeDefined();
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    // The operator and, by default, the brokers it creates run the same image.
+    expect(c.image).toBe(resolveSpec({} as never).image);
     const svc = one(render(), "Service");
     expect(svc.spec.ports).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
     expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);

@@ -102,6 +102,10 @@ describe("Dockerfile stages", () => {
     for (const k of ["title", "description", "version", "licenses"]) expect(image.labels[`org.opencontainers.image.${k}`], k).toBeTruthy();
     expect(image.entrypoint[0]).toBe("node");
     expect(image.cmd).toEqual(["dist/broker/main.js"]);
+    // One version everywhere: the image label, package.json and the chart's appVersion.
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+    expect(image.labels["org.opencontainers.image.version"]).toBe(version);
+    expect(fs.readFileSync(path.join(REPO, "charts/floe/Chart.yaml"), "utf8")).toMatch(new RegExp(`^appVersion: "${version.replace(/\./g, "\\.")}"$`, "m"));
     expect(image.expose).toEqual(expect.arrayContaining([9092, 9080, 8080]));
   });
 
