@@ -249,12 +249,22 @@ validate_manifests() {
 
 # ---- steps
 
-wait_job() { # $1 name; prints its log, fails with it when the Job fails
-  run kubectl -n "$namespace" wait --for=condition=complete "job/$1" --timeout=10m || {
-    run kubectl -n "$namespace" logs "job/$1" --tail=200 || true
-    echo "e2e/run.sh: job $1 failed" >&2
-    exit 1
-  }
+wait_job() { # $1 name; prints its log; fails at once with the log when the Job fails
+  local probe=(kubectl -n "$namespace" get "job/$1" -o 'jsonpath={.status.conditions[?(@.status=="True")].type}')
+  printf '+ %s   # every 5 s until Complete or Failed, at most 10 min\n' "${probe[*]}"
+  if [[ $dry_run -eq 0 ]]; then
+    local deadline=$((SECONDS + 600)) state=""
+    while :; do
+      state="$("${probe[@]}" 2>/dev/null || true)"
+      [[ " $state " == *" Complete "* ]] && break
+      if [[ " $state " == *" Failed "* || $SECONDS -ge $deadline ]]; then
+        kubectl -n "$namespace" logs "job/$1" --tail=200 || true
+        echo "e2e/run.sh: job $1 did not complete (conditions: ${state:-none})" >&2
+        exit 1
+      fi
+      sleep 5
+    done
+  fi
   run kubectl -n "$namespace" logs "job/$1" --tail=20
 }
 

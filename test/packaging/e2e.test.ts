@@ -11,7 +11,7 @@ import { R, resourceOf } from "../../src/operator/kube/resources.js";
 import { resourcePath } from "../../src/operator/kube/client.js";
 import { bootstrapAddress } from "../../src/operator/specs/index.js";
 import type { StreamCluster } from "../../src/operator/api/types.js";
-import { REPO, discover, installHelm } from "./helm.js";
+import { HELM, REPO, discover, installHelm } from "./helm.js";
 
 /**
  * e2e/run.sh needs Docker and kind, which CI here does not have. Its --dry-run prints every
@@ -46,6 +46,70 @@ const docs = (file: string): KubeObject[] => parseAllDocuments(fs.readFileSync(p
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const jobScript = (name: string): string => (docs(`job-${name}.yaml`)[0] as any).spec.template.spec.containers[0].args[0];
 
+/**
+ * Runs the real (not dry-run) path with stand-ins for docker, kind and kubectl that log
+ * their arguments and answer like a healthy cluster, so the script's own logic (waiting
+ * on Jobs, comparing what came back, cleaning up) runs here too. helm renders for real.
+ */
+function runWithStandIns(consumeResult: string, failingJob = ""): { status: number | null; out: string; calls: string[] } {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "floe-e2e-bin-"));
+  const log = path.join(bin, "calls.log");
+  const standIn = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >>"${log}"\n${body}\n`, { mode: 0o755 });
+  standIn("docker", "exit 0");
+  standIn("kind", "exit 0");
+  standIn(
+    "kubectl",
+    `case "$*" in
+  *"get job/${failingJob || "-none-"} "*) echo "FailureTarget Failed" ;;
+  *"get job/"*) echo "SuccessCriteriaMet Complete" ;;
+  *"logs job/e2e-consume"*) echo "Processed a total of 3000 messages"; echo "${consumeResult}" ;;
+  *) echo ok ;;
+esac`,
+  );
+  // helm: render and lint for real, pretend to install.
+  standIn("helm", `case "$1" in template|lint) exec "${HELM}" "$@" ;; *) exit 0 ;; esac`);
+  const wd = fs.mkdtempSync(path.join(os.tmpdir(), "floe-e2e-wd-"));
+  try {
+    const r = spawnSync("bash", [path.join(REPO, "e2e/run.sh"), "--workdir", wd], { encoding: "utf8", timeout: 120_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FLOE_E2E_RECORDS: "1000" } });
+    return { status: r.status, out: r.stdout + r.stderr, calls: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
+  } finally {
+    fs.rmSync(bin, { recursive: true, force: true });
+    fs.rmSync(wd, { recursive: true, force: true });
+  }
+}
+
+describe("e2e/run.sh with stand-ins for docker, kind and kubectl", () => {
+  const want = createHash("sha256").update(Array.from({ length: 3000 }, (_, i) => `${i + 1}\n`).join("")).digest("hex");
+
+  it("passes when every record comes back, and deletes its cluster", () => {
+    const r = runWithStandIns(`RESULT count=3000 unique=3000 sha256=${want}`);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/e2e: PASSED: 3000 records produced across 3 -> 6 -> 3 brokers/);
+    // helm renders and lints before anything touches a cluster.
+    expect(r.calls.filter((c) => !/^helm (template|lint) /.test(c))[0]).toMatch(/^kind create cluster --name floe-e2e --config /);
+    expect(r.calls.some((c) => /^helm install floe .* --set image\.pullPolicy=Never --wait/.test(c))).toBe(true);
+    expect(r.calls).toContain("kubectl -n default scale streamcluster/local --replicas=6");
+    expect(r.calls.at(-1)).toBe("kind delete cluster --name floe-e2e");
+  });
+
+  it("fails, naming what is missing, when a record did not come back", () => {
+    const r = runWithStandIns(`RESULT count=2999 unique=2999 sha256=${"0".repeat(64)}`);
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/FAILED: expected every record 1\.\.3000 back \(unique=3000 sha256=[0-9a-f]{64}\), got: RESULT count=2999 unique=2999/);
+    expect(r.calls.at(-1)).toBe("kind delete cluster --name floe-e2e");
+  });
+
+  it("stops at a failed Job with its log, without waiting out the timeout", () => {
+    const started = Date.now();
+    const r = runWithStandIns(`RESULT count=3000 unique=3000 sha256=${want}`, "e2e-produce-2");
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/job e2e-produce-2 did not complete \(conditions: FailureTarget Failed\)/);
+    expect(r.calls).toContain("kubectl -n default logs job/e2e-produce-2 --tail=200");
+    expect(r.calls.some((c) => c.includes("e2e-produce-3"))).toBe(false);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+});
+
 describe("e2e/run.sh --dry-run", () => {
   it("validates its own manifests and prints the whole run, in order, executing nothing", () => {
     expect(stdout).toMatch(/^validated \d+ manifests in /m);
@@ -56,11 +120,11 @@ describe("e2e/run.sh --dry-run", () => {
       /^\S*helm install floe \S+\/charts\/floe --namespace floe-system --create-namespace --set image\.repository=floe --set image\.tag=e2e --set image\.pullPolicy=Never --wait/,
       /^kubectl apply --server-side -f \S+\/object-store\.yaml$/,
       /^kubectl apply --server-side -f \S+\/job-e2e-bucket\.yaml$/,
-      /^kubectl -n default wait --for=condition=complete job\/e2e-bucket/,
+      /^kubectl -n default get job\/e2e-bucket -o jsonpath=\{\.status\.conditions\[\?\(@\.status=="True"\)\]\.type\}/,
       /^kubectl apply --server-side -f \S+\/streamcluster\.yaml$/,
       /^kubectl -n default wait streamcluster\/local --for=condition=Ready/,
       /^kubectl apply --server-side -f \S+\/job-e2e-produce-1\.yaml$/,
-      /^kubectl -n default wait --for=condition=complete job\/e2e-produce-1/,
+      /^kubectl -n default get job\/e2e-produce-1 /,
       /^kubectl -n default scale streamcluster\/local --replicas=6$/,
       /^kubectl -n default wait streamcluster\/local --for=jsonpath=\{\.status\.readyReplicas\}=6/,
       /^kubectl apply --server-side -f \S+\/job-e2e-produce-2\.yaml$/,
@@ -68,7 +132,7 @@ describe("e2e/run.sh --dry-run", () => {
       /^kubectl -n default wait streamcluster\/local --for=jsonpath=\{\.status\.readyReplicas\}=3/,
       /^kubectl apply --server-side -f \S+\/job-e2e-produce-3\.yaml$/,
       /^kubectl apply --server-side -f \S+\/job-e2e-consume\.yaml$/,
-      /^kubectl -n default wait --for=condition=complete job\/e2e-consume/,
+      /^kubectl -n default get job\/e2e-consume /,
     ];
     let at = -1;
     for (const re of order) {
