@@ -313,6 +313,32 @@ describe("against a real kube-apiserver", () => {
     }
   }, 120_000);
 
+  it("with watchNamespace, a Role in that namespace (plus StorageClasses cluster-wide) is enough, and other namespaces are left alone", async () => {
+    await ensureNamespace("floe-scoped");
+    await ensureNamespace("apps");
+    const objs = render(["watchNamespace=apps"], { release: "scoped", namespace: "floe-scoped", includeCrds: true });
+    expect(byKind(objs, "Role").map((r) => r.metadata.namespace).sort()).toEqual(["apps", "floe-scoped"]);
+    await applyAll(objs);
+    const deployment = one(objs, "Deployment");
+    const kubeconfig = path.join(tmp, "scoped.kubeconfig");
+    await serviceAccountKubeconfig("floe-scoped", deployment.spec.template.spec.serviceAccountName, kubeconfig);
+    const op = await runOperator(deployment, "scoped-5c6b-abcde", kubeconfig);
+    try {
+      const inApps = { ...example("aws-ebs.yaml"), metadata: { name: "scoped", namespace: "apps" } };
+      const elsewhere = { ...example("s3-wal.yaml"), metadata: { name: "elsewhere", namespace: "streaming" } };
+      await admin.apply(R.streamCluster, inApps);
+      await admin.apply(R.streamCluster, elsewhere);
+      await eventually("StatefulSet scoped-eu-west-1a", () => admin.getOrNull(R.statefulSet, "apps", "scoped-eu-west-1a"), 30_000, op.output);
+      const lease = await admin.get<KubeObject & { spec: { holderIdentity: string } }>(R.lease, "floe-scoped", "floe-operator");
+      expect(lease.spec.holderIdentity).toBe("scoped-5c6b-abcde");
+      expect(await admin.getOrNull(R.statefulSet, "streaming", "elsewhere-us-east-1a")).toBeNull();
+      expect(op.output()).not.toMatch(/forbidden/i);
+      expect(await stop(op.child)).toBe(0);
+    } finally {
+      await stop(op.child);
+    }
+  }, 90_000);
+
   it("without statefulsets in its ClusterRole the operator fails visibly and creates nothing", async () => {
     const objs = render([], { release: "floe", namespace: "floe-system", includeCrds: true });
     const role = byKind(objs, "ClusterRole").find((r) => r.metadata.name === "floe") as KubeObject & { rules: { resources: string[] }[] };
