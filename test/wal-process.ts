@@ -1,18 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+export { freePort };
 
 /** Broker child processes for WAL tests (crash, disk full): start, wait for ready, kill. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 export interface BrokerProc {
   child: ChildProcess;

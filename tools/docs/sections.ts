@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import { BROKER_SETTINGS } from "../../broker/config.js";
 import { API_SPECS } from "../../broker/protocol/messages/index.js";
 import { HANDLERS } from "../../broker/server/handlers/index.js";
+import { SPEC_SCHEMA, STATUS_SCHEMA } from "../../src/operator/api/crd.js";
+import { schemaFields, schemaRules } from "./crd-reference.js";
 
 const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../docs");
 
@@ -44,6 +46,33 @@ export const SECTIONS: GeneratedSection[] = [
           const h = HANDLERS.get(spec.apiKey);
           return `| ${spec.apiKey} | ${spec.name} | v${spec.minVersion}–v${spec.maxVersion} | ${h ? `v${h.minVersion}–v${h.maxVersion}` : "not served"} |`;
         }),
+    ],
+  },
+  {
+    file: "reference/streamcluster.md",
+    name: "spec fields",
+    render: () => [
+      "| field | type | default | validation | description |",
+      "|---|---|---|---|---|",
+      ...schemaFields(SPEC_SCHEMA, "spec").map((f) => `| \`${f.path}\` | ${f.type} | ${f.default} | ${f.validation} | ${f.description} |`),
+    ],
+  },
+  {
+    file: "reference/streamcluster.md",
+    name: "spec rules",
+    render: () => [
+      "| applies to | rule (CEL) | message when broken |",
+      "|---|---|---|",
+      ...schemaRules(SPEC_SCHEMA, "spec").map((r) => `| \`${r.path}\` | \`${r.rule}\` | ${r.message} |`),
+    ],
+  },
+  {
+    file: "reference/streamcluster.md",
+    name: "status fields",
+    render: () => [
+      "| field | type | description |",
+      "|---|---|---|",
+      ...schemaFields(STATUS_SCHEMA, "status").map((f) => `| \`${f.path}\` | ${f.type} | ${f.description} |`),
     ],
   },
 ];

@@ -6,6 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${FLOE_CACHE:-$HOME/.cache/floe}"
 mkdir -p "$cache/bin"
+# One build at a time (parallel test files and install scripts may all ask): the others wait, then find it built.
+exec 9>"$cache/bin/k8s.lock"
+flock 9
 command -v go >/dev/null || { echo "go is required to build etcd and kube-apiserver" >&2; exit 1; }
 for tool in etcd apiserver; do
   out="$cache/bin/floe-$tool"

@@ -1,0 +1,224 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { startApiServer, type ApiServer } from "./apiserver.js";
+import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
+import { R } from "../../src/operator/kube/resources.js";
+import { Operator } from "../../src/operator/operator.js";
+import { createRegistry } from "../../src/common/metrics.js";
+import { silentLogger } from "../../src/common/logger.js";
+import { freePort } from "../ports.js";
+
+/**
+ * The operator against a real kube-apiserver and etcd: the CRD's schema and CEL rules,
+ * children applied with server-side apply and owned by the StreamCluster, status from the
+ * zone StatefulSets, the scale subresource keeping zones balanced, restarts and leader
+ * election. (No kubelet runs: the test sets StatefulSet status the way the controller
+ * manager would.)
+ */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+let api: ApiServer;
+let client: KubeClient;
+const operators: Operator[] = [];
+
+function example(file: string): KubeObject {
+  return parseAllDocuments(fs.readFileSync(path.join(REPO, "examples", file), "utf8")).map((d) => d.toJS()).find((d) => d.kind === "StreamCluster");
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+function startOperator(identity: string): Operator {
+  const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000 });
+  op.start();
+  operators.push(op);
+  return op;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const get = (r: typeof R.statefulSet, ns: string, name: string) => client.get<any>(r, ns, name);
+
+beforeAll(async () => {
+  api = await startApiServer();
+  client = api.client("floe-test");
+  await client.apply(R.crd, parse(fs.readFileSync(path.join(REPO, "crds/floe.dev_streamclusters.yaml"), "utf8")));
+  await eventually("the CRD to be established", async () => {
+    const crd = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(R.crd, undefined, "streamclusters.floe.dev");
+    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+  });
+  await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "streaming" } });
+}, 3_600_000);
+
+afterAll(async () => {
+  for (const op of operators) await op.stop();
+  client?.close();
+  await api?.stop();
+});
+
+describe("StreamCluster CRD validation (real API server)", () => {
+  const invalid = async (mutate: (spec: Record<string, unknown>) => void) => {
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: Record<string, unknown> };
+    sc.metadata.name = `invalid-${Math.floor(Math.random() * 1e6)}`;
+    mutate(sc.spec);
+    try {
+      await client.create(R.streamCluster, sc);
+    } catch (err) {
+      return (err as KubeError).message;
+    }
+    return "accepted";
+  };
+
+  it("refuses duplicate zones, min > max, a bad WAL type and a missing replica count with clear messages", async () => {
+    expect(await invalid((s) => (s.zones = ["a", "a"]))).toContain("zones must be unique");
+    expect(await invalid((s) => (s.autoscaling = { enabled: true, minReplicas: 5, maxReplicas: 2 }))).toContain("autoscaling.minReplicas must not exceed autoscaling.maxReplicas");
+    expect(await invalid((s) => ((s.wal as Record<string, unknown>).type = "tape"))).toMatch(/supported values: "ebs", "nfs", "s3"/);
+    expect(await invalid((s) => delete s.replicas)).toContain("set replicas, or enable autoscaling");
+    expect(await invalid((s) => (s.zones = []))).toMatch(/zones/);
+  });
+
+  it("refuses changing the WAL type or the bucket of an existing cluster", async () => {
+    const sc = structuredClone(example("s3-wal.yaml"));
+    sc.metadata.name = "immutable";
+    await client.create(R.streamCluster, sc);
+    const changed = structuredClone(sc) as KubeObject & { spec: { wal: { type: string }; storage: { bucket: string } } };
+    changed.spec.wal.type = "ebs";
+    await expect(client.apply(R.streamCluster, changed)).rejects.toThrow(/wal.type cannot change/);
+    const moved = structuredClone(sc) as typeof changed;
+    moved.spec.storage.bucket = "somewhere-else";
+    await expect(client.apply(R.streamCluster, moved)).rejects.toThrow(/storage.bucket cannot change/);
+    await client.delete(R.streamCluster, "streaming", "immutable");
+  });
+});
+
+describe("operator", () => {
+  it("reconciles an example into zone StatefulSets, services, PDBs and a ConfigMap, all owned by the StreamCluster", async () => {
+    startOperator("op-a");
+    const sc = await client.apply<KubeObject>(R.streamCluster, example("s3-wal.yaml"));
+    const zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
+    for (const zone of zones) {
+      const set = await eventually(`StatefulSet events-${zone}`, () => client.getOrNull<any>(R.statefulSet, "streaming", `events-${zone}`)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(set.spec.replicas).toBe(2);
+      expect(set.metadata.ownerReferences[0]).toMatchObject({ kind: "StreamCluster", name: "events", uid: sc.metadata.uid, controller: true });
+      expect(set.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === "floe-operator" && f.operation === "Apply")).toBe(true);
+      await get(R.podDisruptionBudget, "streaming", `events-${zone}`);
+    }
+    await get(R.service, "streaming", "events-brokers");
+    await get(R.service, "streaming", "events-bootstrap");
+    const cm = await get(R.configMap, "streaming", "events-config");
+    expect(cm.data.FLOE_WAL_TYPE).toBe("s3");
+    const sa = await get(R.serviceAccount, "streaming", "events-broker");
+    expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toContain("floe-broker");
+  }, 120_000);
+
+  it("reports brokers as they become ready, with conditions and observedGeneration", async () => {
+    const starting = await eventually("status with BrokersReady=False", async () => {
+      const sc = await get(R.streamCluster, "streaming", "events");
+      return sc.status?.conditions?.find((c: { type: string }) => c.type === "BrokersReady")?.status === "False" && sc;
+    });
+    expect(starting.status).toMatchObject({ replicas: 6, readyReplicas: 0, bootstrap: "events-bootstrap.streaming.svc:9092", observedGeneration: starting.metadata.generation });
+    expect(starting.status.selector).toContain("app.kubernetes.io/instance=events");
+    expect(starting.status.brokers.map((b: { brokerId: number }) => b.brokerId)).toEqual([0, 1, 1000, 1001, 2000, 2001]);
+    // Play the StatefulSet controller: every pod is ready.
+    for (const zone of ["us-east-1a", "us-east-1b", "us-east-1c"]) {
+      await client.mergePatch(R.statefulSet, "streaming", `events-${zone}`, { status: { replicas: 2, readyReplicas: 2, availableReplicas: 2 } }, "status");
+    }
+    const ready = await eventually("Ready=True", async () => {
+      const sc = await get(R.streamCluster, "streaming", "events");
+      return sc.status?.conditions?.find((c: { type: string }) => c.type === "Ready")?.status === "True" && sc;
+    });
+    expect(ready.status.readyReplicas).toBe(6);
+    expect(ready.status.conditions.map((c: { type: string }) => c.type)).toEqual(["BrokersReady", "Degraded", "Ready"]);
+  }, 60_000);
+
+  it("keeps zones balanced when the scale subresource changes replicas, as an HPA does", async () => {
+    await client.mergePatch(R.streamCluster, "streaming", "events", { spec: { replicas: 7 } }, "scale");
+    await eventually("zones 3/2/2", async () => {
+      const counts = await Promise.all(["us-east-1a", "us-east-1b", "us-east-1c"].map(async (z) => (await get(R.statefulSet, "streaming", `events-${z}`)).spec.replicas));
+      return JSON.stringify(counts) === "[3,2,2]";
+    });
+    const scale = await client.request<{ spec: { replicas: number }; status: { replicas: number; selector: string } }>("GET", "/apis/floe.dev/v1alpha1/namespaces/streaming/streamclusters/events/scale");
+    expect(scale.spec.replicas).toBe(7);
+    await eventually("scale status", async () => (await client.request<{ status: { replicas: number } }>("GET", "/apis/floe.dev/v1alpha1/namespaces/streaming/streamclusters/events/scale")).status.replicas === 7);
+  }, 60_000);
+
+  it("converges after an operator restart, and only one of two replicas leads", async () => {
+    for (const op of operators.splice(0)) await op.stop();
+    // A change made while no operator runs.
+    await client.mergePatch(R.streamCluster, "streaming", "events", { spec: { replicas: 4 } }, "scale");
+    const a = startOperator("op-b");
+    const b = startOperator("op-c");
+    await eventually("one leader", async () => a.isLeader !== b.isLeader);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([a.isLeader, b.isLeader].filter(Boolean)).toHaveLength(1);
+    await eventually("zones 2/1/1", async () => {
+      const counts = await Promise.all(["us-east-1a", "us-east-1b", "us-east-1c"].map(async (z) => (await get(R.statefulSet, "streaming", `events-${z}`)).spec.replicas));
+      return JSON.stringify(counts) === "[2,1,1]";
+    });
+    // The leader steps down: the standby takes over.
+    const leader = a.isLeader ? a : b;
+    const standby = a.isLeader ? b : a;
+    await leader.stop();
+    await eventually("the standby to lead", async () => standby.isLeader, 20_000);
+  }, 90_000);
+});
+
+describe("operator process", () => {
+  it("serves /healthz, /readyz and /metrics, logs JSON lines naming the StreamCluster, records Events, and exits cleanly on SIGTERM", async () => {
+    // Its own namespace for the lease and the watch, so the in-process operators above cannot interfere.
+    await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "proc" } });
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
+      cwd: REPO,
+      env: { ...process.env, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    try {
+      const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
+      await eventually("/healthz", async () => (await http("/healthz")).status === 200);
+      await eventually("/readyz", async () => (await http("/readyz")).status === 200);
+      const sc = structuredClone(example("s3-wal.yaml"));
+      sc.metadata.namespace = "proc";
+      await client.apply(R.streamCluster, sc);
+      await eventually("a StatefulSet from the process", () => client.getOrNull(R.statefulSet, "proc", "events-us-east-1a"));
+      const metrics = await eventually("reconcile metrics", async () => {
+        const text = await (await http("/metrics")).text();
+        return /floe_operator_reconciles_total\{result="success"\} [1-9]/.test(text) && text;
+      });
+      expect(metrics).toMatch(/floe_operator_leader 1/);
+      expect(metrics).toMatch(/floe_operator_reconcile_seconds_count [1-9]/);
+      expect(metrics).toMatch(/floe_operator_queue_depth \d/);
+      // Every line is JSON; the reconciler's lines carry the object's key.
+      const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.some((l) => l.streamcluster === "proc/events")).toBe(true);
+      const events = await eventually("ZoneCreated events", async () => {
+        const list = await client.request<{ items: { reason: string; involvedObject: { name: string }; message: string }[] }>("GET", "/api/v1/namespaces/proc/events");
+        const zones = list.items.filter((e) => e.reason === "ZoneCreated" && e.involvedObject.name === "events");
+        return zones.length === 3 && zones;
+      });
+      expect(events.map((e) => e.message).sort()[0]).toMatch(/^Created StatefulSet events-us-east-1a with 2 brokers in us-east-1a$/);
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 90_000);
+});
