@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { freePort, startServerProcess, type ServerProcess } from "./server-process.js";
+import { freePort } from "./ports.js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 /**
  * A real S3-compatible server (MinIO, built from source by tools/minio/install.sh) on a free

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { freePort } from "./ports.js";
 
 /**
  * A test server process on a free loopback port: started, waited on until `healthy` says so,
@@ -78,14 +78,3 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
   }
 }
 
-/** A TCP port free on loopback right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}

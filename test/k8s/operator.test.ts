@@ -11,17 +11,23 @@ import { Operator } from "../../src/operator/operator.js";
 import { createRegistry } from "../../src/common/metrics.js";
 import { silentLogger } from "../../src/common/logger.js";
 import { freePort } from "../ports.js";
+import { startMoto, type MotoServer } from "../moto-server.js";
+import { awsClientFactory } from "../../src/operator/aws/clients.js";
+import { CreateBucketCommand, GetBucketLifecycleConfigurationCommand, GetBucketTaggingCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 
 /**
  * The operator against a real kube-apiserver and etcd: the CRD's schema and CEL rules,
  * children applied with server-side apply and owned by the StreamCluster, status from the
  * zone StatefulSets, the scale subresource keeping zones balanced, restarts and leader
- * election. (No kubelet runs: the test sets StatefulSet status the way the controller
- * manager would.)
+ * election, and the cloud side (bucket, conditions, finalizer, deletionPolicy) against moto
+ * as the AWS endpoint. (No kubelet runs: the test sets StatefulSet status the way the
+ * controller manager would.)
  */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let api: ApiServer;
 let client: KubeClient;
+let moto: MotoServer;
+let s3: S3Client;
 const operators: Operator[] = [];
 
 function example(file: string): KubeObject {
@@ -44,7 +50,7 @@ async function eventually<T>(what: string, fn: () => Promise<T | null | undefine
 }
 
 function startOperator(identity: string): Operator {
-  const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000 });
+  const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000, aws: awsClientFactory({ endpointOverride: moto.endpoint, credentials: moto.credentials }) });
   op.start();
   operators.push(op);
   return op;
@@ -54,6 +60,8 @@ function startOperator(identity: string): Operator {
 const get = (r: typeof R.statefulSet, ns: string, name: string) => client.get<any>(r, ns, name);
 
 beforeAll(async () => {
+  moto = await startMoto();
+  s3 = new S3Client({ region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, credentials: moto.credentials });
   api = await startApiServer();
   client = api.client("floe-test");
   await client.apply(R.crd, parse(fs.readFileSync(path.join(REPO, "crds/floe.dev_streamclusters.yaml"), "utf8")));
@@ -68,6 +76,8 @@ afterAll(async () => {
   for (const op of operators) await op.stop();
   client?.close();
   await api?.stop();
+  s3?.destroy();
+  await moto?.stop();
 });
 
 describe("StreamCluster CRD validation (real API server)", () => {
@@ -142,7 +152,17 @@ describe("operator", () => {
       return sc.status?.conditions?.find((c: { type: string }) => c.type === "Ready")?.status === "True" && sc;
     });
     expect(ready.status.readyReplicas).toBe(6);
-    expect(ready.status.conditions.map((c: { type: string }) => c.type)).toEqual(["BrokersReady", "Degraded", "Ready"]);
+    expect(ready.status.conditions.map((c: { type: string }) => c.type)).toEqual(["BrokersReady", "BucketReady", "Degraded", "EndpointReady", "Ready"]);
+    const cond = (type: string) => ready.status.conditions.find((c: { type: string }) => c.type === type);
+    expect(cond("BucketReady")).toMatchObject({ status: "True", observedGeneration: ready.metadata.generation });
+    expect(cond("EndpointReady")).toMatchObject({ status: "True", reason: "NotRequested" });
+    // The bucket is real (in moto), with Floe's rules and the cluster's identity.
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-events" }));
+    const rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: "acme-floe-events" }))).Rules!.map((r) => r.ID).sort();
+    expect(rules).toEqual(["floe-abort-incomplete-uploads", "floe-expire-deleted"]);
+    const tags = (await s3.send(new GetBucketTaggingCommand({ Bucket: "acme-floe-events" }))).TagSet!;
+    expect(tags).toContainEqual({ Key: "floe.dev/cluster", Value: "streaming/events" });
+    expect(ready.metadata.finalizers).toEqual(["floe.dev/cloud-resources"]);
   }, 60_000);
 
   it("keeps zones balanced when the scale subresource changes replicas, as an HPA does", async () => {
@@ -177,6 +197,60 @@ describe("operator", () => {
   }, 90_000);
 });
 
+describe("operator and AWS (moto)", () => {
+  const events = async (ns: string, name: string) =>
+    (await client.request<{ items: { reason: string; type: string; involvedObject: { name: string }; message: string }[] }>("GET", `/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.involvedObject.name === name);
+  const condition = async (name: string, type: string) => (await get(R.streamCluster, "streaming", name)).status?.conditions?.find((c: { type: string }) => c.type === type);
+
+  it("a missing bucket it may not create is BucketReady=False BucketNotFound, retried with backoff until the bucket appears", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-d");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown> } };
+    sc.metadata.name = "adopts";
+    sc.spec.storage.bucket = "acme-floe-adopts";
+    sc.spec.storage.createBucket = false;
+    await client.apply(R.streamCluster, sc);
+    const missing = await eventually("BucketReady=False", async () => {
+      const c = await condition("adopts", "BucketReady");
+      return c?.status === "False" && c;
+    });
+    expect(missing).toMatchObject({ reason: "BucketNotFound" });
+    expect(missing.message).toContain("acme-floe-adopts does not exist and storage.createBucket is false");
+    expect(await condition("adopts", "Ready")).toMatchObject({ status: "False", reason: "BucketNotReady" });
+    // The zone StatefulSets are applied all the same: a cloud problem never blocks or crashes the rest.
+    await eventually("StatefulSet adopts-us-east-1a", () => client.getOrNull(R.statefulSet, "streaming", "adopts-us-east-1a"));
+    expect((await events("streaming", "adopts")).some((e) => e.type === "Warning" && e.reason === "BucketNotFound")).toBe(true);
+    await s3.send(new CreateBucketCommand({ Bucket: "acme-floe-adopts" }));
+    const adopted = await eventually("BucketReady=True after the retry", async () => {
+      const c = await condition("adopts", "BucketReady");
+      return c?.status === "True" && c;
+    });
+    expect(adopted.reason).toBe("BucketConfigured");
+    expect((await events("streaming", "adopts")).map((e) => e.reason)).toEqual(expect.arrayContaining(["BucketAdopted", "LifecycleSet"]));
+    // Retain (the default): deleting the StreamCluster removes the finalizer and keeps the bucket.
+    await client.delete(R.streamCluster, "streaming", "adopts");
+    await eventually("adopts to be gone", async () => (await client.getOrNull(R.streamCluster, "streaming", "adopts")) === null);
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-adopts" }));
+  }, 90_000);
+
+  it("deletionPolicy Delete empties and deletes the bucket it created before the StreamCluster goes, and says so in an Event", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-e");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown>; deletionPolicy?: string } };
+    sc.metadata.name = "scratch";
+    sc.spec.storage.bucket = "acme-floe-scratch";
+    sc.spec.deletionPolicy = "Delete";
+    await client.apply(R.streamCluster, sc);
+    await eventually("BucketReady=True", async () => (await condition("scratch", "BucketReady"))?.status === "True");
+    const obj = await get(R.streamCluster, "streaming", "scratch");
+    expect(obj.metadata.finalizers).toEqual(["floe.dev/cloud-resources"]);
+    expect((await events("streaming", "scratch")).map((e) => e.reason)).toEqual(expect.arrayContaining(["BucketCreated", "LifecycleSet", "EncryptionSet", "PublicAccessBlocked"]));
+    await client.delete(R.streamCluster, "streaming", "scratch");
+    await eventually("scratch to be gone", async () => (await client.getOrNull(R.streamCluster, "streaming", "scratch")) === null);
+    await expect(s3.send(new HeadBucketCommand({ Bucket: "acme-floe-scratch" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    const deleted = (await events("streaming", "scratch")).find((e) => e.reason === "BucketDeleted");
+    expect(deleted?.message).toMatch(/Emptied \(0 objects\) and deleted bucket acme-floe-scratch/);
+  }, 90_000);
+});
+
 describe("operator process", () => {
   it("serves /healthz, /readyz and /metrics, logs JSON lines naming the StreamCluster, records Events, and exits cleanly on SIGTERM", async () => {
     // Its own namespace for the lease and the watch, so the in-process operators above cannot interfere.
@@ -184,7 +258,7 @@ describe("operator process", () => {
     const httpPort = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
       cwd: REPO,
-      env: { ...process.env, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
+      env: { ...process.env, FLOE_AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -194,8 +268,9 @@ describe("operator process", () => {
       const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
       await eventually("/healthz", async () => (await http("/healthz")).status === 200);
       await eventually("/readyz", async () => (await http("/readyz")).status === 200);
-      const sc = structuredClone(example("s3-wal.yaml"));
+      const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: { bucket: string } } };
       sc.metadata.namespace = "proc";
+      sc.spec.storage.bucket = "acme-floe-proc"; // its own: one bucket per cluster
       await client.apply(R.streamCluster, sc);
       await eventually("a StatefulSet from the process", () => client.getOrNull(R.statefulSet, "proc", "events-us-east-1a"));
       const metrics = await eventually("reconcile metrics", async () => {
@@ -214,6 +289,8 @@ describe("operator process", () => {
         return zones.length === 3 && zones;
       });
       expect(events.map((e) => e.message).sort()[0]).toMatch(/^Created StatefulSet events-us-east-1a with 2 brokers in us-east-1a$/);
+      // The process reached moto through FLOE_AWS_ENDPOINT_URL.
+      await eventually("the process's bucket", () => s3.send(new HeadBucketCommand({ Bucket: "acme-floe-proc" })).then(() => true));
       child.kill("SIGTERM");
       const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
       expect(code).toBe(0);
