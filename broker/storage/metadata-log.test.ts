@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
 import { acquireLease, releaseLease } from "./lease.js";
 import { MemoryObjectStore } from "./memory-object-store.js";
-import { MetadataFencedError, MetadataLog, type MetadataRecord } from "./metadata-log.js";
+import { MetadataContendedError, MetadataFencedError, MetadataLog, type MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
 
 const rec = (n: number): MetadataRecord => ({ type: "test", n });
@@ -65,6 +65,55 @@ describe("MetadataLog", () => {
     // The caller retries; the entry it wrote is at index 1, so the retry of index 1 compares equal.
     expect(await log.append(rec(1))).toBe(1n);
     expect((await MetadataLog.open({ store: inner })).records()).toEqual([rec(1)]);
+  });
+
+  it("checked appends by several writers: each builds on the others' entries, none is fenced, subscribers see every entry in order", async () => {
+    // Each writer commits offset ranges for one partition; a range must start at the end.
+    const store = new MemoryObjectStore();
+    const writers = await Promise.all([0, 1, 2].map(() => MetadataLog.open({ store })));
+    const seen = writers.map(() => [] as bigint[]);
+    writers.forEach((w, i) => w.subscribe((_r, index) => seen[i]!.push(index)));
+    const end = (w: MetadataLog) => w.records().reduce((e, r) => (r.type === "range" ? Math.max(e, r.end as number) : e), 0);
+    const commits = writers.flatMap((w, i) => Array.from({ length: 5 }, () => w.appendChecked(() => ({ type: "range", start: end(w), end: end(w) + 10, by: i }))));
+    const done = await Promise.all(commits);
+    expect(done.every((d) => d !== null)).toBe(true);
+    const replayed = (await MetadataLog.open({ store })).records();
+    expect(replayed).toHaveLength(15);
+    replayed.forEach((r, i) => expect(r).toMatchObject({ start: i * 10, end: i * 10 + 10 }));
+    for (const w of writers) await w.catchUp();
+    for (const s of seen) expect(s).toEqual(Array.from({ length: 15 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it("a checked append whose check fails after catching up writes nothing", async () => {
+    const store = new MemoryObjectStore();
+    const a = await MetadataLog.open({ store });
+    const b = await MetadataLog.open({ store });
+    await a.append({ type: "epoch", epoch: 2 });
+    // b still believes epoch 1; its build sees epoch 2 after catching up and declines.
+    const result = await b.appendChecked(() => (b.records().some((r) => r.type === "epoch" && r.epoch === 2) ? null : { type: "commit", epoch: 1 }));
+    expect(result).toBeNull();
+    expect(b.lastIndex()).toBe(1n);
+    expect((await MetadataLog.open({ store })).records()).toEqual([{ type: "epoch", epoch: 2 }]);
+  });
+
+  it("a checked append that keeps losing the race gives up with a retriable error", async () => {
+    const store = new MemoryObjectStore();
+    const rival = await MetadataLog.open({ store });
+    // The rival's entry lands just before each of c's puts, so c runs out of attempts.
+    let contended = true;
+    const blocking: ObjectStore = {
+      ...bind(store),
+      async put(key, body, opts) {
+        if (contended && key.includes("/log/") && !body.toString().includes('"rival"')) await rival.appendChecked(() => ({ type: "rival" }));
+        return store.put(key, body, opts);
+      },
+    };
+    const c = await MetadataLog.open({ store: blocking });
+    await expect(c.appendChecked(() => ({ type: "mine" }), { attemptsMax: 3 })).rejects.toBeInstanceOf(MetadataContendedError);
+    expect((await MetadataLog.open({ store })).records()).toEqual([{ type: "rival" }, { type: "rival" }, { type: "rival" }]);
+    // Contention is not fencing: once the rival stops, c's next append lands.
+    contended = false;
+    expect(await c.appendChecked(() => ({ type: "mine" }))).toMatchObject({ index: 4n });
   });
 
   it("snapshots every K entries (compacted) and replay starts from the newest one", async () => {

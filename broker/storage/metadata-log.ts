@@ -29,6 +29,14 @@ export class MetadataFencedError extends Error {
   }
 }
 
+/** A checked append lost the race for the next entry too many times in a row (retriable). */
+export class MetadataContendedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MetadataContendedError";
+  }
+}
+
 export interface MetadataLogOptions {
   store: ObjectStore;
   /** Key prefix, `meta/` by default. */
@@ -91,7 +99,7 @@ export class MetadataLog {
     return (await this.read()).records;
   }
 
-  /** Called after each successful append by this instance, in index order. */
+  /** Called for each entry this instance learns, its own appends and those caught up from other writers, in index order. */
   subscribe(listener: (record: MetadataRecord, index: bigint) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -100,6 +108,27 @@ export class MetadataLog {
   /** Appends entry lastIndex+1; resolves with its index once durable. Appends are serialized. */
   append(record: MetadataRecord): Promise<bigint> {
     const run = this.queue.then(() => this.appendNow(record));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Appends a record built against the latest state, as one of several writers (leaders
+   * committing their own objects: ADR 0003). Losing the race for the next entry is not
+   * fencing here: the entries other writers added are read (and passed to subscribers),
+   * `build` runs again on the newer state, and the append is retried. `build` returns null
+   * when the record no longer holds (e.g. its start offset is no longer the end); then
+   * nothing is written and null is returned.
+   */
+  appendChecked(build: () => MetadataRecord | null, opts: { attemptsMax?: number } = {}): Promise<{ index: bigint; record: MetadataRecord } | null> {
+    const run = this.queue.then(() => this.appendCheckedNow(build, opts.attemptsMax ?? 50));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Reads the entries other writers appended since `lastIndex()`; returns how many there were. */
+  catchUp(): Promise<number> {
+    const run = this.queue.then(() => this.catchUpNow());
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -143,11 +172,49 @@ export class MetadataLog {
       }
       // Our own earlier attempt landed (ambiguous failure then retry): it counts.
     }
+    this.learn(record, index);
+    return index;
+  }
+
+  private async appendCheckedNow(build: () => MetadataRecord | null, attemptsMax: number): Promise<{ index: bigint; record: MetadataRecord } | null> {
+    if (this.fenced) throw new MetadataFencedError(`metadata log is fenced: ${this.fenced.message}`);
+    for (let attempt = 1; attempt <= attemptsMax; attempt++) {
+      await this.catchUpNow();
+      const record = build();
+      if (record === null) return null;
+      if (typeof record.type !== "string") throw new Error("metadata record needs a string type");
+      const index = this.last + 1n;
+      const body = Buffer.from(JSON.stringify({ v: FORMAT_VERSION, index: index.toString(), writer: this.writer, record }));
+      try {
+        await this.store.put(this.entryKey(index), body, { ifNoneMatch: "*" });
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        const existing = await this.store.get(this.entryKey(index));
+        // Someone else's entry: read it (next turn) and build again on top of it.
+        if (!existing?.body.equals(body)) continue;
+      }
+      this.learn(record, index);
+      return { index, record };
+    }
+    throw new MetadataContendedError(`metadata append lost the race for the next entry ${attemptsMax} times in a row`);
+  }
+
+  private async catchUpNow(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const next = this.last + 1n;
+      const got = await this.store.get(this.entryKey(next));
+      if (!got) return n;
+      this.learn(parseEntry(got.body, this.entryKey(next), next), next);
+      n++;
+    }
+  }
+
+  private learn(record: MetadataRecord, index: bigint): void {
     this.last = index;
     this.state.push(record);
     for (const l of this.listeners) l(record, index);
     if (this.last - this.snapshotIndex >= BigInt(this.snapshotEveryEntries)) this.snapshotInBackground();
-    return index;
   }
 
   private snapshotInBackground(): void {
@@ -196,10 +263,7 @@ export class MetadataLog {
           }
           const body = bodies[j];
           if (!body) throw new Error(`metadata entry ${key} vanished during replay`);
-          const parsed = JSON.parse(body.body.toString("utf8")) as { v: number; index: string; record: MetadataRecord };
-          if (parsed.v !== FORMAT_VERSION) throw new Error(`metadata entry ${key}: unknown format version ${parsed.v}`);
-          if (BigInt(parsed.index) !== index + 1n) throw new Error(`metadata entry ${key} claims index ${parsed.index}`);
-          records.push(parsed.record);
+          records.push(parseEntry(body.body, key, index + 1n));
           index++;
         }
       }
@@ -226,4 +290,11 @@ export class MetadataLog {
   private snapshotKey(index: bigint): string {
     return `${this.prefix}snapshot/${index.toString().padStart(INDEX_DIGITS, "0")}`;
   }
+}
+
+function parseEntry(body: Buffer, key: string, expectedIndex: bigint): MetadataRecord {
+  const parsed = JSON.parse(body.toString("utf8")) as { v: number; index: string; record: MetadataRecord };
+  if (parsed.v !== FORMAT_VERSION) throw new Error(`metadata entry ${key}: unknown format version ${parsed.v}`);
+  if (BigInt(parsed.index) !== expectedIndex) throw new Error(`metadata entry ${key} claims index ${parsed.index}`);
+  return parsed.record;
 }

@@ -275,11 +275,12 @@ describe("operator process", () => {
       await eventually("a StatefulSet from the process", () => client.getOrNull(R.statefulSet, "proc", "events-us-east-1a"));
       const metrics = await eventually("reconcile metrics", async () => {
         const text = await (await http("/metrics")).text();
-        return /floe_operator_reconciles_total\{result="success"\} [1-9]/.test(text) && text;
+        return /floe_operator_reconciles_total\{result="success",component="operator"\} [1-9]/.test(text) && text;
       });
-      expect(metrics).toMatch(/floe_operator_leader 1/);
-      expect(metrics).toMatch(/floe_operator_reconcile_seconds_count [1-9]/);
-      expect(metrics).toMatch(/floe_operator_queue_depth \d/);
+      expect(metrics).toMatch(/floe_operator_leader\{component="operator"\} 1/);
+      expect(metrics).toMatch(/floe_operator_reconcile_seconds_count\{component="operator"\} [1-9]/);
+      expect(metrics).toMatch(/floe_operator_queue_depth\{component="operator"\} \d/);
+      expect(metrics).toMatch(/floe_process_resident_memory_bytes\{component="operator"\} \d/);
       // Every line is JSON; the reconciler's lines carry the object's key.
       const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.some((l) => l.streamcluster === "proc/events")).toBe(true);

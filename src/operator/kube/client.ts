@@ -109,7 +109,11 @@ export class KubeClient {
     const res = await this.send(method, path, payload, contentType);
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
+    if (status >= 200 && status < 300) {
+      // Health endpoints (/readyz, /livez) answer plain text; everything else is JSON.
+      const json = String(res.headers["content-type"] ?? "application/json").includes("json");
+      return (text ? (json ? JSON.parse(text) : text) : {}) as T;
+    }
     let message = text;
     let reason = "";
     let parsed: unknown;
