@@ -12,6 +12,12 @@ async function main(): Promise<void> {
   const logger = createLogger("operator", env.FLOE_LOG_LEVEL ?? "info");
   const httpPort = Number(env.FLOE_OPERATOR_HTTP_PORT ?? 8080);
   if (!Number.isInteger(httpPort)) throw new ConfigError(`FLOE_OPERATOR_HTTP_PORT must be an integer, got ${env.FLOE_OPERATOR_HTTP_PORT}`);
+  // The AWS SDK would print a plain-text stderr warning (its releases from 2027 need Node 22),
+  // breaking the one-JSON-object-per-line log; the pinned SDK supports Node 20. Say it in JSON.
+  if (Number(process.versions.node.split(".")[0]) < 22 && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+    env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+    logger.info({ node: process.version }, "AWS SDK releases after January 2027 require Node 22; this build's SDK supports Node 20");
+  }
   const registry = createRegistry("operator");
   const client = new KubeClient(loadKubeConfig(env));
   const operator = new Operator(client, logger, registry, {

@@ -125,11 +125,12 @@ describe("operator", () => {
       expect(set.spec.replicas).toBe(2);
       expect(set.metadata.ownerReferences[0]).toMatchObject({ kind: "StreamCluster", name: "events", uid: sc.metadata.uid, controller: true });
       expect(set.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === "floe-operator" && f.operation === "Apply")).toBe(true);
-      await get(R.podDisruptionBudget, "streaming", `events-${zone}`);
     }
-    await get(R.service, "streaming", "events-brokers");
-    await get(R.service, "streaming", "events-bootstrap");
-    const cm = await get(R.configMap, "streaming", "events-config");
+    // Children are applied one after another: wait for the last ones rather than race them.
+    for (const zone of zones) await eventually(`PodDisruptionBudget events-${zone}`, () => client.getOrNull(R.podDisruptionBudget, "streaming", `events-${zone}`));
+    await eventually("Service events-brokers", () => client.getOrNull(R.service, "streaming", "events-brokers"));
+    await eventually("Service events-bootstrap", () => client.getOrNull(R.service, "streaming", "events-bootstrap"));
+    const cm = await eventually("ConfigMap events-config", () => client.getOrNull<any>(R.configMap, "streaming", "events-config")); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(cm.data.FLOE_WAL_TYPE).toBe("s3");
     const sa = await get(R.serviceAccount, "streaming", "events-broker");
     expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toContain("floe-broker");
@@ -253,7 +254,9 @@ describe("operator and AWS (moto)", () => {
 
 describe("operator process", () => {
   it("serves /healthz, /readyz and /metrics, logs JSON lines naming the StreamCluster, records Events, and exits cleanly on SIGTERM", async () => {
-    // Its own namespace for the lease and the watch, so the in-process operators above cannot interfere.
+    // Its own namespace for the lease and the watch; the in-process operators above watch every
+    // namespace, so they stop first (two operators reconciling one object would double its Events).
+    for (const op of operators.splice(0)) await op.stop();
     await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "proc" } });
     const httpPort = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
