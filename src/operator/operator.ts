@@ -110,7 +110,8 @@ export class Operator {
         // Conflicts and cloud failures (already in the status as conditions) are expected: retry quietly.
         const temporary = (err instanceof KubeError && err.isTemporary) || err instanceof RequeueWithBackoff;
         this.metrics.reconciles.inc({ result: temporary ? "requeue" : "error" });
-        this.logger[temporary ? "info" : "warn"]({ err, streamcluster: key, retryInMs: delay }, temporary ? "reconcile conflicted; will retry" : "reconcile failed; will retry");
+        const what = err instanceof RequeueWithBackoff ? "cloud resources not ready (see BucketReady/EndpointReady); will retry" : temporary ? "reconcile conflicted; will retry" : "reconcile failed; will retry";
+        this.logger[temporary ? "info" : "warn"]({ err, streamcluster: key, retryInMs: delay }, what);
       } finally {
         end();
         this.queue.done(key);

@@ -217,6 +217,10 @@ describe("operator and AWS (moto)", () => {
     expect(missing).toMatchObject({ reason: "BucketNotFound" });
     expect(missing.message).toContain("acme-floe-adopts does not exist and storage.createBucket is false");
     expect(await condition("adopts", "Ready")).toMatchObject({ status: "False", reason: "BucketNotReady" });
+    // Retried through the work queue's backoff, counted as requeues, not errors.
+    const leader = operators.find((o) => o.isLeader)!;
+    const requeues = async () => (await leader.metrics.reconciles.get()).values.find((v) => v.labels.result === "requeue")?.value ?? 0;
+    await eventually("two requeues", async () => (await requeues()) >= 2);
     // The zone StatefulSets are applied all the same: a cloud problem never blocks or crashes the rest.
     await eventually("StatefulSet adopts-us-east-1a", () => client.getOrNull(R.statefulSet, "streaming", "adopts-us-east-1a"));
     expect((await events("streaming", "adopts")).some((e) => e.type === "Warning" && e.reason === "BucketNotFound")).toBe(true);
