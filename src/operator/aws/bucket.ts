@@ -152,12 +152,45 @@ function createBucketInput(sc: StreamCluster) {
 export interface BucketResult {
   created: boolean;
   actions: CloudAction[];
+  /** Settings the store answered NotImplemented for (S3-compatible stores; AWS has them all). */
+  unsupported: string[];
 }
 
-export async function ensureBucket(s3: S3Client, sc: StreamCluster): Promise<BucketResult> {
+/** S3-compatible stores (MinIO, ...) lack some bucket APIs and say 501 NotImplemented. */
+function isNotImplemented(err: unknown): boolean {
+  const e = err instanceof CloudStepError ? err.failure.reason : errorCode(err);
+  return e === "NotImplemented" || e === "NotSupportedByStore" || httpStatus(err) === 501;
+}
+
+/**
+ * Runs one optional step; a store without the feature skips it rather than failing the
+ * bucket, and `quirks` remembers that so later runs skip it without asking again.
+ */
+async function optional(feature: string, unsupported: string[], quirks: Set<string> | undefined, key: string, step: () => Promise<void>): Promise<void> {
+  if (quirks?.has(`${key}:${feature}`)) {
+    unsupported.push(feature);
+    return;
+  }
+  try {
+    await step();
+  } catch (err) {
+    if (!isNotImplemented(err)) throw err;
+    quirks?.add(`${key}:${feature}`);
+    unsupported.push(feature);
+  }
+}
+
+/**
+ * `quirks` remembers, per store and bucket, that the store refused the abort-uploads rule, so
+ * later runs compare against what it accepts and stay write-free.
+ */
+export async function ensureBucket(s3: S3Client, sc: StreamCluster, quirks?: Set<string>): Promise<BucketResult> {
   const bucket = sc.spec.storage.bucket;
   const me = clusterIdentity(sc);
   const actions: CloudAction[] = [];
+  const unsupported: string[] = [];
+  // Quirks are per store and bucket; AWS (no storage.endpoint) has every feature.
+  const store = `${sc.spec.storage.endpoint ?? "aws"}/${bucket}`;
   let created = false;
   if ((await headBucket(s3, sc, true)) === "missing") {
     if (sc.spec.storage.createBucket === false) {
@@ -189,33 +222,55 @@ export async function ensureBucket(s3: S3Client, sc: StreamCluster): Promise<Buc
     if (!created) actions.push({ reason: "BucketAdopted", message: `Adopted existing bucket ${bucket}: tagged ${TAG_CLUSTER}=${me}; it will never be deleted by the operator` });
   }
 
-  const pab = await orNull(`reading the public access block of ${bucket} (GetPublicAccessBlock)`, () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket })), NOT_FOUND(["NoSuchPublicAccessBlockConfiguration"]));
-  const current = pab?.PublicAccessBlockConfiguration ?? {};
-  if ((Object.keys(PUBLIC_ACCESS_BLOCK) as (keyof PublicAccessBlockConfiguration)[]).some((k) => current[k] !== true)) {
-    await attempt(`blocking public access to ${bucket} (PutPublicAccessBlock)`, () => s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCK })));
-    actions.push({ reason: "PublicAccessBlocked", message: `Blocked all public access to bucket ${bucket}` });
-  }
+  await optional("public access block", unsupported, quirks, store, async () => {
+    const pab = await orNull(`reading the public access block of ${bucket} (GetPublicAccessBlock)`, () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket })), NOT_FOUND(["NoSuchPublicAccessBlockConfiguration"]));
+    const current = pab?.PublicAccessBlockConfiguration ?? {};
+    if ((Object.keys(PUBLIC_ACCESS_BLOCK) as (keyof PublicAccessBlockConfiguration)[]).some((k) => current[k] !== true)) {
+      await attempt(`blocking public access to ${bucket} (PutPublicAccessBlock)`, () => s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCK })));
+      actions.push({ reason: "PublicAccessBlocked", message: `Blocked all public access to bucket ${bucket}` });
+    }
+  });
 
-  const enc = await orNull(`reading the default encryption of ${bucket} (GetBucketEncryption)`, () => s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })), NOT_FOUND(["ServerSideEncryptionConfigurationNotFoundError"]));
-  const wantEnc = desiredEncryption(sc);
-  const have = enc?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
-  const wantDefault = wantEnc.ApplyServerSideEncryptionByDefault!;
-  if (have?.SSEAlgorithm !== wantDefault.SSEAlgorithm || (have?.KMSMasterKeyID ?? undefined) !== wantDefault.KMSMasterKeyID) {
-    await attempt(`setting default encryption of ${bucket} (PutBucketEncryption)`, () => s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [wantEnc] } })));
-    actions.push({ reason: "EncryptionSet", message: `Set default encryption of bucket ${bucket} to ${wantDefault.SSEAlgorithm === "aws:kms" ? `SSE-KMS with ${wantDefault.KMSMasterKeyID}` : "SSE-S3"}` });
-  }
+  await optional("default encryption", unsupported, quirks, store, async () => {
+    const enc = await orNull(`reading the default encryption of ${bucket} (GetBucketEncryption)`, () => s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })), NOT_FOUND(["ServerSideEncryptionConfigurationNotFoundError"]));
+    const wantEnc = desiredEncryption(sc);
+    const have = enc?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
+    const wantDefault = wantEnc.ApplyServerSideEncryptionByDefault!;
+    if (have?.SSEAlgorithm !== wantDefault.SSEAlgorithm || (have?.KMSMasterKeyID ?? undefined) !== wantDefault.KMSMasterKeyID) {
+      await attempt(`setting default encryption of ${bucket} (PutBucketEncryption)`, () => s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [wantEnc] } })));
+      actions.push({ reason: "EncryptionSet", message: `Set default encryption of bucket ${bucket} to ${wantDefault.SSEAlgorithm === "aws:kms" ? `SSE-KMS with ${wantDefault.KMSMasterKeyID}` : "SSE-S3"}` });
+    }
+  });
 
-  const lc = await orNull(`reading lifecycle rules of ${bucket} (GetBucketLifecycleConfiguration)`, () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })), NOT_FOUND(["NoSuchLifecycleConfiguration"]));
-  const existing = lc?.Rules ?? [];
-  const foreign = existing.filter((r) => !r.ID?.startsWith(RULE_ID_PREFIX));
-  const ours = existing.filter((r) => r.ID?.startsWith(RULE_ID_PREFIX));
-  const wantRules = desiredLifecycleRules(sc);
-  const same = ours.length === wantRules.length && ours.map(canonicalRule).sort().join("\n") === wantRules.map(canonicalRule).sort().join("\n");
-  if (!same) {
-    await attempt(`setting lifecycle rules of ${bucket} (PutBucketLifecycleConfiguration)`, () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [...foreign, ...wantRules] } })));
-    actions.push({ reason: "LifecycleSet", message: `Set lifecycle rules of bucket ${bucket}: ${wantRules.map((r) => r.ID).join(", ")}${foreign.length ? ` (kept ${foreign.length} rule(s) not managed by Floe)` : ""}` });
-  }
-  return { created, actions };
+  await optional("lifecycle rules", unsupported, quirks, store, async () => {
+    const lc = await orNull(`reading lifecycle rules of ${bucket} (GetBucketLifecycleConfiguration)`, () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })), NOT_FOUND(["NoSuchLifecycleConfiguration"]));
+    const existing = lc?.Rules ?? [];
+    const foreign = existing.filter((r) => !r.ID?.startsWith(RULE_ID_PREFIX));
+    const ours = existing.filter((r) => r.ID?.startsWith(RULE_ID_PREFIX));
+    const key = `${store}:abort-rule`;
+    const full = desiredLifecycleRules(sc);
+    // Some S3-compatible stores (MinIO) refuse AbortIncompleteMultipartUpload and clean stale
+    // uploads themselves; only a store the spec names (storage.endpoint) gets this allowance.
+    const withoutAbort = full.filter((r) => !r.AbortIncompleteMultipartUpload);
+    const canonical = (rules: LifecycleRule[]) => rules.map(canonicalRule).sort().join("\n");
+    const put = (rules: LifecycleRule[]) =>
+      attempt(`setting lifecycle rules of ${bucket} (PutBucketLifecycleConfiguration)`, () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [...foreign, ...rules] } })));
+    let wantRules = quirks?.has(key) ? withoutAbort : full;
+    if (canonical(ours) !== canonical(wantRules)) {
+      try {
+        await put(wantRules);
+      } catch (err) {
+        const refused = err instanceof CloudStepError && ["InvalidArgument", "MalformedXML", "InvalidRequest"].includes(err.failure.reason);
+        if (!(refused && sc.spec.storage.endpoint && wantRules === full)) throw err;
+        quirks?.add(key);
+        wantRules = withoutAbort;
+        if (canonical(ours) !== canonical(wantRules)) await put(wantRules);
+      }
+      actions.push({ reason: "LifecycleSet", message: `Set lifecycle rules of bucket ${bucket}: ${wantRules.map((r) => r.ID).join(", ")}${foreign.length ? ` (kept ${foreign.length} rule(s) not managed by Floe)` : ""}` });
+    }
+    if (wantRules !== full) unsupported.push("the abort-incomplete-uploads lifecycle rule");
+  });
+  return { created, actions, unsupported };
 }
 
 export interface BucketDeletion {

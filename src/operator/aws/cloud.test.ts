@@ -17,6 +17,7 @@ import { CreateRouteTableCommand, CreateVpcCommand, CreateVpcEndpointCommand, De
 import { silentLogger } from "../../common/logger.js";
 import type { StreamCluster, StreamClusterSpec } from "../api/types.js";
 import { startMoto, type MotoServer } from "../../../test/moto-server.js";
+import { startMinio } from "../../../test/s3-server.js";
 import { always, S3FaultProxy } from "../../../test/s3-fault-proxy.js";
 import { awsClientFactory } from "./clients.js";
 import { CloudResources, type CloudOutcome } from "./cloud.js";
@@ -374,4 +375,34 @@ describe("deletion", () => {
       await proxy.close();
     }
   });
+});
+
+describe("an S3-compatible store named by storage.endpoint (MinIO)", () => {
+  it("gets the bucket with what the store supports, names what it skipped, and a second run writes nothing", async () => {
+    const minio = await startMinio();
+    const proxy = await S3FaultProxy.start(minio.port);
+    // No endpoint override: the spec's storage.endpoint and the credentials (as from storage.credentialsSecret) must be what is used.
+    const cloud = new CloudResources(awsClientFactory({ maxAttempts: 1 }), silentLogger(), async () => ({ accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey }));
+    const direct = new S3Client({ region: "us-east-1", endpoint: minio.endpoint, forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
+    try {
+      const sc = cluster({ endpoint: proxy.endpoint, forcePathStyle: true, credentialsSecret: "minio-credentials" });
+      const first = await cloud.ensure(sc);
+      expect(first.bucket).toMatchObject({ status: "True", reason: "BucketCreated" });
+      expect(first.bucket.message).toMatch(/not supported by this store, skipped: .*public access block/);
+      expect(first.bucket.message).toContain("the abort-incomplete-uploads lifecycle rule");
+      expect(first.retry).toBe(false);
+      const rules = (await direct.send(new GetBucketLifecycleConfigurationCommand({ Bucket: sc.spec.storage.bucket }))).Rules!;
+      expect(rules.map((r) => [r.ID, r.Filter?.Prefix, r.Expiration?.Days])).toEqual([["floe-expire-deleted", "deleted/", 1]]);
+      expect((await direct.send(new GetBucketTaggingCommand({ Bucket: sc.spec.storage.bucket }))).TagSet).toContainEqual({ Key: TAG_CREATED_BY, Value: `streaming/${sc.metadata.name}` });
+      proxy.log.length = 0;
+      const second = await cloud.ensure(sc);
+      expect(second.bucket.status).toBe("True");
+      expect(second.events).toEqual([]);
+      expect(writes(proxy)).toEqual([]);
+    } finally {
+      direct.destroy();
+      await proxy.close();
+      await minio.stop();
+    }
+  }, 120_000);
 });

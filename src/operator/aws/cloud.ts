@@ -45,6 +45,8 @@ export function managesCloud(sc: StreamCluster): boolean {
 export type CredentialsLoader = (sc: StreamCluster) => Promise<AwsCredentials | undefined>;
 
 export class CloudResources {
+  private readonly quirks = new Set<string>();
+
   constructor(
     private readonly factory: AwsClientFactory,
     private readonly logger: Logger,
@@ -74,9 +76,12 @@ export class CloudResources {
       const creds = await this.credentials(sc);
       const s3 = this.factory.s3(sc, creds);
       try {
-        const res = await ensureBucket(s3, sc);
+        const res = await ensureBucket(s3, sc, this.quirks);
         events.push(...res.actions.map((a) => ({ type: "Normal" as const, ...a })));
-        bucket = { status: "True", reason: res.created ? "BucketCreated" : "BucketConfigured", message: `Bucket ${name} has the lifecycle rules, default encryption, public access block and tags Floe manages` };
+        const managed = ["tags", "public access block", "default encryption", "lifecycle rules"].filter((f) => !res.unsupported.includes(f));
+        if (res.unsupported.length) this.logger.info({ bucket: name, unsupported: res.unsupported }, "the bucket's store lacks some settings; skipped");
+        const skipped = res.unsupported.length ? `; not supported by this store, skipped: ${res.unsupported.join(", ")}` : "";
+        bucket = { status: "True", reason: res.created ? "BucketCreated" : "BucketConfigured", message: `Bucket ${name} has the ${managed.join(", ")} Floe manages${skipped}` };
       } finally {
         s3.destroy();
       }

@@ -43,6 +43,7 @@ export function classify(err: unknown, attempted: string): CloudFailure {
   if (DENIED.has(code) || status === 403) return { reason: "AccessDenied", message: `${message}; grant the operator's role the permission (docs/iam-policy.json) and it retries` };
   if (code === "BucketAlreadyExists") return { reason: "BucketOwnedByOthers", message: `${message}; the name is taken by another AWS account: choose another storage.bucket` };
   if (code === "CredentialsProviderError" || /Could not load credentials/i.test(detail ?? "")) return { reason: "CredentialsMissing", message };
+  if (code === "NotImplemented" || status === 501) return { reason: "NotSupportedByStore", message: `${message}; this S3-compatible store lacks the feature` };
   if (status !== undefined && status >= 500) return { reason: "AwsUnavailable", message: `${message}; will retry with backoff` };
   if (status === undefined && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up|TimeoutError/i.test(`${code} ${detail ?? ""}`)) {
     return { reason: "EndpointUnreachable", message: `${message}; will retry` };
