@@ -61,9 +61,11 @@ export class StreamClusterReconciler {
       const existing = await this.client.getOrNull<KubeObject & { spec?: { replicas?: number } }>(R.statefulSet, sc.metadata.namespace, names.statefulSet(sc, zone));
       before.set(zone, existing ? (existing.spec?.replicas ?? 0) : null);
     }
+    const applied = new Set<string>();
     for (const child of desiredChildren(sc, replicas)) {
       try {
         await this.client.apply(resourceOf(child.kind), child as KubeObject);
+        applied.add(`${child.kind}/${child.metadata.name}`);
       } catch (err) {
         failure = `applying ${child.kind} ${child.metadata.name}: ${(err as Error).message}`;
         await this.events.warn(sc, "ApplyFailed", failure);
@@ -73,6 +75,8 @@ export class StreamClusterReconciler {
     }
     const perZone = spreadReplicas(replicas, sc.spec.zones);
     for (const [zone, was] of before) {
+      // Only what was applied: a zone whose apply failed is reported on the pass that creates it.
+      if (!applied.has(`StatefulSet/${names.statefulSet(sc, zone)}`)) continue;
       const now = perZone.get(zone)!;
       if (was === null) await this.events.normal(sc, "ZoneCreated", `Created StatefulSet ${names.statefulSet(sc, zone)} with ${now} brokers in ${zone}`);
       else if (was !== now) await this.events.normal(sc, "Scaled", `Scaled ${zone} from ${was} to ${now} brokers`);

@@ -237,6 +237,24 @@ describe("operator and AWS (moto)", () => {
     await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-adopts" }));
   }, 90_000);
 
+  it("storage.credentialsSecret: a missing Secret is BucketReady=False CredentialsSecretMissing until it exists", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-f");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown> } };
+    sc.metadata.name = "keyed";
+    sc.spec.storage.bucket = "acme-floe-keyed";
+    sc.spec.storage.credentialsSecret = "keyed-s3";
+    await client.apply(R.streamCluster, sc);
+    const missing = await eventually("BucketReady=False", async () => {
+      const c = await condition("keyed", "BucketReady");
+      return c?.status === "False" && c;
+    });
+    expect(missing).toMatchObject({ reason: "CredentialsSecretMissing", message: "Secret streaming/keyed-s3 named by storage.credentialsSecret does not exist" });
+    await client.create(R.secret, { apiVersion: "v1", kind: "Secret", metadata: { name: "keyed-s3", namespace: "streaming" }, stringData: { AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey } });
+    await eventually("BucketReady=True with the Secret's keys", async () => (await condition("keyed", "BucketReady"))?.status === "True");
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-keyed" }));
+    await client.delete(R.streamCluster, "streaming", "keyed");
+  }, 90_000);
+
   it("deletionPolicy Delete empties and deletes the bucket it created before the StreamCluster goes, and says so in an Event", async () => {
     if (!operators.some((o) => o.isLeader)) startOperator("op-e");
     const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown>; deletionPolicy?: string } };
