@@ -270,8 +270,22 @@ describe("VPC endpoint", () => {
     const tags = Object.fromEntries(ep!.Tags!.map((t) => [t.Key, t.Value]));
     expect(tags).toMatchObject({ [TAG_CLUSTER]: `streaming/${sc.metadata.name}`, [TAG_MANAGED_BY]: "floe-operator", [TAG_CREATED_BY]: `streaming/${sc.metadata.name}` });
 
-    const again = await resources().ensure(sc);
-    expect(again.events).toEqual([]);
+    // Second run through a recording proxy: EC2 sees only reads (S3 too: no PUT/POST/DELETE).
+    const ec2Actions: string[] = [];
+    const proxy = await S3FaultProxy.start(moto.port, (req) => {
+      const action = /(?:^|&)Action=(\w+)/.exec(req.body.toString())?.[1];
+      if (action) ec2Actions.push(action);
+      return null;
+    });
+    try {
+      const again = await resources(proxy.endpoint).ensure(sc);
+      expect(again.events).toEqual([]);
+      expect(again.endpoint.status).toBe("True");
+      expect([...new Set(ec2Actions)].sort()).toEqual(["DescribeRouteTables", "DescribeVpcEndpoints"]);
+      expect(writes(proxy).filter((r) => r.method !== "POST")).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
     expect(await endpointsOf(vpcId)).toHaveLength(1);
   });
 
