@@ -44,7 +44,9 @@ export class Membership {
   register(reg: BrokerRegistration): MemberState {
     const now = this.clock.nowMs();
     const old = this.members.get(reg.id);
-    const sameProcess = old !== undefined && old.incarnationId === reg.incarnationId;
+    // A re-sent registration from a live process keeps its epoch; a restart, or a process
+    // already declared dead, gets a new one (its old heartbeats must not count again).
+    const sameProcess = old !== undefined && old.alive && old.incarnationId === reg.incarnationId;
     const state: MemberState = {
       ...reg,
       brokerEpoch: sameProcess ? old.brokerEpoch : this.nextEpoch++,
@@ -58,10 +60,15 @@ export class Membership {
   }
 
   /** Replays a registration recorded in the metadata log (after a controller change): known, but not yet heard from. */
-  restore(reg: BrokerRegistration & { brokerEpoch: number }): void {
-    this.nextEpoch = Math.max(this.nextEpoch, reg.brokerEpoch + 1);
+  restore(reg: BrokerRegistration & { brokerEpoch: number; draining?: boolean }): void {
+    this.noteEpoch(reg.brokerEpoch);
     // The new controller has heard nothing yet: give the broker one full session to heartbeat.
-    this.members.set(reg.id, { ...reg, lastHeartbeatMs: this.clock.nowMs(), alive: true, draining: false });
+    this.members.set(reg.id, { ...reg, lastHeartbeatMs: this.clock.nowMs(), alive: true, draining: reg.draining ?? false });
+  }
+
+  /** An epoch the log already used (e.g. by a fenced broker): new registrations get higher ones. */
+  noteEpoch(brokerEpoch: number): void {
+    this.nextEpoch = Math.max(this.nextEpoch, brokerEpoch + 1);
   }
 
   heartbeat(id: number, brokerEpoch: number): HeartbeatAnswer {

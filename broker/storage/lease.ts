@@ -49,6 +49,12 @@ export async function acquireLease(store: ObjectStore, key: string, holder: stri
   }
 }
 
+/** The lease as stored now, or null when nobody ever took it (readers find the holder this way). */
+export async function readLease(store: ObjectStore, key: string): Promise<LeaseState | null> {
+  const current = await store.get(key);
+  return current ? decode(current.body, key) : null;
+}
+
 /** Gives the lease up early if we still hold it; returns whether we did. */
 export async function releaseLease(store: ObjectStore, key: string, holder: string): Promise<boolean> {
   const current = await store.get(key);

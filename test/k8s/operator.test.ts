@@ -274,11 +274,82 @@ describe("operator and AWS (moto)", () => {
   }, 90_000);
 });
 
+describe("every example", () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const applyExample = async (file: string): Promise<any> => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-examples");
+    const docs = parseAllDocuments(fs.readFileSync(path.join(REPO, "examples", file), "utf8")).map((d) => d.toJS() as KubeObject);
+    for (const doc of docs) {
+      const ns = doc.metadata.namespace ?? "default";
+      if (doc.kind === "StreamCluster") continue;
+      await client.apply(resourceFor(doc.kind), { ...doc, metadata: { ...doc.metadata, namespace: ns } });
+    }
+    return client.apply(R.streamCluster, docs.find((d) => d.kind === "StreamCluster")!);
+  };
+  // Kinds an example carries besides the StreamCluster (the operator itself never writes these).
+  const resourceFor = (kind: string) => ({ Secret: { apiVersion: "v1", plural: "secrets", namespaced: true }, Deployment: { apiVersion: "apps/v1", plural: "deployments", namespaced: true }, Service: R.service } as Record<string, typeof R.service>)[kind] ?? (() => {
+    throw new Error(`example carries a ${kind}; teach the test where it goes`);
+  })();
+
+  it("aws-ebs: a gp3 StorageClass (WaitForFirstConsumer) and a WAL volume per broker", async () => {
+    await applyExample("aws-ebs.yaml");
+    const cls = await eventually("StorageClass floe-gp3-6000iops-250mibps", () => client.getOrNull<any>(R.storageClass, undefined, "floe-gp3-6000iops-250mibps")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(cls).toMatchObject({ provisioner: "ebs.csi.aws.com", volumeBindingMode: "WaitForFirstConsumer", parameters: { type: "gp3", iops: "6000", throughput: "250", encrypted: "true" } });
+    for (const zone of ["eu-west-1a", "eu-west-1b", "eu-west-1c"]) {
+      const set = await eventually(`StatefulSet orders-${zone}`, () => client.getOrNull<any>(R.statefulSet, "streaming", `orders-${zone}`)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(set.spec.replicas).toBe(1);
+      expect(set.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: "floe-gp3-6000iops-250mibps", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } } });
+      expect(JSON.stringify(set.spec.template.spec.affinity)).toContain(zone);
+    }
+  }, 60_000);
+
+  it("nfs-wal: one shared ReadWriteMany claim that outlives the cluster (deletionPolicy Retain), mounted by every broker", async () => {
+    await applyExample("nfs-wal.yaml");
+    const claim = await eventually("claim payments-wal", () => client.getOrNull<any>(R.persistentVolumeClaim, "streaming", "payments-wal")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(claim.spec).toMatchObject({ accessModes: ["ReadWriteMany"], storageClassName: "efs-sc", resources: { requests: { storage: "200Gi" } } });
+    expect(claim.metadata.ownerReferences ?? []).toEqual([]);
+    for (const zone of ["us-west-2a", "us-west-2b"]) {
+      const set = await eventually(`StatefulSet payments-${zone}`, () => client.getOrNull<any>(R.statefulSet, "streaming", `payments-${zone}`)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(set.spec.replicas).toBe(2);
+      expect(set.spec.template.spec.volumes).toContainEqual({ name: "wal", persistentVolumeClaim: { claimName: "payments-wal" } });
+      expect(set.spec.volumeClaimTemplates).toBeUndefined();
+    }
+  }, 60_000);
+
+  it("autoscaling: an HPA on the StreamCluster's scale subresource; zones start at minReplicas", async () => {
+    await applyExample("autoscaling.yaml");
+    // Default gp3 settings: its own class, beside the one with custom IOPS above.
+    expect((await eventually("StorageClass floe-gp3", () => client.getOrNull<any>(R.storageClass, undefined, "floe-gp3"))).parameters).toEqual({ type: "gp3", encrypted: "true" }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const hpa = await eventually("HPA clicks", () => client.getOrNull<any>(R.horizontalPodAutoscaler, "streaming", "clicks")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(hpa.spec).toMatchObject({ scaleTargetRef: { apiVersion: "floe.dev/v1alpha1", kind: "StreamCluster", name: "clicks" }, minReplicas: 3, maxReplicas: 12 });
+    expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
+    expect(hpa.spec.metrics.map((m: { type: string }) => m.type).sort()).toEqual(["Pods", "Resource"]);
+    await eventually("zones 1/1/1", async () => {
+      const counts = await Promise.all(["us-east-1a", "us-east-1b", "us-east-1c"].map(async (z) => (await client.getOrNull<any>(R.statefulSet, "streaming", `clicks-${z}`))?.spec.replicas)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      return JSON.stringify(counts) === "[1,1,1]";
+    });
+    // The HPA writes the scale subresource; the operator spreads what it chose.
+    await client.mergePatch(R.streamCluster, "streaming", "clicks", { spec: { replicas: 5 } }, "scale");
+    await eventually("zones 2/2/1", async () => {
+      const counts = await Promise.all(["us-east-1a", "us-east-1b", "us-east-1c"].map(async (z) => (await get(R.statefulSet, "streaming", `clicks-${z}`)).spec.replicas));
+      return JSON.stringify(counts) === "[2,2,1]";
+    });
+  }, 60_000);
+
+  it("local: brokers get the in-cluster store's endpoint and credentials from the Secret", async () => {
+    await applyExample("local.yaml");
+    const cm = await eventually("ConfigMap local-config", () => client.getOrNull<any>(R.configMap, "default", "local-config")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(cm.data).toMatchObject({ FLOE_OBJECT_STORE: "s3", FLOE_S3_ENDPOINT: "http://minio.default.svc:9000", FLOE_S3_FORCE_PATH_STYLE: "true", FLOE_S3_BUCKET: "floe-local", FLOE_WAL_TYPE: "s3" });
+    const set = await eventually("StatefulSet local-zone-a", () => client.getOrNull<any>(R.statefulSet, "default", "local-zone-a")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(set.spec.template.spec.containers[0].envFrom).toContainEqual({ secretRef: { name: "minio-credentials" } });
+  }, 60_000);
+});
+
 describe("operator process", () => {
   it("serves /healthz, /readyz and /metrics, logs JSON lines naming the StreamCluster, records Events, and exits cleanly on SIGTERM", async () => {
-    // Its own namespace for the lease and the watch; the in-process operators above watch every
-    // namespace, so they stop first (two operators reconciling one object would double its Events).
+    // Alone: an in-process operator watching every namespace would reconcile (and record events) first.
     for (const op of operators.splice(0)) await op.stop();
+    // Its own namespace for the lease and the watch, so the in-process operators above cannot interfere.
     await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "proc" } });
     const httpPort = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {

@@ -62,7 +62,15 @@ export const names = {
   pdb: (sc: StreamCluster, zone: string) => `${sc.metadata.name}-${zone}`,
   nfsClaim: (sc: StreamCluster) => `${sc.metadata.name}-wal`,
   hpa: (sc: StreamCluster) => sc.metadata.name,
-  storageClass: () => "floe-gp3",
+  /**
+   * StorageClass parameters cannot change once created, and the class is shared by every
+   * cluster: one class per parameter set, so clusters asking for different IOPS or
+   * throughput never fight over one object.
+   */
+  storageClass: (sc: StreamCluster) => {
+    const ebs = sc.spec.wal.ebs;
+    return ["floe-gp3", ebs?.iops ? `${ebs.iops}iops` : "", ebs?.throughputMiBps ? `${ebs.throughputMiBps}mibps` : ""].filter(Boolean).join("-");
+  },
 };
 
 /**

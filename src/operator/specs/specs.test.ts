@@ -54,7 +54,14 @@ describe("children of each example", () => {
     const sc = byKind(children, "StorageClass")[0]!;
     expect(any(sc)).toMatchObject({ provisioner: "ebs.csi.aws.com", volumeBindingMode: "WaitForFirstConsumer", parameters: { type: "gp3", iops: "6000", throughput: "250" } });
     const tpl = any(byKind(children, "StatefulSet")[0]).spec.volumeClaimTemplates[0];
-    expect(tpl.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "floe-gp3", resources: { requests: { storage: "50Gi" } } });
+    expect(tpl.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "floe-gp3-6000iops-250mibps", resources: { requests: { storage: "50Gi" } } });
+    expect(sc.metadata.name).toBe("floe-gp3-6000iops-250mibps");
+  });
+
+  it("EBS: clusters with different gp3 settings get different classes (class parameters are immutable)", () => {
+    const plain = byKind(desiredChildren(example("autoscaling.yaml")), "StorageClass")[0]!;
+    expect(plain.metadata.name).toBe("floe-gp3");
+    expect(any(plain).parameters).toEqual({ type: "gp3", encrypted: "true" });
   });
 
   it("NFS: one shared RWX claim kept on deletion under Retain, mounted by every broker", () => {

@@ -24,7 +24,7 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
           metadata: { name: "data", labels },
           spec: {
             accessModes: ["ReadWriteOnce"],
-            storageClassName: spec.wal.ebs?.storageClassName || names.storageClass(),
+            storageClassName: spec.wal.ebs?.storageClassName || names.storageClass(sc),
             resources: { requests: { storage: spec.wal.ebs?.size ?? "20Gi" } },
           },
         },

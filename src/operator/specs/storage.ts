@@ -15,7 +15,7 @@ export function ebsStorageClass(sc: StreamCluster): Manifest | null {
     apiVersion: "storage.k8s.io/v1",
     kind: "StorageClass",
     // Cluster-scoped: no owner reference to a namespaced object; shared by every cluster.
-    metadata: { name: names.storageClass(), labels: { "app.kubernetes.io/managed-by": "floe-operator", "app.kubernetes.io/part-of": "floe" } },
+    metadata: { name: names.storageClass(sc), labels: { "app.kubernetes.io/managed-by": "floe-operator", "app.kubernetes.io/part-of": "floe" } },
     provisioner: "ebs.csi.aws.com",
     volumeBindingMode: "WaitForFirstConsumer",
     allowVolumeExpansion: true,

@@ -1,0 +1,178 @@
+import type { Logger } from "pino";
+import type { Clock } from "../storage/clock.js";
+import type { MetadataLog, MetadataRecord } from "../storage/metadata-log.js";
+import { planLeaders, type PartitionLeadership } from "./assignment.js";
+import { CLUSTER_RECORD_TYPES, type ClusterRecord, type ClusterState } from "./cluster-state.js";
+import { Membership, type BrokerRegistration, type HeartbeatAnswer } from "./membership.js";
+import type { ControllerApi } from "./controller-rpc.js";
+
+/**
+ * The elected controller's work for membership and leadership (topics stay with
+ * `controller.ts`): it answers registrations and heartbeats, declares silent brokers dead,
+ * and writes leader changes planned by `assignment.ts`. Every change is a record appended
+ * with the lease generation, checked against the state the log holds at that moment, so a
+ * deposed controller's late appends fail the check or are voided by `ClusterState`.
+ *
+ * A dead broker's partitions stay where they are until its WAL has been recovered: by the
+ * broker itself when it registers again (its `file` WAL replays on restart), or by any
+ * broker for `nfs` and `s3` WALs, which records `wal-recovered`. Only then may they move,
+ * so no acknowledged record that exists only in that WAL is ever skipped.
+ */
+export interface ClusterControllerOptions {
+  log: MetadataLog;
+  state: ClusterState;
+  clock: Clock;
+  generation: number;
+  holder: string;
+  sessionTimeoutMs: number;
+  /** Every partition that exists now (from the topic registry). */
+  partitions(): { topicId: string; partition: number }[];
+  logger?: Logger;
+}
+
+export class ControllerDeposedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ControllerDeposedError";
+  }
+}
+
+export class ClusterController {
+  readonly membership: Membership;
+  private active = true;
+
+  constructor(private readonly opts: ClusterControllerOptions) {
+    this.membership = new Membership(opts.clock, opts.sessionTimeoutMs);
+  }
+
+  /** Takes office: records the election, then learns the brokers the log knows. */
+  async start(): Promise<void> {
+    const { generation, holder } = this.opts;
+    await this.write(() => ({ type: "controller-elected", generation, holder }));
+    for (const b of this.opts.state.brokers()) {
+      if (b.fenced) this.membership.noteEpoch(b.brokerEpoch);
+      else this.membership.restore(b);
+    }
+    await this.rebalance();
+  }
+
+  /** Deposed (lease lost): refuse everything from now on. */
+  stop(): void {
+    this.active = false;
+  }
+
+  async register(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
+    const member = this.membership.register(reg);
+    const known = this.opts.state.broker(reg.id);
+    if (!known || known.brokerEpoch !== member.brokerEpoch) {
+      const { generation } = this.opts;
+      await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType }));
+    }
+    await this.rebalance();
+    return { brokerEpoch: member.brokerEpoch };
+  }
+
+  heartbeat(id: number, brokerEpoch: number): HeartbeatAnswer {
+    if (!this.active) return { ok: false, reason: "STALE_BROKER_EPOCH" };
+    return this.membership.heartbeat(id, brokerEpoch);
+  }
+
+  /** Periodic work: declare silent brokers dead, then move what may move. */
+  async tick(): Promise<void> {
+    const { generation } = this.opts;
+    for (const dead of this.membership.expire()) {
+      this.opts.logger?.warn({ broker: dead.id, brokerEpoch: dead.brokerEpoch }, "broker missed its heartbeats; fenced");
+      await this.write(() => ({ type: "broker-fenced", generation, id: dead.id, brokerEpoch: dead.brokerEpoch }));
+    }
+    await this.rebalance();
+  }
+
+  /** A broker replayed a dead broker's shared WAL (nfs, s3) and uploaded it. */
+  async walRecovered(id: number, brokerEpoch: number): Promise<void> {
+    const { generation } = this.opts;
+    await this.write(() => ({ type: "wal-recovered", generation, id, brokerEpoch }));
+    await this.rebalance();
+  }
+
+  /** Scale-in: move every partition off the broker (it keeps serving until they are gone). */
+  async drain(id: number, draining = true): Promise<boolean> {
+    if (!this.opts.state.broker(id)) return false;
+    this.membership.setDraining(id, draining);
+    const { generation } = this.opts;
+    await this.write(() => ({ type: "broker-draining", generation, id, draining }));
+    await this.rebalance();
+    return true;
+  }
+
+  /** Partitions a broker still leads (a drain is complete at zero). */
+  ledBy(id: number): number {
+    return this.opts.partitions().filter((p) => this.opts.state.leaderOf(p.topicId, p.partition)?.leader === id).length;
+  }
+
+  /** The calls brokers make (`controller-rpc.ts`), each answer saying how far the log has gone. */
+  api(): ControllerApi {
+    const index = () => this.opts.log.lastIndex().toString();
+    return {
+      register: async (reg) => ({ ...(await this.register(reg)), metadataIndex: index() }),
+      heartbeat: async (id, brokerEpoch) => ({ ...this.heartbeat(id, brokerEpoch), metadataIndex: index() }),
+      drain: async (id) => {
+        const found = await this.drain(id);
+        return { found, partitionsLeft: found ? this.ledBy(id) : 0 };
+      },
+    };
+  }
+
+  /** Plans leader moves and records each with the partition's next leader epoch. */
+  async rebalance(): Promise<number> {
+    const { state } = this.opts;
+    const movable: PartitionLeadership[] = [];
+    for (const p of this.opts.partitions()) {
+      const current = state.leaderOf(p.topicId, p.partition);
+      const leader = current?.leader ?? -1;
+      const owner = leader >= 0 ? state.broker(leader) : undefined;
+      // Held: its leader died and the WAL that may hold its newest records is not yet recovered.
+      if (owner?.fenced && !owner.walRecovered) continue;
+      movable.push({ ...p, leader });
+    }
+    const moves = planLeaders(movable, this.candidates());
+    const { generation } = this.opts;
+    for (const m of moves) {
+      await this.write(() => {
+        const epoch = state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1;
+        return { type: "partition-leader", generation, topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: epoch + 1 };
+      });
+    }
+    if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
+    return moves.length;
+  }
+
+  /** The planner may only pick brokers that are alive now and whose registration the log holds. */
+  private candidates() {
+    return this.membership.candidates().map((c) => {
+      const entry = this.opts.state.broker(c.id);
+      return { ...c, alive: c.alive && entry !== undefined && !entry.fenced };
+    });
+  }
+
+  private async write(build: () => ClusterRecord): Promise<void> {
+    if (!this.active) throw new ControllerDeposedError("this broker is no longer the controller");
+    const { state, generation } = this.opts;
+    const done = await this.opts.log.appendChecked(() => {
+      // A newer controller took office since: write nothing more.
+      if (state.controllerGeneration > generation) return null;
+      return build() as unknown as MetadataRecord;
+    });
+    if (!done) {
+      this.active = false;
+      throw new ControllerDeposedError(`controller generation ${generation} was superseded by ${state.controllerGeneration}`);
+    }
+  }
+}
+
+/** Feeds every cluster record the log learns (own appends and others') into the state. */
+export function followClusterRecords(log: MetadataLog, state: ClusterState): () => void {
+  for (const r of log.records()) if (CLUSTER_RECORD_TYPES.has(r.type)) state.apply(r as unknown as ClusterRecord);
+  return log.subscribe((r) => {
+    if (CLUSTER_RECORD_TYPES.has(r.type)) state.apply(r as unknown as ClusterRecord);
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The cluster's membership and partition leadership as every broker sees it: a state
+ * machine over metadata-log records, applied the same way on replay and live (ADR 0003).
+ * It decides on its own which records count, so a deposed controller's late writes are
+ * harmless:
+ * - a record from an older controller generation than the newest `controller-elected`
+ *   is ignored;
+ * - a partition's leader epoch only goes up; a `partition-leader` record that does not
+ *   raise it is ignored;
+ * - a broker's epoch only goes up; a registration with a lower or equal one is ignored.
+ */
+export type WalKind = "file" | "nfs" | "s3";
+
+export type ClusterRecord =
+  | { type: "controller-elected"; generation: number; holder: string }
+  | { type: "broker-registered"; generation: number; id: number; incarnationId: string; brokerEpoch: number; zone: string; host: string; port: number; walType: WalKind }
+  | { type: "broker-fenced"; generation: number; id: number; brokerEpoch: number }
+  | { type: "wal-recovered"; generation: number; id: number; brokerEpoch: number }
+  | { type: "broker-draining"; generation: number; id: number; draining: boolean }
+  | { type: "broker-removed"; generation: number; id: number }
+  | { type: "partition-leader"; generation: number; topicId: string; partition: number; leader: number; leaderEpoch: number };
+
+export const CLUSTER_RECORD_TYPES: ReadonlySet<string> = new Set(["controller-elected", "broker-registered", "broker-fenced", "wal-recovered", "broker-draining", "broker-removed", "partition-leader"]);
+
+export interface BrokerEntry {
+  id: number;
+  incarnationId: string;
+  brokerEpoch: number;
+  zone: string;
+  host: string;
+  port: number;
+  walType: WalKind;
+  /** Declared dead by the controller; it must register again (with a new epoch) to lead. */
+  fenced: boolean;
+  /** Its WAL (of the fenced epoch) was replayed and uploaded, so its partitions may move. */
+  walRecovered: boolean;
+  draining: boolean;
+}
+
+export interface PartitionLeader {
+  leader: number;
+  leaderEpoch: number;
+}
+
+const partitionKey = (topicId: string, partition: number) => `${topicId}:${partition}`;
+
+export class ClusterState {
+  controllerGeneration = 0;
+  controllerHolder = "";
+  private readonly brokerMap = new Map<number, BrokerEntry>();
+  private readonly leaderMap = new Map<string, PartitionLeader & { topicId: string; partition: number }>();
+
+  /** Applies a record; returns false when the rules above make it void. */
+  apply(r: ClusterRecord): boolean {
+    if (r.generation < this.controllerGeneration) return false;
+    switch (r.type) {
+      case "controller-elected":
+        if (r.generation <= this.controllerGeneration) return false;
+        this.controllerGeneration = r.generation;
+        this.controllerHolder = r.holder;
+        return true;
+      case "broker-registered": {
+        const old = this.brokerMap.get(r.id);
+        if (old && old.brokerEpoch >= r.brokerEpoch) return false;
+        this.brokerMap.set(r.id, { id: r.id, incarnationId: r.incarnationId, brokerEpoch: r.brokerEpoch, zone: r.zone, host: r.host, port: r.port, walType: r.walType, fenced: false, walRecovered: false, draining: false });
+        return true;
+      }
+      case "broker-fenced":
+      case "wal-recovered": {
+        const b = this.brokerMap.get(r.id);
+        if (!b || b.brokerEpoch !== r.brokerEpoch) return false;
+        if (r.type === "broker-fenced") b.fenced = true;
+        else b.walRecovered = true;
+        return true;
+      }
+      case "broker-draining": {
+        const b = this.brokerMap.get(r.id);
+        if (!b) return false;
+        b.draining = r.draining;
+        return true;
+      }
+      case "broker-removed":
+        return this.brokerMap.delete(r.id);
+      case "partition-leader": {
+        const k = partitionKey(r.topicId, r.partition);
+        const old = this.leaderMap.get(k);
+        if (old && old.leaderEpoch >= r.leaderEpoch) return false;
+        this.leaderMap.set(k, { topicId: r.topicId, partition: r.partition, leader: r.leader, leaderEpoch: r.leaderEpoch });
+        return true;
+      }
+    }
+  }
+
+  broker(id: number): BrokerEntry | undefined {
+    return this.brokerMap.get(id);
+  }
+
+  brokers(): BrokerEntry[] {
+    return [...this.brokerMap.values()].sort((a, b) => a.id - b.id);
+  }
+
+  leaderOf(topicId: string, partition: number): PartitionLeader | undefined {
+    return this.leaderMap.get(partitionKey(topicId, partition));
+  }
+
+  /** Forgets a deleted topic's partitions (their leader epochs go with them). */
+  dropPartitions(topicId: string, fromPartition = 0): void {
+    for (const [k, v] of this.leaderMap) if (v.topicId === topicId && v.partition >= fromPartition) this.leaderMap.delete(k);
+  }
+}

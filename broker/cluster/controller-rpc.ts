@@ -1,0 +1,117 @@
+import type { FastifyInstance } from "fastify";
+import type { BrokerRegistration, HeartbeatAnswer } from "./membership.js";
+
+/**
+ * Broker → controller calls (registration, heartbeats, drains) as JSON over the brokers'
+ * internal HTTP port, next to `/metrics`. The metadata log in the object store stays the
+ * source of truth; these calls only carry liveness and say how far the log has gone, so a
+ * broker that is behind catches up from the store.
+ *
+ * The controller's address is found in the lease object: its holder is `<nodeId>@<url>`.
+ */
+export interface ControllerApi {
+  register(reg: BrokerRegistration): Promise<{ brokerEpoch: number; metadataIndex: string }>;
+  heartbeat(id: number, brokerEpoch: number): Promise<HeartbeatAnswer & { metadataIndex: string }>;
+  drain(id: number): Promise<{ found: boolean; partitionsLeft: number }>;
+}
+
+/** The answer of a broker that is not (or no longer) the controller. */
+export class NotControllerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotControllerError";
+  }
+}
+
+export const holderOf = (nodeId: number, url: string) => `${nodeId}@${url}`;
+
+export function parseHolder(holder: string): { nodeId: number; url: string } | null {
+  const at = holder.indexOf("@");
+  const nodeId = Number(holder.slice(0, at));
+  if (at <= 0 || !Number.isInteger(nodeId)) return null;
+  return { nodeId, url: holder.slice(at + 1) };
+}
+
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+
+function registrationProblem(b: Partial<BrokerRegistration>): string | null {
+  if (!isInt(b.id) || b.id < 0) return "id must be a non-negative integer";
+  if (typeof b.incarnationId !== "string" || !b.incarnationId) return "incarnationId must be a non-empty string";
+  if (typeof b.zone !== "string") return "zone must be a string";
+  if (typeof b.host !== "string" || !b.host) return "host must be a non-empty string";
+  if (!isInt(b.port) || b.port < 1 || b.port > 65535) return "port must be 1..65535";
+  if (b.walType !== "file" && b.walType !== "nfs" && b.walType !== "s3") return "walType must be file, nfs or s3";
+  return null;
+}
+
+/**
+ * Serves the controller calls. `current()` is the live controller on this broker, or null
+ * while another broker holds the lease (the caller then looks the holder up again).
+ */
+export function controllerRoutes(app: FastifyInstance, current: () => ControllerApi | null): void {
+  const withController = async <T>(reply: { code(n: number): unknown }, run: (c: ControllerApi) => Promise<T>): Promise<T | { error: string }> => {
+    const c = current();
+    if (!c) {
+      reply.code(421);
+      return { error: "not the controller" };
+    }
+    try {
+      return await run(c);
+    } catch (err) {
+      reply.code(503);
+      return { error: `controller could not complete the call: ${(err as Error).message}` };
+    }
+  };
+  app.post("/internal/v1/brokers/register", async (req, reply) => {
+    const problem = registrationProblem((req.body ?? {}) as Partial<BrokerRegistration>);
+    if (problem) {
+      reply.code(400);
+      return { error: `invalid registration: ${problem}` };
+    }
+    return withController(reply, (c) => c.register(req.body as BrokerRegistration));
+  });
+  app.post("/internal/v1/brokers/heartbeat", async (req, reply) => {
+    const { id, brokerEpoch } = (req.body ?? {}) as { id?: unknown; brokerEpoch?: unknown };
+    if (!isInt(id) || !isInt(brokerEpoch)) {
+      reply.code(400);
+      return { error: "invalid heartbeat: id and brokerEpoch must be integers" };
+    }
+    return withController(reply, (c) => c.heartbeat(id, brokerEpoch));
+  });
+  app.post("/internal/v1/brokers/:id/drain", async (req, reply) => {
+    const id = Number((req.params as { id: string }).id);
+    if (!isInt(id)) {
+      reply.code(400);
+      return { error: "invalid broker id" };
+    }
+    return withController(reply, (c) => c.drain(id));
+  });
+}
+
+/** The broker's side of the calls, with a per-call time bound. */
+export class HttpControllerClient implements ControllerApi {
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  register(reg: BrokerRegistration) {
+    return this.post<{ brokerEpoch: number; metadataIndex: string }>("/internal/v1/brokers/register", reg);
+  }
+
+  heartbeat(id: number, brokerEpoch: number) {
+    return this.post<HeartbeatAnswer & { metadataIndex: string }>("/internal/v1/brokers/heartbeat", { id, brokerEpoch });
+  }
+
+  drain(id: number) {
+    return this.post<{ found: boolean; partitionsLeft: number }>(`/internal/v1/brokers/${id}/drain`, {});
+  }
+
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+    const answer = (await res.json().catch(() => ({}))) as T & { error?: string };
+    if (res.status === 421) throw new NotControllerError(`${this.baseUrl} is not the controller`);
+    if (!res.ok) throw new Error(`controller call ${path} failed with HTTP ${res.status}: ${answer.error ?? "no detail"}`);
+    return answer;
+  }
+}
