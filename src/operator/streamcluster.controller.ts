@@ -22,8 +22,9 @@ export class RequeueWithBackoff extends Error {
 }
 
 /**
- * Reconciles one StreamCluster: applies every child with server-side apply (the operator
- * owns exactly the fields it sets), then reports what the zone StatefulSets say in the
+ * Reconciles one StreamCluster: brings its cloud resources in line (aws/, never throwing for
+ * a cloud failure), applies every child with server-side apply (the operator owns exactly
+ * the fields it sets), then reports what the zone StatefulSets and the cloud say in the
  * status. Idempotent: the children are a pure function of the spec and the replica count.
  */
 export class StreamClusterReconciler {
@@ -104,7 +105,6 @@ export class StreamClusterReconciler {
     const next = has ? finalizers.filter((f) => f !== CLOUD_FINALIZER) : [...finalizers, CLOUD_FINALIZER];
     // resourceVersion makes this a compare-and-swap: a concurrent change is a 409, retried.
     await this.client.mergePatch(R.streamCluster, sc.metadata.namespace, sc.metadata.name, { metadata: { finalizers: next, resourceVersion: sc.metadata.resourceVersion } });
-    sc.metadata.finalizers = next;
   }
 
   private async finalize(sc: StreamCluster): Promise<number | null> {

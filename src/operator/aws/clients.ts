@@ -38,7 +38,7 @@ export function awsClientFactory(opts: AwsClientOptions = {}): AwsClientFactory 
         ...(endpoint ? { endpoint } : {}),
         // Emulators and most S3-compatible stores have no per-bucket DNS names.
         forcePathStyle: sc.spec.storage.forcePathStyle ?? (!sc.spec.storage.endpoint && Boolean(opts.endpointOverride)),
-        ...(credentials ?? opts.credentials ? { credentials: credentials ?? opts.credentials } : {}),
+        ...((credentials ?? opts.credentials) ? { credentials: credentials ?? opts.credentials } : {}),
         maxAttempts: opts.maxAttempts ?? 3,
       });
     },
