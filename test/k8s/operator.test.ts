@@ -75,9 +75,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const op of operators) await op.stop();
   client?.close();
-  await api?.stop();
+  // moto first: its stop is bounded (SIGKILL after 5 s), the API server's is not.
   s3?.destroy();
   await moto?.stop();
+  await api?.stop();
 });
 
 describe("StreamCluster CRD validation (real API server)", () => {
