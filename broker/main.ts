@@ -1,6 +1,6 @@
 // Entry point of the broker process: `npm start` or `node dist/broker/main.js`.
 import { ConfigError } from "../src/common/config.js";
-import { createLogger } from "../src/common/logger.js";
+import { createLogger, quietAwsSdkNodeWarning } from "../src/common/logger.js";
 import { loadBrokerConfig } from "./config.js";
 import { startBroker } from "./server/runtime.js";
 
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger("broker", config.logLevel);
+  quietAwsSdkNodeWarning(logger);
   let running;
   try {
     running = await startBroker(config, logger);

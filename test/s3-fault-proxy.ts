@@ -9,7 +9,9 @@ import type { AddressInfo, Socket } from "node:net";
  *    (the request did not land);
  *  - `reset-response`: forwards the request, lets the server apply it, then cuts the
  *    connection part-way through the response (the request landed, the client cannot know);
- *  - `delay`: holds the request `delayMs` before forwarding it (slow server / timeouts).
+ *  - `delay`: holds the request `delayMs` before forwarding it (slow server / timeouts);
+ *  - `error`: answers `status` with an AWS error body (`code`, `message`) in S3's XML or, with
+ *    `format: "ec2"`, EC2's; the server never sees the request (AccessDenied, throttling, ...).
  *
  * The Host header is forwarded unchanged so SigV4 signatures made for the proxy's address
  * still verify at the server.
@@ -17,12 +19,17 @@ import type { AddressInfo, Socket } from "node:net";
  *   const proxy = await S3FaultProxy.start(minio.port, everyNth(3, { kind: "slowdown" }, { max: 10 }));
  *   new S3ObjectStore({ endpoint: proxy.endpoint, ... });
  */
-export type FaultKind = "slowdown" | "reset-request" | "reset-response" | "delay";
+export type FaultKind = "slowdown" | "reset-request" | "reset-response" | "delay" | "error";
 
 export interface Fault {
   kind: FaultKind;
   /** For `delay`. */
   delayMs?: number;
+  /** For `error`: e.g. 403 AccessDenied, 503 SlowDown, 503 RequestLimitExceeded (EC2). */
+  status?: number;
+  code?: string;
+  message?: string;
+  format?: "s3" | "ec2";
 }
 
 export interface ProxiedRequest {
@@ -90,7 +97,7 @@ export function seededRandom(seed: number): () => number {
 
 export class S3FaultProxy {
   /** Requests seen, and faults injected by kind. */
-  readonly stats = { requests: 0, forwarded: 0, faults: { slowdown: 0, "reset-request": 0, "reset-response": 0, delay: 0 } as Record<FaultKind, number> };
+  readonly stats = { requests: 0, forwarded: 0, faults: { slowdown: 0, "reset-request": 0, "reset-response": 0, delay: 0, error: 0 } as Record<FaultKind, number> };
   /** Every request seen, in order (method, url, fault), for assertions. */
   readonly log: { n: number; method: string; url: string; fault: FaultKind | null }[] = [];
   private readonly sockets = new Set<Socket>();
@@ -145,6 +152,17 @@ export class S3FaultProxy {
           '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>' +
           `<Resource>${escapeXml(info.url)}</Resource><RequestId>fault-${n}</RequestId></Error>`;
         res.writeHead(503, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(xml), "x-amz-request-id": `fault-${n}`, "Retry-After": "1" });
+        res.end(req.method === "HEAD" ? undefined : xml);
+        return;
+      }
+      case "error": {
+        const code = escapeXml(fault.code ?? "InternalError");
+        const message = escapeXml(fault.message ?? "Injected by the fault proxy");
+        const xml =
+          fault.format === "ec2"
+            ? `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>fault-${n}</RequestID></Response>`
+            : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><Resource>${escapeXml(info.url)}</Resource><RequestId>fault-${n}</RequestId></Error>`;
+        res.writeHead(fault.status ?? 500, { "Content-Type": fault.format === "ec2" ? "text/xml" : "application/xml", "Content-Length": Buffer.byteLength(xml), "x-amz-request-id": `fault-${n}` });
         res.end(req.method === "HEAD" ? undefined : xml);
         return;
       }

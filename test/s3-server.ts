@@ -1,10 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { freePort } from "./ports.js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 /**
  * A real S3-compatible server (MinIO, built from source by tools/minio/install.sh) on a free
@@ -66,18 +67,13 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
   const secretKey = "floe-test-secret-" + Math.random().toString(36).slice(2, 10);
   const region = "us-east-1";
   const bucket = opts.bucket ?? "floe-test";
-  const verbose = opts.verbose ?? Boolean(process.env.FLOE_TEST_LOGS);
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
 
-  let child: ChildProcess | undefined;
-  let port = 0;
-  let output = "";
-  // A port picked free can be taken before MinIO binds it: try again with new ports.
-  for (let tries = 0; ; tries++) {
-    port = await freePort();
-    const consolePort = await freePort();
-    output = "";
-    const proc = spawn(bin, ["server", path.join(dataDir, "data"), "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`, "--certs-dir", path.join(dataDir, "certs"), "--quiet"], {
+  let server: ServerProcess;
+  try {
+    server = await startServerProcess({
+      name: "MinIO",
+      command: bin,
+      args: async (port) => ["server", path.join(dataDir, "data"), "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${await freePort()}`, "--certs-dir", path.join(dataDir, "certs"), "--quiet"],
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: dataDir,
@@ -88,37 +84,24 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
         MINIO_UPDATE: "off",
         MINIO_CI_CD: "1",
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      healthy: minioHealthy,
+      startTimeoutMs: opts.startTimeoutMs,
+      verbose: opts.verbose,
     });
-    const collect = (d: Buffer) => {
-      output = (output + d.toString()).slice(-8000);
-      if (verbose) process.stderr.write(d);
-    };
-    proc.stdout!.on("data", collect);
-    proc.stderr!.on("data", collect);
-    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-    const healthy = await waitHealthy(port, deadline, exited);
-    if (healthy) {
-      child = proc;
-      break;
-    }
-    proc.kill("SIGKILL");
-    if (tries >= 2 || Date.now() >= deadline) {
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      throw new Error(`MinIO did not become healthy on 127.0.0.1:${port}:\n${output}`);
-    }
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   }
-
+  const port = server.port;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ region, endpoint, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
   const createBucket = async (name: string) => {
     await client.send(new CreateBucketCommand({ Bucket: name }));
   };
-  const proc = child;
   try {
     await createBucket(bucket);
   } catch (err) {
-    proc.kill("SIGKILL");
+    await server.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -135,13 +118,7 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
     stop() {
       stopped ??= (async () => {
         client.destroy();
-        if (proc.exitCode === null && proc.signalCode === null) {
-          const gone = new Promise<void>((r) => proc.once("exit", () => r()));
-          proc.kill("SIGTERM");
-          const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
-          await gone;
-          clearTimeout(timer);
-        }
+        await server.stop();
         fs.rmSync(dataDir, { recursive: true, force: true });
       })();
       return stopped;
@@ -149,33 +126,13 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
   };
 }
 
-async function waitHealthy(port: number, deadline: number, exited: Promise<number | null>): Promise<boolean> {
-  let dead = false;
-  void exited.then(() => (dead = true));
-  while (Date.now() < deadline && !dead) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/minio/health/live`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) {
-        // live means the process is up; ready means it serves S3 requests.
-        const ready = await fetch(`http://127.0.0.1:${port}/minio/health/ready`, { signal: AbortSignal.timeout(1000) });
-        if (ready.ok) return true;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+async function minioHealthy(port: number): Promise<boolean> {
+  // live means the process is up; ready means it serves S3 requests.
+  const live = await fetch(`http://127.0.0.1:${port}/minio/health/live`, { signal: AbortSignal.timeout(1000) });
+  if (!live.ok) return false;
+  const ready = await fetch(`http://127.0.0.1:${port}/minio/health/ready`, { signal: AbortSignal.timeout(1000) });
+  return ready.ok;
 }
 
-/** A TCP port free on loopback right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+// Kept here too: other tests import it from this file.
+export { freePort };

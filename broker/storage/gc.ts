@@ -47,6 +47,11 @@ export interface GcHost {
 }
 
 export const DATA_PREFIX = "objects/";
+/**
+ * Reserved for objects already decided dead (kept empty today). The one prefix the bucket's
+ * lifecycle rules may expire; the operator's rule uses this constant.
+ */
+export const DELETION_PREFIX = "deleted/";
 
 export class GarbageCollector {
   private cursor: string | undefined;

@@ -1,16 +1,18 @@
 // Entry point of the operator process: `node dist/src/operator/main.js`.
 import { ConfigError } from "../common/config.js";
-import { createLogger } from "../common/logger.js";
+import { createLogger, quietAwsSdkNodeWarning } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import { startOpsServer } from "../common/http.js";
 import { KubeClient, loadKubeConfig } from "./kube/client.js";
 import { Operator } from "./operator.js";
+import { awsClientFactory } from "./aws/clients.js";
 
 async function main(): Promise<void> {
   const env = process.env;
   const logger = createLogger("operator", env.FLOE_LOG_LEVEL ?? "info");
   const httpPort = Number(env.FLOE_OPERATOR_HTTP_PORT ?? 8080);
   if (!Number.isInteger(httpPort)) throw new ConfigError(`FLOE_OPERATOR_HTTP_PORT must be an integer, got ${env.FLOE_OPERATOR_HTTP_PORT}`);
+  quietAwsSdkNodeWarning(logger, env);
   const registry = createRegistry("operator");
   let kube;
   try {
@@ -24,6 +26,9 @@ async function main(): Promise<void> {
     leaseNamespace: env.FLOE_OPERATOR_NAMESPACE ?? env.POD_NAMESPACE ?? "floe-system",
     watchNamespace: env.FLOE_WATCH_NAMESPACE || undefined,
     identity: env.POD_NAME,
+    // One endpoint for S3 and EC2 calls: an emulator in tests, or an S3-compatible store's
+    // default when a StreamCluster names none. Unset: AWS.
+    aws: awsClientFactory({ endpointOverride: env.FLOE_AWS_ENDPOINT_URL || undefined }),
   }, () => process.exit(0));
   const ops = await startOpsServer({ host: "0.0.0.0", port: httpPort, registry, ready: () => operator.ready, logger });
   operator.start();

@@ -7,7 +7,10 @@ import { R } from "./kube/resources.js";
 import { Informer } from "./informer.js";
 import { LeaderElector } from "./leader.js";
 import { WorkQueue } from "./workqueue.js";
-import { StreamClusterReconciler } from "./streamcluster.controller.js";
+import { RequeueWithBackoff, StreamClusterReconciler } from "./streamcluster.controller.js";
+import { awsClientFactory, type AwsClientFactory } from "./aws/clients.js";
+import { CloudResources } from "./aws/cloud.js";
+import { secretCredentials } from "./aws/credentials.js";
 import { EventRecorder } from "./events.js";
 import { createOperatorMetrics } from "./metrics.js";
 
@@ -21,6 +24,8 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   resyncMs?: number;
   workers?: number;
+  /** Makes the S3 and EC2 clients (tests and S3-compatible stores override the endpoint). Default: AWS. */
+  aws?: AwsClientFactory;
 }
 
 /**
@@ -41,7 +46,8 @@ export class Operator {
 
   constructor(private readonly client: KubeClient, private readonly logger: Logger, registry: Registry, private readonly opts: OperatorOptions, private readonly onLostLeadership: () => void = () => {}) {
     this.metrics = createOperatorMetrics(registry);
-    this.reconciler = new StreamClusterReconciler(client, logger, this.metrics, new EventRecorder(client, logger));
+    const cloud = new CloudResources(opts.aws ?? awsClientFactory(), logger, secretCredentials(client));
+    this.reconciler = new StreamClusterReconciler(client, logger, this.metrics, new EventRecorder(client, logger), cloud);
     this.elector = new LeaderElector(
       client,
       { namespace: opts.leaseNamespace, name: opts.leaseName ?? "floe-operator", identity: opts.identity ?? `${os.hostname()}-${process.pid}`, leaseDurationMs: opts.leaseDurationMs },
@@ -120,9 +126,11 @@ export class Operator {
         this.metrics.reconciles.inc({ result: "success" });
       } catch (err) {
         const delay = this.queue.addRateLimited(key);
-        const temporary = err instanceof KubeError && err.isTemporary;
+        // Conflicts and cloud failures (already in the status as conditions) are expected: retry quietly.
+        const temporary = (err instanceof KubeError && err.isTemporary) || err instanceof RequeueWithBackoff;
         this.metrics.reconciles.inc({ result: temporary ? "requeue" : "error" });
-        this.logger[temporary ? "info" : "warn"]({ err, streamcluster: key, retryInMs: delay }, temporary ? "reconcile conflicted; will retry" : "reconcile failed; will retry");
+        const what = err instanceof RequeueWithBackoff ? "cloud resources not ready (see BucketReady/EndpointReady); will retry" : temporary ? "reconcile conflicted; will retry" : "reconcile failed; will retry";
+        this.logger[temporary ? "info" : "warn"]({ err, streamcluster: key, retryInMs: delay }, what);
       } finally {
         end();
         this.queue.done(key);

@@ -1,5 +1,6 @@
 import type { Condition, StreamCluster, StreamClusterStatus } from "./api/types.js";
 import { bootstrapAddress, brokerId, names, selectorString, spreadReplicas } from "./specs/index.js";
+import type { CloudCondition } from "./aws/cloud.js";
 
 /**
  * What the status says, computed from the spec and the zone StatefulSets' own status.
@@ -20,7 +21,13 @@ export interface ZoneObservation {
   exists: boolean;
 }
 
-export function computeStatus(sc: StreamCluster, replicas: number, zones: ZoneObservation[], now: Date, failure: string | null): StreamClusterStatus {
+/** BucketReady and EndpointReady as the cloud reconciler found them. */
+export interface CloudObservation {
+  bucket: CloudCondition;
+  endpoint: CloudCondition;
+}
+
+export function computeStatus(sc: StreamCluster, replicas: number, zones: ZoneObservation[], now: Date, failure: string | null, cloud: CloudObservation): StreamClusterStatus {
   const generation = sc.metadata.generation ?? 0;
   const ready = zones.reduce((n, z) => n + Math.min(z.ready, z.desired), 0);
   const perZone = spreadReplicas(replicas, sc.spec.zones);
@@ -45,14 +52,25 @@ export function computeStatus(sc: StreamCluster, replicas: number, zones: ZoneOb
       : { type: "Degraded", status: "False", reason: "ReconcileSucceeded", message: "All child objects are applied", observedGeneration: generation },
     now,
   );
-  const isReady = allReady && !failure;
+  conditions = setCondition(conditions, { type: "BucketReady", ...cloud.bucket, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: "EndpointReady", ...cloud.endpoint, observedGeneration: generation }, now);
+  // The first thing in the way, in the order a user would fix them.
+  const blocker = failure
+    ? { reason: "ReconcileFailed", message: failure }
+    : cloud.bucket.status !== "True"
+      ? { reason: "BucketNotReady", message: cloud.bucket.message }
+      : cloud.endpoint.status !== "True"
+        ? { reason: "EndpointNotReady", message: cloud.endpoint.message }
+        : !allReady
+          ? { reason: "BrokersStarting", message: `${ready} of ${replicas} brokers ready` }
+          : null;
   conditions = setCondition(
     conditions,
     {
       type: "Ready",
-      status: isReady ? "True" : "False",
-      reason: isReady ? "ClusterReady" : failure ? "ReconcileFailed" : "BrokersStarting",
-      message: isReady ? `Bootstrap at ${bootstrapAddress(sc)}` : failure ?? `${ready} of ${replicas} brokers ready`,
+      status: blocker ? "False" : "True",
+      reason: blocker?.reason ?? "ClusterReady",
+      message: blocker?.message ?? `Bootstrap at ${bootstrapAddress(sc)}`,
       observedGeneration: generation,
     },
     now,

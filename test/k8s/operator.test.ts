@@ -11,17 +11,23 @@ import { Operator } from "../../src/operator/operator.js";
 import { createRegistry } from "../../src/common/metrics.js";
 import { silentLogger } from "../../src/common/logger.js";
 import { freePort } from "../ports.js";
+import { startMoto, type MotoServer } from "../moto-server.js";
+import { awsClientFactory } from "../../src/operator/aws/clients.js";
+import { CreateBucketCommand, GetBucketLifecycleConfigurationCommand, GetBucketTaggingCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 
 /**
  * The operator against a real kube-apiserver and etcd: the CRD's schema and CEL rules,
  * children applied with server-side apply and owned by the StreamCluster, status from the
  * zone StatefulSets, the scale subresource keeping zones balanced, restarts and leader
- * election. (No kubelet runs: the test sets StatefulSet status the way the controller
- * manager would.)
+ * election, and the cloud side (bucket, conditions, finalizer, deletionPolicy) against moto
+ * as the AWS endpoint. (No kubelet runs: the test sets StatefulSet status the way the
+ * controller manager would.)
  */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let api: ApiServer;
 let client: KubeClient;
+let moto: MotoServer;
+let s3: S3Client;
 const operators: Operator[] = [];
 
 function example(file: string): KubeObject {
@@ -44,7 +50,7 @@ async function eventually<T>(what: string, fn: () => Promise<T | null | undefine
 }
 
 function startOperator(identity: string): Operator {
-  const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000 });
+  const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000, aws: awsClientFactory({ endpointOverride: moto.endpoint, credentials: moto.credentials }) });
   op.start();
   operators.push(op);
   return op;
@@ -54,6 +60,8 @@ function startOperator(identity: string): Operator {
 const get = (r: typeof R.statefulSet, ns: string, name: string) => client.get<any>(r, ns, name);
 
 beforeAll(async () => {
+  moto = await startMoto();
+  s3 = new S3Client({ region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, credentials: moto.credentials });
   api = await startApiServer();
   client = api.client("floe-test");
   await client.apply(R.crd, parse(fs.readFileSync(path.join(REPO, "crds/floe.dev_streamclusters.yaml"), "utf8")));
@@ -67,6 +75,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const op of operators) await op.stop();
   client?.close();
+  // moto first: its stop is bounded (SIGKILL after 5 s), the API server's is not.
+  s3?.destroy();
+  await moto?.stop();
   await api?.stop();
 });
 
@@ -115,11 +126,12 @@ describe("operator", () => {
       expect(set.spec.replicas).toBe(2);
       expect(set.metadata.ownerReferences[0]).toMatchObject({ kind: "StreamCluster", name: "events", uid: sc.metadata.uid, controller: true });
       expect(set.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === "floe-operator" && f.operation === "Apply")).toBe(true);
-      await get(R.podDisruptionBudget, "streaming", `events-${zone}`);
     }
-    await get(R.service, "streaming", "events-brokers");
-    await get(R.service, "streaming", "events-bootstrap");
-    const cm = await get(R.configMap, "streaming", "events-config");
+    // Children are applied one after another: wait for the last ones rather than race them.
+    for (const zone of zones) await eventually(`PodDisruptionBudget events-${zone}`, () => client.getOrNull(R.podDisruptionBudget, "streaming", `events-${zone}`));
+    await eventually("Service events-brokers", () => client.getOrNull(R.service, "streaming", "events-brokers"));
+    await eventually("Service events-bootstrap", () => client.getOrNull(R.service, "streaming", "events-bootstrap"));
+    const cm = await eventually("ConfigMap events-config", () => client.getOrNull<any>(R.configMap, "streaming", "events-config")); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(cm.data.FLOE_WAL_TYPE).toBe("s3");
     const sa = await get(R.serviceAccount, "streaming", "events-broker");
     expect(sa.metadata.annotations["eks.amazonaws.com/role-arn"]).toContain("floe-broker");
@@ -142,7 +154,17 @@ describe("operator", () => {
       return sc.status?.conditions?.find((c: { type: string }) => c.type === "Ready")?.status === "True" && sc;
     });
     expect(ready.status.readyReplicas).toBe(6);
-    expect(ready.status.conditions.map((c: { type: string }) => c.type)).toEqual(["BrokersReady", "Degraded", "Ready"]);
+    expect(ready.status.conditions.map((c: { type: string }) => c.type)).toEqual(["BrokersReady", "BucketReady", "Degraded", "EndpointReady", "Ready"]);
+    const cond = (type: string) => ready.status.conditions.find((c: { type: string }) => c.type === type);
+    expect(cond("BucketReady")).toMatchObject({ status: "True", observedGeneration: ready.metadata.generation });
+    expect(cond("EndpointReady")).toMatchObject({ status: "True", reason: "NotRequested" });
+    // The bucket is real (in moto), with Floe's rules and the cluster's identity.
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-events" }));
+    const rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: "acme-floe-events" }))).Rules!.map((r) => r.ID).sort();
+    expect(rules).toEqual(["floe-abort-incomplete-uploads", "floe-expire-deleted"]);
+    const tags = (await s3.send(new GetBucketTaggingCommand({ Bucket: "acme-floe-events" }))).TagSet!;
+    expect(tags).toContainEqual({ Key: "floe.dev/cluster", Value: "streaming/events" });
+    expect(ready.metadata.finalizers).toEqual(["floe.dev/cloud-resources"]);
   }, 60_000);
 
   it("keeps zones balanced when the scale subresource changes replicas, as an HPA does", async () => {
@@ -174,6 +196,82 @@ describe("operator", () => {
     const standby = a.isLeader ? b : a;
     await leader.stop();
     await eventually("the standby to lead", async () => standby.isLeader, 20_000);
+  }, 90_000);
+});
+
+describe("operator and AWS (moto)", () => {
+  const events = async (ns: string, name: string) =>
+    (await client.request<{ items: { reason: string; type: string; involvedObject: { name: string }; message: string }[] }>("GET", `/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.involvedObject.name === name);
+  const condition = async (name: string, type: string) => (await get(R.streamCluster, "streaming", name)).status?.conditions?.find((c: { type: string }) => c.type === type);
+
+  it("a missing bucket it may not create is BucketReady=False BucketNotFound, retried with backoff until the bucket appears", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-d");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown> } };
+    sc.metadata.name = "adopts";
+    sc.spec.storage.bucket = "acme-floe-adopts";
+    sc.spec.storage.createBucket = false;
+    await client.apply(R.streamCluster, sc);
+    const missing = await eventually("BucketReady=False", async () => {
+      const c = await condition("adopts", "BucketReady");
+      return c?.status === "False" && c;
+    });
+    expect(missing).toMatchObject({ reason: "BucketNotFound" });
+    expect(missing.message).toContain("acme-floe-adopts does not exist and storage.createBucket is false");
+    expect(await condition("adopts", "Ready")).toMatchObject({ status: "False", reason: "BucketNotReady" });
+    // Retried through the work queue's backoff, counted as requeues, not errors.
+    const leader = operators.find((o) => o.isLeader)!;
+    const requeues = async () => (await leader.metrics.reconciles.get()).values.find((v) => v.labels.result === "requeue")?.value ?? 0;
+    await eventually("two requeues", async () => (await requeues()) >= 2);
+    // The zone StatefulSets are applied all the same: a cloud problem never blocks or crashes the rest.
+    await eventually("StatefulSet adopts-us-east-1a", () => client.getOrNull(R.statefulSet, "streaming", "adopts-us-east-1a"));
+    expect((await events("streaming", "adopts")).some((e) => e.type === "Warning" && e.reason === "BucketNotFound")).toBe(true);
+    await s3.send(new CreateBucketCommand({ Bucket: "acme-floe-adopts" }));
+    const adopted = await eventually("BucketReady=True after the retry", async () => {
+      const c = await condition("adopts", "BucketReady");
+      return c?.status === "True" && c;
+    });
+    expect(adopted.reason).toBe("BucketConfigured");
+    expect((await events("streaming", "adopts")).map((e) => e.reason)).toEqual(expect.arrayContaining(["BucketAdopted", "LifecycleSet"]));
+    // Retain (the default): deleting the StreamCluster removes the finalizer and keeps the bucket.
+    await client.delete(R.streamCluster, "streaming", "adopts");
+    await eventually("adopts to be gone", async () => (await client.getOrNull(R.streamCluster, "streaming", "adopts")) === null);
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-adopts" }));
+  }, 90_000);
+
+  it("storage.credentialsSecret: a missing Secret is BucketReady=False CredentialsSecretMissing until it exists", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-f");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown> } };
+    sc.metadata.name = "keyed";
+    sc.spec.storage.bucket = "acme-floe-keyed";
+    sc.spec.storage.credentialsSecret = "keyed-s3";
+    await client.apply(R.streamCluster, sc);
+    const missing = await eventually("BucketReady=False", async () => {
+      const c = await condition("keyed", "BucketReady");
+      return c?.status === "False" && c;
+    });
+    expect(missing).toMatchObject({ reason: "CredentialsSecretMissing", message: "Secret streaming/keyed-s3 named by storage.credentialsSecret does not exist" });
+    await client.create(R.secret, { apiVersion: "v1", kind: "Secret", metadata: { name: "keyed-s3", namespace: "streaming" }, stringData: { AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey } });
+    await eventually("BucketReady=True with the Secret's keys", async () => (await condition("keyed", "BucketReady"))?.status === "True");
+    await s3.send(new HeadBucketCommand({ Bucket: "acme-floe-keyed" }));
+    await client.delete(R.streamCluster, "streaming", "keyed");
+  }, 90_000);
+
+  it("deletionPolicy Delete empties and deletes the bucket it created before the StreamCluster goes, and says so in an Event", async () => {
+    if (!operators.some((o) => o.isLeader)) startOperator("op-e");
+    const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: Record<string, unknown>; deletionPolicy?: string } };
+    sc.metadata.name = "scratch";
+    sc.spec.storage.bucket = "acme-floe-scratch";
+    sc.spec.deletionPolicy = "Delete";
+    await client.apply(R.streamCluster, sc);
+    await eventually("BucketReady=True", async () => (await condition("scratch", "BucketReady"))?.status === "True");
+    const obj = await get(R.streamCluster, "streaming", "scratch");
+    expect(obj.metadata.finalizers).toEqual(["floe.dev/cloud-resources"]);
+    expect((await events("streaming", "scratch")).map((e) => e.reason)).toEqual(expect.arrayContaining(["BucketCreated", "LifecycleSet", "EncryptionSet", "PublicAccessBlocked"]));
+    await client.delete(R.streamCluster, "streaming", "scratch");
+    await eventually("scratch to be gone", async () => (await client.getOrNull(R.streamCluster, "streaming", "scratch")) === null);
+    await expect(s3.send(new HeadBucketCommand({ Bucket: "acme-floe-scratch" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    const deleted = (await events("streaming", "scratch")).find((e) => e.reason === "BucketDeleted");
+    expect(deleted?.message).toMatch(/Emptied \(0 objects\) and deleted bucket acme-floe-scratch/);
   }, 90_000);
 });
 
@@ -257,7 +355,7 @@ describe("operator process", () => {
     const httpPort = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
       cwd: REPO,
-      env: { ...process.env, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
+      env: { ...process.env, FLOE_AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -267,8 +365,9 @@ describe("operator process", () => {
       const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
       await eventually("/healthz", async () => (await http("/healthz")).status === 200);
       await eventually("/readyz", async () => (await http("/readyz")).status === 200);
-      const sc = structuredClone(example("s3-wal.yaml"));
+      const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: { bucket: string } } };
       sc.metadata.namespace = "proc";
+      sc.spec.storage.bucket = "acme-floe-proc"; // its own: one bucket per cluster
       await client.apply(R.streamCluster, sc);
       await eventually("a StatefulSet from the process", () => client.getOrNull(R.statefulSet, "proc", "events-us-east-1a"));
       const metrics = await eventually("reconcile metrics", async () => {
@@ -288,6 +387,8 @@ describe("operator process", () => {
         return zones.length === 3 && zones;
       });
       expect(events.map((e) => e.message).sort()[0]).toMatch(/^Created StatefulSet events-us-east-1a with 2 brokers in us-east-1a$/);
+      // The process reached moto through FLOE_AWS_ENDPOINT_URL.
+      await eventually("the process's bucket", () => s3.send(new HeadBucketCommand({ Bucket: "acme-floe-proc" })).then(() => true));
       child.kill("SIGTERM");
       const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
       expect(code).toBe(0);

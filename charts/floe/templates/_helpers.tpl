@@ -49,9 +49,10 @@ informers and the event recorder use (src/operator/). Children are written with 
 apply, which is a PATCH and, for an object that does not exist yet, also needs create.
 */}}
 {{- define "floe.namespacedRules" -}}
+# patch: the cloud-resources finalizer (added while the operator manages a bucket or endpoint).
 - apiGroups: [floe.dev]
   resources: [streamclusters]
-  verbs: [list, watch]
+  verbs: [list, watch, patch]
 - apiGroups: [floe.dev]
   resources: [streamclusters/status]
   verbs: [patch]
@@ -70,4 +71,8 @@ apply, which is a PATCH and, for an object that does not exist yet, also needs c
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+# Only to read storage.credentialsSecret (S3 keys for stores without IRSA).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
 {{- end -}}

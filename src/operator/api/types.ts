@@ -81,7 +81,7 @@ export interface StreamClusterStatus {
 export interface StreamCluster {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  metadata: { name: string; namespace?: string; uid?: string; generation?: number; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; uid?: string; generation?: number; resourceVersion?: string; deletionTimestamp?: string; finalizers?: string[]; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: StreamClusterSpec;
   status?: StreamClusterStatus;
 }
