@@ -62,6 +62,50 @@ describe("broker process", () => {
     expect(p.output()).toContain("broker stopped");
   }, 60_000);
 
+  it("drains on request (the pod's preStop hook): not ready any more, everything acknowledged uploaded, nothing to replay on the next start", async () => {
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-drain-"));
+    // A long upload interval: without the drain, the records would still be in the WAL only.
+    const env = { FLOE_PORT: String(port), FLOE_HTTP_PORT: String(httpPort), FLOE_DATA_DIR: dataDir, FLOE_UPLOAD_INTERVAL_MS: "3600000" };
+    const p = await startProcess(env);
+    const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: "drained", acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ value: `d-${i}` })) });
+    await producer.disconnect();
+    const get = (route: string) => fetch(`http://127.0.0.1:${httpPort}${route}`);
+    const walBefore = Number(/floe_wal_used_bytes\S* (\d+)/.exec(await (await get("/metrics")).text())?.[1]);
+    expect(walBefore).toBeGreaterThan(500);
+    const drained = (await (await get("/admin/v1/drain")).json()) as { drained: boolean; walBytes: number };
+    expect(drained.drained).toBe(true);
+    expect(drained.walBytes).toBeLessThan(walBefore);
+    expect((await get("/readyz")).status).toBe(503);
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    // The records come back from objects alone: remove the WAL before restarting.
+    fs.rmSync(path.join(dataDir, "wal"), { recursive: true, force: true });
+    const again = await startProcess(env);
+    const consumer = kafka.consumer({ groupId: "drain-check" });
+    await consumer.connect();
+    await consumer.subscribe({ topic: "drained", fromBeginning: true });
+    const seen = new Set<string>();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${seen.size}/500 records came back from objects`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.add(message.value!.toString());
+          if (seen.size === 500) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    again.child.kill("SIGTERM");
+    await again.exited;
+  }, 90_000);
+
   it("refuses a malformed setting with a message naming the variable", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_PORT: "not-a-port" }, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";

@@ -146,7 +146,37 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   runtime.self = { nodeId: config.nodeId, host: advertisedHostOf(config), port: config.advertisedPort || port, rack: config.rack || null };
   let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
   if (config.httpPort >= 0) {
-    ops = await startOpsServer({ host: config.host, port: config.httpPort, registry, ready: () => ready, logger });
+    ops = await startOpsServer({
+      host: config.host,
+      port: config.httpPort,
+      registry,
+      ready: () => ready,
+      logger,
+      routes: (app) => {
+        // The pod's preStop hook (GET) or an operator (POST): stop taking new clients and
+        // upload everything acknowledged, so the WAL is empty before the process exits and the
+        // next start replays nothing. With the multi-broker controller a drain will also move
+        // this broker's partitions away first.
+        app.route({
+          method: ["GET", "POST"],
+          url: "/admin/v1/drain",
+          handler: async (_req, reply) => {
+            ready = false;
+            const begun = Date.now();
+            try {
+              await storage.log.flush();
+            } catch (err) {
+              logger.warn({ err }, "drain: upload failed; the WAL keeps the data and replays it on the next start");
+              reply.code(503);
+              return { drained: false, error: (err as Error).message, walBytes: storage.walUsedBytes() };
+            }
+            const result = { drained: true, walBytes: storage.walUsedBytes(), uploadMs: Date.now() - begun };
+            logger.info(result, "drained: everything acknowledged is in the object store");
+            return result;
+          },
+        });
+      },
+    });
   }
   ready = true;
   logger.info(

@@ -27,6 +27,8 @@ export interface Storage {
   readonly metadataRecords: MetadataRecord[];
   readonly log: LogStore;
   readonly epoch: number;
+  /** Bytes the WAL holds that are not yet in objects (0 once everything is uploaded and trimmed). */
+  walUsedBytes(): number;
   /** Replays objects and the WAL into the log store; `onBatch` rebuilds producer state. */
   recover(onBatch?: (topicId: string, partition: number, header: BatchHeader) => void): Promise<void>;
   close(): Promise<void>;
@@ -72,6 +74,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     metadataRecords: metadataLog.records().filter((r) => !STORAGE_RECORD_TYPES.has(r.type)),
     log,
     epoch,
+    walUsedBytes: () => wal.usedBytes(),
     recover: (onBatch) => log.recover(onBatch),
     async close() {
       await log.close();

@@ -41,6 +41,9 @@ describe("children of each example", () => {
       const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
       expect(env.FLOE_NODE_ID_BASE).toBe(String(i * 1000));
       expect(pod.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+      // preStop drains through the broker's own endpoint: the image has no shell for an exec hook.
+      expect(pod.containers[0].lifecycle.preStop).toEqual({ httpGet: { path: "/admin/v1/drain", port: "http" } });
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
     }
     for (const c of children.filter((c) => c.kind !== "StorageClass" && !(c.kind === "PersistentVolumeClaim" && sc.spec.deletionPolicy !== "Delete"))) {
       expect(c.metadata.ownerReferences, `${c.kind} ${c.metadata.name}`).toEqual([{ apiVersion: "floe.dev/v1alpha1", kind: "StreamCluster", name: sc.metadata.name, uid: "uid-1", controller: true, blockOwnerDeletion: true }]);

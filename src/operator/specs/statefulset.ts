@@ -84,6 +84,9 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 6 },
               startupProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2, failureThreshold: 150 },
+              // Before SIGTERM: leave the Service and upload everything acknowledged (the
+              // broker answers once its WAL is in objects; terminationGracePeriodSeconds bounds it).
+              lifecycle: { preStop: { httpGet: { path: "/admin/v1/drain", port: "http" } } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
               volumeMounts: mounts,
             },
