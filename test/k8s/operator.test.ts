@@ -346,6 +346,19 @@ describe("every example", () => {
   }, 60_000);
 });
 
+/** The operator as users run it (`src/operator/main.ts`), watching and leading in namespace `proc`. */
+function startOperatorProcess(httpPort: number, podName: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
+    cwd: REPO,
+    env: { ...process.env, FLOE_AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: podName, FLOE_LOG_LEVEL: "debug" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  return { child, output: () => out };
+}
+
 describe("operator process", () => {
   it("serves /healthz, /readyz and /metrics, logs JSON lines naming the StreamCluster, records Events, and exits cleanly on SIGTERM", async () => {
     // Alone: an in-process operator watching every namespace would reconcile (and record events) first.
@@ -353,14 +366,8 @@ describe("operator process", () => {
     // Its own namespace for the lease and the watch, so the in-process operators above cannot interfere.
     await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "proc" } });
     const httpPort = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/operator/main.ts"], {
-      cwd: REPO,
-      env: { ...process.env, FLOE_AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey, KUBECONFIG: api.kubeconfigPath, FLOE_OPERATOR_HTTP_PORT: String(httpPort), FLOE_OPERATOR_NAMESPACE: "proc", FLOE_WATCH_NAMESPACE: "proc", POD_NAME: "operator-process", FLOE_LOG_LEVEL: "debug" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.stderr!.on("data", (d) => (out += d));
+    const { child, output } = startOperatorProcess(httpPort, "operator-process");
+    const out = () => output();
     try {
       const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
       await eventually("/healthz", async () => (await http("/healthz")).status === 200);
@@ -379,7 +386,7 @@ describe("operator process", () => {
       expect(metrics).toMatch(/floe_operator_queue_depth\{component="operator"\} \d/);
       expect(metrics).toMatch(/floe_process_resident_memory_bytes\{component="operator"\} \d/);
       // Every line is JSON; the reconciler's lines carry the object's key.
-      const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.some((l) => l.streamcluster === "proc/events")).toBe(true);
       const events = await eventually("ZoneCreated events", async () => {
         const list = await client.request<{ items: { reason: string; involvedObject: { name: string }; message: string }[] }>("GET", "/api/v1/namespaces/proc/events");
@@ -396,4 +403,41 @@ describe("operator process", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
   }, 90_000);
+
+  it("killed with SIGKILL in the middle of a reconcile, a new process takes the lease when it lapses and converges", async () => {
+    const first = startOperatorProcess(await freePort(), "operator-killed");
+    try {
+      const sc = structuredClone(example("s3-wal.yaml")) as KubeObject & { spec: { storage: { bucket: string } } };
+      sc.metadata = { name: "midway", namespace: "proc" };
+      sc.spec.storage.bucket = "acme-floe-midway";
+      await client.apply(R.streamCluster, sc);
+      // The first child is there: kill at once, whatever else it had yet to do.
+      await eventually("the first StatefulSet", () => client.getOrNull(R.statefulSet, "proc", "midway-us-east-1a"), 60_000);
+      first.child.kill("SIGKILL");
+      // And lose something it had made, as if an apply never landed.
+      await client.delete(R.service, "proc", "midway-bootstrap").catch(() => undefined);
+    } finally {
+      if (first.child.exitCode === null) first.child.kill("SIGKILL");
+    }
+    const killedAt = Date.now();
+    const second = startOperatorProcess(await freePort(), "operator-successor");
+    try {
+      for (const zone of ["us-east-1a", "us-east-1b", "us-east-1c"]) {
+        await eventually(`StatefulSet midway-${zone}`, () => client.getOrNull(R.statefulSet, "proc", `midway-${zone}`), 60_000);
+        await eventually(`PDB midway-${zone}`, () => client.getOrNull(R.podDisruptionBudget, "proc", `midway-${zone}`), 60_000);
+      }
+      await eventually("the bootstrap Service again", () => client.getOrNull(R.service, "proc", "midway-bootstrap"), 60_000);
+      const status = await eventually("status from the successor", async () => {
+        const got = await get(R.streamCluster, "proc", "midway");
+        return got.status?.conditions?.some((c: { type: string; status: string }) => c.type === "BucketReady" && c.status === "True") && got.status;
+      }, 60_000);
+      expect(status.replicas).toBe(6);
+      // It could only lead once the killed process's Lease (15 s) lapsed.
+      expect(second.output()).toContain("operator-successor");
+      expect(Date.now() - killedAt).toBeLessThan(60_000);
+    } finally {
+      second.child.kill("SIGTERM");
+      await new Promise((r) => (second.child.exitCode !== null ? r(null) : second.child.once("exit", r)));
+    }
+  }, 150_000);
 });
