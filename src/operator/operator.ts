@@ -14,6 +14,9 @@ import { secretCredentials } from "./aws/credentials.js";
 import { EventRecorder } from "./events.js";
 import { createOperatorMetrics } from "./metrics.js";
 
+/** Namespaced kinds the operator makes for a StreamCluster and watches for drift. */
+const OWNED_KINDS = [R.statefulSet, R.service, R.configMap, R.serviceAccount, R.podDisruptionBudget, R.horizontalPodAutoscaler, R.persistentVolumeClaim];
+
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
   leaseNamespace: string;
@@ -40,7 +43,7 @@ export class Operator {
   private readonly reconciler: StreamClusterReconciler;
   private readonly elector: LeaderElector;
   private clusters: Informer<StreamCluster & KubeObject> | null = null;
-  private children: Informer | null = null;
+  private children: Informer[] = [];
   private workers: Promise<void>[] = [];
   private stopping = false;
 
@@ -80,13 +83,17 @@ export class Operator {
 
   private async startControllers(): Promise<void> {
     this.clusters = new Informer(this.client, R.streamCluster, this.opts.watchNamespace, (_ev, obj) => this.queue.add(Informer.keyOf(obj)), this.logger, { resyncMs: this.opts.resyncMs ?? 300_000 });
-    // A change to a zone StatefulSet (ready replicas, someone editing it) requeues its owner.
-    this.children = new Informer(this.client, R.statefulSet, this.opts.watchNamespace, (_ev, obj) => {
-      const owner = (obj.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.find((o) => o.kind === "StreamCluster");
-      if (owner) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
-    }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" });
+    // A change to a child (a StatefulSet's ready replicas, someone editing or deleting a
+    // Service) requeues its owner at once, instead of waiting for the periodic resync.
+    this.children = OWNED_KINDS.map(
+      (resource) =>
+        new Informer(this.client, resource, this.opts.watchNamespace, (_ev, obj) => {
+          const owner = (obj.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.find((o) => o.kind === "StreamCluster");
+          if (owner) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
+        }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" }),
+    );
     await this.startInformer(this.clusters);
-    await this.startInformer(this.children);
+    for (const informer of this.children) await this.startInformer(informer);
     const n = this.opts.workers ?? 2;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
   }
@@ -142,7 +149,7 @@ export class Operator {
     if (this.stopping) return;
     this.stopping = true;
     this.queue.shutDown();
-    await Promise.all([this.clusters?.stop(), this.children?.stop()]);
+    await Promise.all([this.clusters?.stop(), ...this.children.map((i) => i.stop())]);
     await Promise.all(this.workers);
     await this.elector.stop();
   }

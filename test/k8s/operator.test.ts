@@ -178,6 +178,14 @@ describe("operator", () => {
     await eventually("scale status", async () => (await client.request<{ status: { replicas: number } }>("GET", "/apis/floe.dev/v1alpha1/namespaces/streaming/streamclusters/events/scale")).status.replicas === 7);
   }, 60_000);
 
+  it("puts back a child someone deleted at once, without waiting for the periodic resync", async () => {
+    await client.delete(R.service, "streaming", "events-bootstrap");
+    await client.delete(R.podDisruptionBudget, "streaming", "events-us-east-1b");
+    // The test operators resync every 10 s: a watch on the children must be quicker.
+    await eventually("the bootstrap Service back", () => client.getOrNull(R.service, "streaming", "events-bootstrap"), 8_000);
+    await eventually("the PDB back", () => client.getOrNull(R.podDisruptionBudget, "streaming", "events-us-east-1b"), 8_000);
+  }, 30_000);
+
   it("converges after an operator restart, and only one of two replicas leads", async () => {
     for (const op of operators.splice(0)) await op.stop();
     // A change made while no operator runs.
