@@ -94,6 +94,21 @@ describe("ClusterController", () => {
     expect(leaders(state)).toEqual(before);
   });
 
+  it("writes a large rebalance as a few records, not one per partition", async () => {
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(0);
+    const many = Array.from({ length: 5000 }, (_, p) => ({ topicId: "big", partition: p }));
+    const { log, state } = await view(store);
+    const c = new ClusterController({ log, state, clock, generation: 1, holder: "c", sessionTimeoutMs: SESSION_MS, partitions: () => many });
+    await c.start();
+    await c.register(reg(1));
+    const before = log.lastIndex();
+    await c.register(reg(2));
+    // One registration entry, then 2,500 moves in two entries.
+    expect(log.lastIndex() - before).toBe(3n);
+    expect(c.ledBy(2)).toBe(2500);
+  });
+
   it("drains a broker: its partitions move to the others and it ends with none", async () => {
     const store = new MemoryObjectStore();
     const clock = new ManualClock(0);
@@ -133,10 +148,14 @@ describe("ClusterState", () => {
     const s = new ClusterState();
     expect(s.apply({ type: "controller-elected", generation: 2, holder: "b" })).toBe(true);
     expect(s.apply({ type: "controller-elected", generation: 2, holder: "c" })).toBe(false);
-    expect(s.apply({ type: "partition-leader", generation: 1, topicId: "t", partition: 0, leader: 1, leaderEpoch: 5 })).toBe(false);
-    expect(s.apply({ type: "partition-leader", generation: 2, topicId: "t", partition: 0, leader: 1, leaderEpoch: 0 })).toBe(true);
-    expect(s.apply({ type: "partition-leader", generation: 2, topicId: "t", partition: 0, leader: 2, leaderEpoch: 0 })).toBe(false);
+    const lead = (generation: number, ...leaders: [number, number, number][]) => ({ type: "partition-leaders" as const, generation, leaders: leaders.map(([partition, leader, leaderEpoch]) => ({ topicId: "t", partition, leader, leaderEpoch })) });
+    expect(s.apply(lead(1, [0, 1, 5]))).toBe(false);
+    expect(s.apply(lead(2, [0, 1, 0]))).toBe(true);
+    expect(s.apply(lead(2, [0, 2, 0]))).toBe(false);
+    // One stale assignment does not void the others in the same record.
+    expect(s.apply(lead(2, [0, 3, 0], [1, 3, 0]))).toBe(true);
     expect(s.leaderOf("t", 0)).toEqual({ topicId: "t", partition: 0, leader: 1, leaderEpoch: 0 });
+    expect(s.leaderOf("t", 1)?.leader).toBe(3);
     const b = { type: "broker-registered" as const, generation: 2, id: 1, incarnationId: "x", brokerEpoch: 3, zone: "a", host: "h", port: 1, walType: "s3" as const };
     expect(s.apply(b)).toBe(true);
     expect(s.apply({ ...b, brokerEpoch: 2 })).toBe(false);

@@ -30,6 +30,9 @@ export interface ClusterControllerOptions {
   logger?: Logger;
 }
 
+/** Bounds one metadata entry (about 100 bytes an assignment). */
+export const LEADERS_PER_RECORD_MAX = 2000;
+
 export class ControllerDeposedError extends Error {
   constructor(message: string) {
     super(message);
@@ -136,11 +139,14 @@ export class ClusterController {
     }
     const moves = planLeaders(movable, this.candidates());
     const { generation } = this.opts;
-    for (const m of moves) {
-      await this.write(() => {
-        const epoch = state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1;
-        return { type: "partition-leader", generation, topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: epoch + 1 };
-      });
+    // Many moves per record: a scale-out of thousands of partitions is a handful of appends.
+    for (let i = 0; i < moves.length; i += LEADERS_PER_RECORD_MAX) {
+      const chunk = moves.slice(i, i + LEADERS_PER_RECORD_MAX);
+      await this.write(() => ({
+        type: "partition-leaders",
+        generation,
+        leaders: chunk.map((m) => ({ topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: (state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1) + 1 })),
+      }));
     }
     if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
     return moves.length;

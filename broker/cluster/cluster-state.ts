@@ -5,8 +5,8 @@
  * harmless:
  * - a record from an older controller generation than the newest `controller-elected`
  *   is ignored;
- * - a partition's leader epoch only goes up; a `partition-leader` record that does not
- *   raise it is ignored;
+ * - a partition's leader epoch only goes up; an assignment in a `partition-leaders` record
+ *   that does not raise it is ignored (the record's other assignments still count);
  * - a broker's epoch only goes up; a registration with a lower or equal one is ignored.
  */
 export type WalKind = "file" | "nfs" | "s3";
@@ -18,9 +18,17 @@ export type ClusterRecord =
   | { type: "wal-recovered"; generation: number; id: number; brokerEpoch: number }
   | { type: "broker-draining"; generation: number; id: number; draining: boolean }
   | { type: "broker-removed"; generation: number; id: number }
-  | { type: "partition-leader"; generation: number; topicId: string; partition: number; leader: number; leaderEpoch: number };
+  | { type: "partition-leaders"; generation: number; leaders: LeaderAssignment[] };
 
-export const CLUSTER_RECORD_TYPES: ReadonlySet<string> = new Set(["controller-elected", "broker-registered", "broker-fenced", "wal-recovered", "broker-draining", "broker-removed", "partition-leader"]);
+/** One partition's new leader; many go in one record, so a rebalance of thousands of partitions is a few appends. */
+export interface LeaderAssignment {
+  topicId: string;
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+}
+
+export const CLUSTER_RECORD_TYPES: ReadonlySet<string> = new Set(["controller-elected", "broker-registered", "broker-fenced", "wal-recovered", "broker-draining", "broker-removed", "partition-leaders"]);
 
 export interface BrokerEntry {
   id: number;
@@ -50,7 +58,7 @@ export class ClusterState {
   private readonly brokerMap = new Map<number, BrokerEntry>();
   private readonly leaderMap = new Map<string, PartitionLeader & { topicId: string; partition: number }>();
 
-  /** Applies a record; returns false when the rules above make it void. */
+  /** Applies a record; returns false when the rules above make it (or every assignment in it) void. */
   apply(r: ClusterRecord): boolean {
     if (r.generation < this.controllerGeneration) return false;
     switch (r.type) {
@@ -81,12 +89,16 @@ export class ClusterState {
       }
       case "broker-removed":
         return this.brokerMap.delete(r.id);
-      case "partition-leader": {
-        const k = partitionKey(r.topicId, r.partition);
-        const old = this.leaderMap.get(k);
-        if (old && old.leaderEpoch >= r.leaderEpoch) return false;
-        this.leaderMap.set(k, { topicId: r.topicId, partition: r.partition, leader: r.leader, leaderEpoch: r.leaderEpoch });
-        return true;
+      case "partition-leaders": {
+        let applied = false;
+        for (const a of r.leaders) {
+          const k = partitionKey(a.topicId, a.partition);
+          const old = this.leaderMap.get(k);
+          if (old && old.leaderEpoch >= a.leaderEpoch) continue;
+          this.leaderMap.set(k, { topicId: a.topicId, partition: a.partition, leader: a.leader, leaderEpoch: a.leaderEpoch });
+          applied = true;
+        }
+        return applied;
       }
     }
   }
