@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
@@ -29,6 +32,7 @@ import { DELETION_PREFIX } from "../../../broker/storage/gc.js";
  * fault-injecting proxy in front of it for the answers moto does not give (AccessDenied on
  * one call, throttling).
  */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 let moto: MotoServer;
 let s3: S3Client;
 let ec2: EC2Client;
@@ -419,4 +423,54 @@ describe("an S3-compatible store named by storage.endpoint (MinIO)", () => {
       await minio.stop();
     }
   }, 120_000);
+});
+
+describe("docs/iam-policy.json", () => {
+  // The IAM action each SDK command needs, where the names differ (S3's REST names are older than its SDK's).
+  const S3_ACTION: Record<string, string[]> = {
+    HeadBucket: ["s3:ListBucket"],
+    ListObjectsV2: ["s3:ListBucket"],
+    ListObjectVersions: ["s3:ListBucketVersions"],
+    ListMultipartUploads: ["s3:ListBucketMultipartUploads"],
+    GetBucketLifecycleConfiguration: ["s3:GetLifecycleConfiguration"],
+    PutBucketLifecycleConfiguration: ["s3:PutLifecycleConfiguration"],
+    GetBucketEncryption: ["s3:GetEncryptionConfiguration"],
+    PutBucketEncryption: ["s3:PutEncryptionConfiguration"],
+    GetPublicAccessBlock: ["s3:GetBucketPublicAccessBlock"],
+    PutPublicAccessBlock: ["s3:PutBucketPublicAccessBlock"],
+    DeleteObjects: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+  };
+  const actionsFor = (service: "s3" | "ec2", command: string) => (service === "s3" ? (S3_ACTION[command] ?? [`s3:${command}`]) : [`ec2:${command}`]);
+
+  it("allows every S3 and EC2 call the operator makes, from creation to deletion", async () => {
+    const calls = new Set<string>();
+    const base = awsClientFactory({ endpointOverride: moto.endpoint, credentials: moto.credentials });
+    const record = <C extends S3Client | EC2Client>(service: "s3" | "ec2", client: C): C => {
+      // An initialize-step middleware sees each command's name before it is sent.
+      (client.middlewareStack as { add(mw: unknown, opts: unknown): void }).add(
+        (next: (a: unknown) => unknown, context: { commandName?: string }) => (args: unknown) => {
+          calls.add(`${service}:${(context.commandName ?? "").replace(/Command$/, "")}`);
+          return next(args);
+        },
+        { step: "initialize", name: "floeRecordCalls" },
+      );
+      return client;
+    };
+    const recording = new CloudResources({ s3: (sc, creds) => record("s3", base.s3(sc, creds)), ec2: (sc) => record("ec2", base.ec2(sc)) }, silentLogger());
+    const { vpcId } = await vpcWithRouteTables(1);
+    const sc = cluster({ encryption: { type: "SSE-KMS", kmsKeyId: "arn:aws:kms:us-east-1:123456789012:key/k2" }, lifecycle: { transitionDays: 30, transitionStorageClass: "STANDARD_IA" } }, { deletionPolicy: "Delete", vpcEndpoint: { enabled: true, vpcId } });
+    expect((await recording.ensure(sc)).retry).toBe(false);
+    await s3.send(new PutObjectCommand({ Bucket: sc.spec.storage.bucket, Key: "objects/1/0.sso", Body: "x" }));
+    await recording.ensure(sc);
+    expect((await recording.cleanUp(sc)).done).toBe(true);
+
+    const policy = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "docs/iam-policy.json"), "utf8")) as { Statement: { Action: string | string[] }[] };
+    const allowed = new Set(policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+    const needed = [...calls].flatMap((c) => {
+      const [service, command] = c.split(":") as ["s3" | "ec2", string];
+      return actionsFor(service, command).map((action) => ({ call: c, action }));
+    });
+    expect(calls.size).toBeGreaterThan(10);
+    expect(needed.filter((n) => !allowed.has(n.action))).toEqual([]);
+  });
 });
