@@ -90,7 +90,9 @@ interface Segment {
 }
 
 interface Pending {
-  frame: Buffer;
+  /** The frame in pieces (header, then the caller's payload buffers, uncopied). */
+  parts: Buffer[];
+  bytes: number;
   resolve(position: WalPosition): void;
   reject(err: Error): void;
 }
@@ -215,25 +217,31 @@ export class FileWal implements Wal {
     return Math.min(this.segmentBytes, this.groupBytesMax, this.pendingBytesMax) - WAL_RECORD_HEADER_BYTES;
   }
 
-  append(record: Buffer): Promise<WalPosition> {
+  /**
+   * `record` may be given in pieces: they are checksummed and written as one record,
+   * without being copied until the group's single write. The pieces must not change
+   * until the returned promise settles.
+   */
+  append(record: Buffer | readonly Buffer[]): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("FileWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("FileWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
     if (this.broken) return Promise.reject(new WalWriteError(`WAL is unusable after a failed rollback: ${this.broken.message}`, { cause: this.broken }));
-    if (record.length > this.recordBytesMax) {
-      return Promise.reject(new RangeError(`WAL record of ${record.length} bytes exceeds the ${this.recordBytesMax}-byte limit`));
+    const recordBytes = payloadBytes(record);
+    if (recordBytes > this.recordBytesMax) {
+      return Promise.reject(new RangeError(`WAL record of ${recordBytes} bytes exceeds the ${this.recordBytesMax}-byte limit`));
     }
-    const frameBytes = WAL_RECORD_HEADER_BYTES + record.length;
+    const frameBytes = WAL_RECORD_HEADER_BYTES + recordBytes;
     if (this.usedBytes() + frameBytes > this.maxBytes) {
       return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
     }
     if (this.pendingBytes + frameBytes > this.pendingBytesMax) {
       return Promise.reject(new WalFullError(`WAL queue full: ${this.pendingBytes} bytes waiting for the disk`));
     }
-    const frame = encodeFrame(record, this.epoch);
+    const parts = encodeFrameParts(record, this.epoch);
     return new Promise<WalPosition>((resolve, reject) => {
-      this.queue.push({ frame, resolve, reject });
-      this.pendingBytes += frame.length;
+      this.queue.push({ parts, bytes: frameBytes, resolve, reject });
+      this.pendingBytes += frameBytes;
       void this.kick();
     });
   }
@@ -341,7 +349,7 @@ export class FileWal implements Wal {
     let bytes = 0;
     let count = 0;
     while (count < this.queue.length && count < this.groupRecordsMax) {
-      const next = this.queue[count]!.frame.length;
+      const next = this.queue[count]!.bytes;
       if (count > 0 && bytes + next > this.groupBytesMax) break;
       bytes += next;
       count++;
@@ -358,7 +366,8 @@ export class FileWal implements Wal {
       this.failQueued(group, err, "could not roll to a new WAL segment");
       return;
     }
-    const buf = group.length === 1 ? group[0]!.frame : Buffer.concat(group.map((p) => p.frame), bytes);
+    // The only copy of the payload on its way to disk: the group's pieces into one write.
+    const buf = Buffer.concat(group.flatMap((p) => p.parts), bytes);
     try {
       await this.active.write(buf, seg.size);
       await this.active.datasync();
@@ -391,7 +400,7 @@ export class FileWal implements Wal {
     for (const p of group) {
       seg.lastRecordStart = at;
       p.resolve(at);
-      at += BigInt(p.frame.length);
+      at += BigInt(p.bytes);
     }
     seg.size += bytes;
   }
@@ -532,14 +541,28 @@ export class FileWal implements Wal {
   }
 }
 
-export function encodeFrame(payload: Buffer, epoch: number): Buffer {
-  const frame = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
-  frame.writeUInt8(WAL_FORMAT_VERSION, 8);
-  frame.writeUInt32BE(epoch, 9);
-  payload.copy(frame, WAL_RECORD_HEADER_BYTES);
-  frame.writeUInt32BE(crc32c(frame, 8, frame.length), 4);
-  return frame;
+export function encodeFrame(payload: Buffer | readonly Buffer[], epoch: number): Buffer {
+  return Buffer.concat(encodeFrameParts(payload, epoch));
+}
+
+/** The frame as its 13-byte header followed by the payload's own buffers (not copied). */
+export function encodeFrameParts(payload: Buffer | readonly Buffer[], epoch: number): Buffer[] {
+  const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+  const head = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES);
+  head.writeUInt32BE(payloadBytes(pieces), 0);
+  head.writeUInt8(WAL_FORMAT_VERSION, 8);
+  head.writeUInt32BE(epoch, 9);
+  let crc = crc32c(head, 8, WAL_RECORD_HEADER_BYTES);
+  for (const p of pieces) crc = crc32c(p, 0, p.length, crc);
+  head.writeUInt32BE(crc, 4);
+  return [head, ...pieces];
+}
+
+export function payloadBytes(payload: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(payload)) return payload.length;
+  let n = 0;
+  for (const p of payload) n += p.length;
+  return n;
 }
 
 /** A WAL record that is intact but written in a format this build does not know (a newer Floe). */

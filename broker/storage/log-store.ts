@@ -970,15 +970,15 @@ export class LogStore {
   }
 }
 
-/** WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches. */
-function encodeWalAppend(topicId: string, partition: number, batches: Buffer[]): Buffer {
+/** WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches. In pieces: the batches are not copied. */
+function encodeWalAppend(topicId: string, partition: number, batches: Buffer[]): Buffer[] {
   const id = Buffer.from(topicId, "utf8");
   const head = Buffer.alloc(1 + 2 + id.length + 4);
   head.writeUInt8(WAL_TYPE_APPEND, 0);
   head.writeUInt16BE(id.length, 1);
   id.copy(head, 3);
   head.writeInt32BE(partition, 3 + id.length);
-  return Buffer.concat([head, ...batches]);
+  return [head, ...batches];
 }
 
 function decodeWalRecord(record: Buffer): { topicId: string; partition: number; batches: Buffer[] } | null {
