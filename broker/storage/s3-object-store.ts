@@ -109,6 +109,8 @@ export interface RetryPolicy {
 export interface S3ObjectStoreStats {
   /** HTTP attempts sent (each retry is one more). */
   requests: number;
+  /** The same attempts by S3 operation (`PutObject`, `GetObject`, `UploadPart`, ...): what S3 bills per request. */
+  requestsByOperation: Record<string, number>;
   /** Attempts that were retries. */
   retries: number;
   /** Calls that failed after spending their retry budget on retriable errors. */
@@ -209,7 +211,7 @@ class TruncatedBodyError extends Error {
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
-  readonly stats: S3ObjectStoreStats = { requests: 0, retries: 0, exhausted: 0, failures: {}, multipartUploads: 0, multipartAborts: 0 };
+  readonly stats: S3ObjectStoreStats = { requests: 0, requestsByOperation: {}, retries: 0, exhausted: 0, failures: {}, multipartUploads: 0, multipartAborts: 0 };
   private readonly client: S3Client;
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
@@ -426,6 +428,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.stats.retries++;
       this.stats.requests++;
+      this.stats.requestsByOperation[operation] = (this.stats.requestsByOperation[operation] ?? 0) + 1;
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new AttemptTimeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
       try {
