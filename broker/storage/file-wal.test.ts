@@ -30,7 +30,8 @@ function segmentFiles(dir: string): string[] {
 
 /** A disk that counts syncs, can slow them down, and fails writes on demand (ENOSPC-style, after writing part). */
 function shimDisk(opts: { syncDelayMs?: number } = {}) {
-  const state = { datasyncs: 0, failWrites: 0, failCode: "ENOSPC" };
+  // skipWritesBeforeFail: this many writes succeed before the failWrites ones fail.
+  const state = { datasyncs: 0, failWrites: 0, skipWritesBeforeFail: 0, failCode: "ENOSPC", syncsInFlight: 0, syncsInFlightMax: 0 };
   const disk: Disk = {
     ...nodeDisk,
     async open(file) {
@@ -38,7 +39,7 @@ function shimDisk(opts: { syncDelayMs?: number } = {}) {
       const wrapped: DiskFile = {
         ...f,
         async write(buf, position) {
-          if (state.failWrites > 0) {
+          if (state.failWrites > 0 && state.skipWritesBeforeFail-- <= 0) {
             state.failWrites--;
             // A torn, partial write lands before the error, as a real full disk may leave it.
             await f.write(buf.subarray(0, Math.floor(buf.length / 2)), position);
@@ -48,8 +49,13 @@ function shimDisk(opts: { syncDelayMs?: number } = {}) {
         },
         async datasync() {
           state.datasyncs++;
-          if (opts.syncDelayMs) await new Promise((r) => setTimeout(r, opts.syncDelayMs));
-          return f.datasync();
+          state.syncsInFlightMax = Math.max(state.syncsInFlightMax, ++state.syncsInFlight);
+          try {
+            if (opts.syncDelayMs) await new Promise((r) => setTimeout(r, opts.syncDelayMs));
+            return await f.datasync();
+          } finally {
+            state.syncsInFlight--;
+          }
         },
       };
       return wrapped;
@@ -101,6 +107,50 @@ describe("FileWal", () => {
     await Promise.all(Array.from({ length: 41 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
     expect(state.datasyncs - before).toBe(5); // 1 + 10 + 10 + 10 + 10
     await wal.close();
+  });
+
+  it("pipelined groups: several syncs in flight at once, acks still strictly in append order", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 15 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 5, groupsInFlightMax: 3 });
+    const order: number[] = [];
+    const positions = await Promise.all(Array.from({ length: 60 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos))));
+    expect(state.syncsInFlightMax).toBe(3);
+    expect(order).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+    await wal.close();
+    const again = await FileWal.open({ dir, epoch: 2 });
+    expect((await collect(again)).map((r) => r.record)).toEqual(Array.from({ length: 60 }, (_, i) => `r${i}`));
+    await again.close();
+  });
+
+  it("groupsInFlightMax 1: one write + sync at a time", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 5 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 5, groupsInFlightMax: 1 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
+    expect(state.syncsInFlightMax).toBe(1);
+    await wal.close();
+  });
+
+  it("a failed write in the middle of the pipeline fails that group and every later one, even those whose own sync succeeded", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 10 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 2, groupsInFlightMax: 3 });
+    // An idle WAL writes the first append alone; the rest then go out as three groups at
+    // once: [a0 a1] fails, [a2 a3] and [a4 a5] are written and synced fine behind it.
+    state.skipWritesBeforeFail = 1;
+    state.failWrites = 1;
+    const settled = await Promise.allSettled(["first", ...Array.from({ length: 6 }, (_, i) => `a${i}`)].map((r) => wal.append(Buffer.from(r))));
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", ...Array.from({ length: 6 }, () => "rejected")]);
+    for (const r of settled.slice(1)) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WalWriteError);
+    expect(state.syncsInFlightMax).toBe(2);
+    await wal.append(Buffer.from("after"));
+    await wal.close();
+    const again = await FileWal.open({ dir, epoch: 1 });
+    expect((await collect(again)).map((r) => r.record)).toEqual(["first", "after"]);
+    expect(again.recoveryReport.truncatedBytes).toBe(0);
+    await again.close();
   });
 
   it("a torn tail (file cut mid-record) is detected and truncated; appends continue after it", async () => {

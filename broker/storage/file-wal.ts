@@ -16,12 +16,17 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *   9 epoch   u32  broker epoch that wrote the record
  *  13 payload
  *
- * Group commit: one writer loop. Appends that arrive while a write+fdatasync is in flight
- * queue up and go out together as the next single write + one fdatasync, so acks come in
- * append order and cost one sync per group, not per record.
+ * Group commit: one writer loop. Appends that queue up go out together as one write + one
+ * fdatasync, so they cost one sync per group, not per record. Up to `groupsInFlightMax`
+ * groups are written and synced at once, each at its own position after the previous
+ * one (a sync waits on the disk, and the next group need not wait behind it), but a group
+ * is acknowledged only after its own fdatasync and after every group before it was
+ * acknowledged: acks come strictly in append order, and an acked record never follows an
+ * unsynced one. A roll to a new segment waits until no group is in flight.
  *
- * Failure: if a write or sync fails, the segment is truncated back to the last durable
- * size and every queued append fails with WalWriteError (none of them is durable, and
+ * Failure: if a write or sync fails, the groups written after it are let finish (they are
+ * not acknowledged), the segment is truncated back to the last acknowledged size and every
+ * in-flight and queued append fails with WalWriteError (none of them is known durable, and
  * failing them all keeps a partition's offsets free of holes). Later appends work again
  * once the disk does. If even the truncate fails, the WAL refuses all further appends.
  *
@@ -61,6 +66,8 @@ export interface FileWalOptions {
   /** Bound on one group's write. */
   groupBytesMax?: number;
   groupRecordsMax?: number;
+  /** Groups written and synced at once (acknowledged in order). Default 3; 1 is strictly one after another. */
+  groupsInFlightMax?: number;
   disk?: Disk;
   logger?: Logger;
   /** Write and re-check the `fence` file (default true). */
@@ -97,6 +104,17 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** A group whose write + fdatasync was started and is not acknowledged yet. */
+interface InFlightGroup {
+  records: Pending[];
+  bytes: number;
+  seg: Segment;
+  /** Byte offset of the group in its segment. */
+  offset: number;
+  /** Settles when the write and sync are done: null on success, else the error. */
+  io: Promise<unknown>;
+}
+
 export interface WalRecoveryReport {
   segments: number;
   records: number;
@@ -114,7 +132,10 @@ export class FileWal implements Wal {
   private readonly pendingBytesMax: number;
   private readonly groupBytesMax: number;
   private readonly groupRecordsMax: number;
+  private readonly groupsInFlightMax: number;
   private readonly segments: Segment[] = [];
+  private inFlight: InFlightGroup[] = [];
+  private inFlightBytes = 0;
   private active!: DiskFile;
   private queue: Pending[] = [];
   private pendingBytes = 0;
@@ -145,6 +166,8 @@ export class FileWal implements Wal {
     this.pendingBytesMax = opts.pendingBytesMax ?? Math.min(64 * MiB, this.maxBytes);
     this.groupBytesMax = opts.groupBytesMax ?? 4 * MiB;
     this.groupRecordsMax = opts.groupRecordsMax ?? 4096;
+    this.groupsInFlightMax = opts.groupsInFlightMax ?? 3;
+    if (!(this.groupsInFlightMax >= 1)) throw new Error(`FileWal: groupsInFlightMax ${this.groupsInFlightMax} must be at least 1`);
     if (this.segmentBytes < 1024) throw new Error(`FileWal: segmentBytes ${this.segmentBytes} is too small`);
     if (this.maxBytes < this.segmentBytes) throw new Error(`FileWal: maxBytes ${this.maxBytes} is smaller than segmentBytes ${this.segmentBytes}`);
   }
@@ -274,7 +297,7 @@ export class FileWal implements Wal {
     const head = this.segments[0]!.start;
     const tail = this.tail();
     const trimmed = this.trimTo < head ? head : this.trimTo > tail ? tail : this.trimTo;
-    return Number(tail - trimmed) + this.pendingBytes;
+    return Number(tail - trimmed) + this.inFlightBytes + this.pendingBytes;
   }
 
   /** Position the next durable record will get. */
@@ -305,12 +328,13 @@ export class FileWal implements Wal {
   }
 
   private hasWork(): boolean {
-    return this.queue.length > 0 && !this.broken && !this.fenced;
+    return this.inFlight.length > 0 || (this.queue.length > 0 && !this.broken && !this.fenced);
   }
 
   private async workOnce(): Promise<void> {
-    // Maintenance first: roll a fully trimmed active segment so it can go, then drop trimmed segments.
-    if (this.activeFullyTrimmed() && !this.broken) await this.roll().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    // Maintenance first: drop trimmed segments (never the active one, so in-flight groups do
+    // not care), and roll a fully trimmed active segment so it can go once nothing is in flight.
+    if (this.inFlight.length === 0 && this.activeFullyTrimmed() && !this.broken) await this.roll().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
     const n = this.trimmableSegments();
     for (let i = 0; i < n; i++) {
       const seg = this.segments[0]!;
@@ -325,8 +349,13 @@ export class FileWal implements Wal {
       this.segments.shift();
       this.stats.segmentsDeleted++;
     }
-    if (this.fenced) this.failFenced([], this.fenced);
-    else if (this.queue.length > 0 && !this.broken) await this.writeGroup();
+    if (this.fenced && this.inFlight.length === 0) {
+      this.failFenced([], this.fenced);
+      return;
+    }
+    if (!this.broken && !this.fenced) await this.startGroups();
+    const oldest = this.inFlight.shift();
+    if (oldest) await this.finishGroup(oldest);
   }
 
   /** Non-active segments whose every record lies below the trim point (they sit at the front). */
@@ -345,64 +374,98 @@ export class FileWal implements Wal {
     return seg.size > 0 && seg.lastRecordStart !== null && seg.lastRecordStart < this.trimTo;
   }
 
-  private async writeGroup(): Promise<void> {
-    let bytes = 0;
-    let count = 0;
-    while (count < this.queue.length && count < this.groupRecordsMax) {
-      const next = this.queue[count]!.bytes;
-      if (count > 0 && bytes + next > this.groupBytesMax) break;
-      bytes += next;
-      count++;
-    }
-    const group = this.queue.splice(0, count);
-    this.pendingBytes -= bytes;
-    let seg = this.segments[this.segments.length - 1]!;
-    try {
-      if (seg.size > 0 && seg.size + bytes > this.segmentBytes) {
-        await this.roll();
-        seg = this.segments[this.segments.length - 1]!;
+  /** Starts the write + fdatasync of queued groups while there is room in flight. */
+  private async startGroups(): Promise<void> {
+    while (this.queue.length > 0 && this.inFlight.length < this.groupsInFlightMax) {
+      let bytes = 0;
+      let count = 0;
+      while (count < this.queue.length && count < this.groupRecordsMax) {
+        const next = this.queue[count]!.bytes;
+        if (count > 0 && bytes + next > this.groupBytesMax) break;
+        bytes += next;
+        count++;
       }
-    } catch (err) {
-      this.failQueued(group, err, "could not roll to a new WAL segment");
-      return;
+      let seg = this.segments[this.segments.length - 1]!;
+      const last = this.inFlight[this.inFlight.length - 1];
+      let offset = last ? last.offset + last.bytes : seg.size;
+      if (offset > 0 && offset + bytes > this.segmentBytes) {
+        // The group goes into a new segment, and the file may change only when nothing is in flight.
+        if (this.inFlight.length > 0) return;
+        try {
+          await this.roll();
+        } catch (err) {
+          const group = this.queue.splice(0, count);
+          this.pendingBytes -= bytes;
+          this.failQueued(group, err, "could not roll to a new WAL segment");
+          return;
+        }
+        seg = this.segments[this.segments.length - 1]!;
+        offset = 0;
+      }
+      const records = this.queue.splice(0, count);
+      this.pendingBytes -= bytes;
+      this.inFlightBytes += bytes;
+      // The only copy of the payload on its way to disk: the group's pieces into one write.
+      const buf = Buffer.concat(records.flatMap((p) => p.parts), bytes);
+      const file = this.active;
+      const io = (async () => {
+        await file.write(buf, offset);
+        await file.datasync();
+        this.stats.syncs++;
+        return null;
+      })().catch((err: unknown) => err ?? new Error("WAL write failed"));
+      this.inFlight.push({ records, bytes, seg, offset, io });
     }
-    // The only copy of the payload on its way to disk: the group's pieces into one write.
-    const buf = Buffer.concat(group.flatMap((p) => p.parts), bytes);
-    try {
-      await this.active.write(buf, seg.size);
-      await this.active.datasync();
-      this.stats.syncs++;
-    } catch (err) {
+  }
+
+  /** Acknowledges the oldest in-flight group once its sync is done, or fails it and everything after it. */
+  private async finishGroup(g: InFlightGroup): Promise<void> {
+    const err = await g.io;
+    this.inFlightBytes -= g.bytes;
+    if (err) {
       this.stats.writeErrors++;
-      await this.rollBack(seg);
-      this.failQueued(group, err, "WAL write failed");
+      const later = await this.drainInFlight();
+      await this.rollBack(g.seg);
+      this.failQueued([...g.records, ...later], err, "WAL write failed");
       return;
     }
     let fenced: WalFencedError | null;
     try {
       fenced = await this.checkFence();
-    } catch (err) {
+    } catch (fenceErr) {
       // Unknown ownership: the group is durable but must not be acknowledged. Keep the bytes
       // (a new owner may be reading them) and fail it like a write error.
-      this.failQueued(group, err, "WAL fence check failed");
+      const later = await this.drainInFlight();
+      this.failQueued([...g.records, ...later], fenceErr, "WAL fence check failed");
       return;
     }
     if (fenced) {
       // Leave the file alone: it belongs to the new owner now.
       this.fenced = fenced;
       this.logger?.error({ dir: this.dir, epoch: this.epoch }, "WAL fenced by a newer broker epoch; no more appends");
-      this.failFenced(group, fenced);
+      const later = await this.drainInFlight();
+      this.failFenced([...g.records, ...later], fenced);
       return;
     }
+    const seg = g.seg;
+    if (g.offset !== seg.size) throw new Error(`FileWal: group at offset ${g.offset} acknowledged after ${seg.size} durable bytes (writer bug)`);
     this.stats.groups++;
-    this.stats.records += group.length;
+    this.stats.records += g.records.length;
     let at = seg.start + BigInt(seg.size);
-    for (const p of group) {
+    for (const p of g.records) {
       seg.lastRecordStart = at;
       p.resolve(at);
       at += BigInt(p.bytes);
     }
-    seg.size += bytes;
+    seg.size += g.bytes;
+  }
+
+  /** Waits for every group still in flight (none may land after a rollback) and hands back their appends, unacknowledged. */
+  private async drainInFlight(): Promise<Pending[]> {
+    const later = this.inFlight.splice(0);
+    await Promise.all(later.map((l) => l.io));
+    for (const l of later) this.inFlightBytes -= l.bytes;
+    return later.flatMap((l) => l.records);
   }
 
   /** Cuts the segment back to its durable size; if that fails the WAL cannot promise anything more. */
