@@ -83,10 +83,10 @@ describe("FileWal", () => {
     await again.close();
   });
 
-  it("group commit: appends arriving during a sync share the next write and sync; acks in order", async () => {
+  it("group commit (one group in flight): appends arriving during a sync share the next write and sync; acks in order", async () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 20 });
-    const wal = await FileWal.open({ dir, epoch: 1, disk });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     const order: number[] = [];
     const all = Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos)));
@@ -102,10 +102,24 @@ describe("FileWal", () => {
   it("group size is bounded by groupRecordsMax", async () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 5 });
-    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 10 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 10, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     await Promise.all(Array.from({ length: 41 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
     expect(state.datasyncs - before).toBe(5); // 1 + 10 + 10 + 10 + 10
+    await wal.close();
+  });
+
+  it("pipelined group commit (default 3 in flight): the first appends start their own groups at once, the rest share", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 20 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk });
+    const before = state.datasyncs;
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then(() => order.push(i))));
+    // r0, r1 and r2 go out alone while the WAL has room in flight; the other 97 queue behind them and share one sync.
+    expect(state.datasyncs - before).toBe(4);
+    expect(state.syncsInFlightMax).toBe(3);
+    expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await wal.close();
   });
 

@@ -16,13 +16,14 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *   9 epoch   u32  broker epoch that wrote the record
  *  13 payload
  *
- * Group commit: one writer loop. Appends that queue up go out together as one write + one
- * fdatasync, so they cost one sync per group, not per record. Up to `groupsInFlightMax`
- * groups are written and synced at once, each at its own position after the previous
- * one (a sync waits on the disk, and the next group need not wait behind it), but a group
- * is acknowledged only after its own fdatasync and after every group before it was
- * acknowledged: acks come strictly in append order, and an acked record never follows an
- * unsynced one. A roll to a new segment waits until no group is in flight.
+ * Group commit: appends that queue up go out together as one write + one fdatasync, so
+ * they cost one sync per group, not per record. Up to `groupsInFlightMax` groups are
+ * written and synced at once, each at its own position after the previous one: an append
+ * that arrives while a sync waits on the disk starts its own group at once if there is
+ * room, instead of waiting behind it. One writer loop acknowledges the groups in order: a
+ * group only after its own fdatasync and after every group before it, so acks come
+ * strictly in append order and an acked record never follows an unsynced one. A roll to a
+ * new segment waits until no group is in flight.
  *
  * Failure: if a write or sync fails, the groups written after it are let finish (they are
  * not acknowledged), the segment is truncated back to the last acknowledged size and every
@@ -134,8 +135,13 @@ export class FileWal implements Wal {
   private readonly groupRecordsMax: number;
   private readonly groupsInFlightMax: number;
   private readonly segments: Segment[] = [];
+  /** Oldest first; the head is removed only once it is acknowledged or failed. */
   private inFlight: InFlightGroup[] = [];
   private inFlightBytes = 0;
+  /** Offset in the active segment where the next group is written (durable size + in flight). */
+  private writeOffset = 0;
+  /** No group may start: a roll or a rollback is under way. */
+  private holdStarts = false;
   private active!: DiskFile;
   private queue: Pending[] = [];
   private pendingBytes = 0;
@@ -265,6 +271,7 @@ export class FileWal implements Wal {
     return new Promise<WalPosition>((resolve, reject) => {
       this.queue.push({ parts, bytes: frameBytes, resolve, reject });
       this.pendingBytes += frameBytes;
+      this.startGroups();
       void this.kick();
     });
   }
@@ -334,7 +341,9 @@ export class FileWal implements Wal {
   private async workOnce(): Promise<void> {
     // Maintenance first: drop trimmed segments (never the active one, so in-flight groups do
     // not care), and roll a fully trimmed active segment so it can go once nothing is in flight.
-    if (this.inFlight.length === 0 && this.activeFullyTrimmed() && !this.broken) await this.roll().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    if (this.inFlight.length === 0 && this.activeFullyTrimmed() && !this.broken) {
+      await this.rollHoldingStarts().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    }
     const n = this.trimmableSegments();
     for (let i = 0; i < n; i++) {
       const seg = this.segments[0]!;
@@ -353,8 +362,16 @@ export class FileWal implements Wal {
       this.failFenced([], this.fenced);
       return;
     }
-    if (!this.broken && !this.fenced) await this.startGroups();
-    const oldest = this.inFlight.shift();
+    if (this.inFlight.length === 0 && this.queue.length > 0 && !this.broken && !this.fenced && this.nextGroupNeedsRoll()) {
+      try {
+        await this.rollHoldingStarts();
+      } catch (err) {
+        this.failQueued([], err, "could not roll to a new WAL segment");
+        return;
+      }
+    }
+    this.startGroups();
+    const oldest = this.inFlight[0];
     if (oldest) await this.finishGroup(oldest);
   }
 
@@ -374,37 +391,47 @@ export class FileWal implements Wal {
     return seg.size > 0 && seg.lastRecordStart !== null && seg.lastRecordStart < this.trimTo;
   }
 
-  /** Starts the write + fdatasync of queued groups while there is room in flight. */
-  private async startGroups(): Promise<void> {
-    while (this.queue.length > 0 && this.inFlight.length < this.groupsInFlightMax) {
-      let bytes = 0;
-      let count = 0;
-      while (count < this.queue.length && count < this.groupRecordsMax) {
-        const next = this.queue[count]!.bytes;
-        if (count > 0 && bytes + next > this.groupBytesMax) break;
-        bytes += next;
-        count++;
-      }
-      let seg = this.segments[this.segments.length - 1]!;
-      const last = this.inFlight[this.inFlight.length - 1];
-      let offset = last ? last.offset + last.bytes : seg.size;
-      if (offset > 0 && offset + bytes > this.segmentBytes) {
-        // The group goes into a new segment, and the file may change only when nothing is in flight.
-        if (this.inFlight.length > 0) return;
-        try {
-          await this.roll();
-        } catch (err) {
-          const group = this.queue.splice(0, count);
-          this.pendingBytes -= bytes;
-          this.failQueued(group, err, "could not roll to a new WAL segment");
-          return;
-        }
-        seg = this.segments[this.segments.length - 1]!;
-        offset = 0;
-      }
+  /** Records and bytes of the group the queue's head would form. */
+  private nextGroupSize(): { count: number; bytes: number } {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && count < this.groupRecordsMax) {
+      const next = this.queue[count]!.bytes;
+      if (count > 0 && bytes + next > this.groupBytesMax) break;
+      bytes += next;
+      count++;
+    }
+    return { count, bytes };
+  }
+
+  private nextGroupNeedsRoll(): boolean {
+    return this.writeOffset > 0 && this.writeOffset + this.nextGroupSize().bytes > this.segmentBytes;
+  }
+
+  private async rollHoldingStarts(): Promise<void> {
+    this.holdStarts = true;
+    try {
+      await this.roll();
+    } finally {
+      this.holdStarts = false;
+    }
+  }
+
+  /**
+   * Starts the write + fdatasync of queued groups while there is room in flight
+   * (synchronously: called on every append). A group that needs a new segment waits for
+   * the writer loop, which rolls once nothing is in flight.
+   */
+  private startGroups(): void {
+    while (this.queue.length > 0 && this.inFlight.length < this.groupsInFlightMax && !this.holdStarts && !this.broken && !this.fenced) {
+      if (this.nextGroupNeedsRoll()) return;
+      const { count, bytes } = this.nextGroupSize();
       const records = this.queue.splice(0, count);
       this.pendingBytes -= bytes;
       this.inFlightBytes += bytes;
+      const seg = this.segments[this.segments.length - 1]!;
+      const offset = this.writeOffset;
+      this.writeOffset += bytes;
       // The only copy of the payload on its way to disk: the group's pieces into one write.
       const buf = Buffer.concat(records.flatMap((p) => p.parts), bytes);
       const file = this.active;
@@ -421,12 +448,13 @@ export class FileWal implements Wal {
   /** Acknowledges the oldest in-flight group once its sync is done, or fails it and everything after it. */
   private async finishGroup(g: InFlightGroup): Promise<void> {
     const err = await g.io;
-    this.inFlightBytes -= g.bytes;
     if (err) {
       this.stats.writeErrors++;
-      const later = await this.drainInFlight();
-      await this.rollBack(g.seg);
-      this.failQueued([...g.records, ...later], err, "WAL write failed");
+      await this.holdingStarts(async () => {
+        const all = await this.drainInFlight();
+        await this.rollBack(g.seg);
+        this.failQueued(all, err, "WAL write failed");
+      });
       return;
     }
     let fenced: WalFencedError | null;
@@ -435,20 +463,20 @@ export class FileWal implements Wal {
     } catch (fenceErr) {
       // Unknown ownership: the group is durable but must not be acknowledged. Keep the bytes
       // (a new owner may be reading them) and fail it like a write error.
-      const later = await this.drainInFlight();
-      this.failQueued([...g.records, ...later], fenceErr, "WAL fence check failed");
+      await this.holdingStarts(async () => this.failQueued(await this.drainInFlight(), fenceErr, "WAL fence check failed"));
       return;
     }
     if (fenced) {
       // Leave the file alone: it belongs to the new owner now.
       this.fenced = fenced;
       this.logger?.error({ dir: this.dir, epoch: this.epoch }, "WAL fenced by a newer broker epoch; no more appends");
-      const later = await this.drainInFlight();
-      this.failFenced([...g.records, ...later], fenced);
+      this.failFenced(await this.drainInFlight(), fenced);
       return;
     }
     const seg = g.seg;
-    if (g.offset !== seg.size) throw new Error(`FileWal: group at offset ${g.offset} acknowledged after ${seg.size} durable bytes (writer bug)`);
+    if (this.inFlight[0] !== g || g.offset !== seg.size) throw new Error(`FileWal: group at offset ${g.offset} acknowledged out of order after ${seg.size} durable bytes (writer bug)`);
+    this.inFlight.shift();
+    this.inFlightBytes -= g.bytes;
     this.stats.groups++;
     this.stats.records += g.records.length;
     let at = seg.start + BigInt(seg.size);
@@ -460,12 +488,25 @@ export class FileWal implements Wal {
     seg.size += g.bytes;
   }
 
-  /** Waits for every group still in flight (none may land after a rollback) and hands back their appends, unacknowledged. */
+  private async holdingStarts(fn: () => Promise<void>): Promise<void> {
+    this.holdStarts = true;
+    try {
+      await fn();
+    } finally {
+      this.holdStarts = false;
+    }
+  }
+
+  /**
+   * Waits for every group in flight (none may land after a rollback), forgets them and
+   * hands back their appends, unacknowledged. The next group goes where the durable bytes end.
+   */
   private async drainInFlight(): Promise<Pending[]> {
-    const later = this.inFlight.splice(0);
-    await Promise.all(later.map((l) => l.io));
-    for (const l of later) this.inFlightBytes -= l.bytes;
-    return later.flatMap((l) => l.records);
+    const all = this.inFlight.splice(0);
+    await Promise.all(all.map((l) => l.io));
+    for (const l of all) this.inFlightBytes -= l.bytes;
+    this.writeOffset = this.segments[this.segments.length - 1]!.size;
+    return all.flatMap((l) => l.records);
   }
 
   /** Cuts the segment back to its durable size; if that fails the WAL cannot promise anything more. */
@@ -511,6 +552,7 @@ export class FileWal implements Wal {
     await this.active.close();
     this.active = fresh;
     this.segments.push({ start, file, size: 0, lastRecordStart: null });
+    this.writeOffset = 0;
   }
 
   // ---- open / recovery scan ----
@@ -597,6 +639,7 @@ export class FileWal implements Wal {
     } else {
       this.active = await this.disk.open(this.segments[this.segments.length - 1]!.file);
     }
+    this.writeOffset = this.segments[this.segments.length - 1]!.size;
     report.segments = this.segments.length;
     this.recoveryReport = report;
     this.trimTo = this.segments[0]!.start;
