@@ -6,7 +6,7 @@ import type { MetadataLog } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
 import { blockId, blockToTuple, keyOf, PRODUCER_BATCHES_KEPT, StorageIndex, type ObjectCommittedRecord, type ObjectCompactedRecord } from "./log-store-index.js";
 import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
-import { encodeStreamSetObject, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
+import { encodeStreamSetObject, encodeStreamSetObjectYielding, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
 import { WalWriteError, type Wal, type WalPosition } from "./wal.js";
 import { planCompaction, readPlannedBatches, streamObjectKey, type CompactionOptions } from "./compaction.js";
 import { GarbageCollector } from "./gc.js";
@@ -830,7 +830,8 @@ export class LogStore {
     }
     let key: string | null = null;
     if (streams.length > 0) {
-      const { body, blocks } = encodeStreamSetObject(streams, this.blockBytesMax);
+      // In slices: a large upload must not stall appends and fetches while it is encoded.
+      const { body, blocks } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
       key = `objects/${this.epoch}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
       // Until its commit is durable the object is referenced by nothing: keep the collector off it.
       this.inflightKeys.add(key);
