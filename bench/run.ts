@@ -9,7 +9,7 @@
 //
 // Options: --records N (unthrottled produce run), --record-size B, --partitions N,
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
-// --targets file,s3,kafka (any subset, in that order).
+// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -42,6 +42,8 @@ const PARTITIONS = opt("partitions", 8);
 const LATENCY_RATE = opt("latency-rate", 20_480);
 const LATENCY_SECONDS = opt("latency-seconds", 20);
 const E2E_RECORDS = opt("e2e-records", 2000);
+// One record at a time costs a whole WAL object flush (250 ms) on the s3 WAL: fewer, to keep the run bounded.
+const E2E_RECORDS_S3 = opt("e2e-records-s3", 200);
 const TARGETS = optList("targets", ["file", "s3", "kafka"]);
 for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
 /** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
@@ -219,7 +221,7 @@ async function floeCounters(t: Target): Promise<FloeCounters | null> {
   return { puts, gets, producedBytes };
 }
 
-async function benchTarget(t: Target) {
+async function benchTarget(t: Target, e2eRecords: number) {
   const bootstrap = `127.0.0.1:${t.port}`;
   const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
@@ -248,10 +250,10 @@ async function benchTarget(t: Target) {
   const steady = samples.filter((s) => s.atMs >= latencyStartMs + STEADY_WARMUP_SECONDS * 1000);
   const steadyPutsPerSec = steady.length >= 2 ? (steady[steady.length - 1]!.puts - steady[0]!.puts) / ((steady[steady.length - 1]!.atMs - steady[0]!.atMs) / 1000) : NaN;
 
-  log(`end-to-end latency, ${E2E_RECORDS} records one at a time`);
+  log(`end-to-end latency, ${e2eRecords} records one at a time`);
   const configFile = path.join(os.tmpdir(), `bench-e2e-${process.pid}.properties`);
   fs.writeFileSync(configFile, "linger.ms=5\n");
-  const e2e = endToEndSummary(await java("org.apache.kafka.tools.EndToEndLatency", [bootstrap, "bench-e2e", String(E2E_RECORDS), "all", String(RECORD_SIZE), configFile]));
+  const e2e = endToEndSummary(await java("org.apache.kafka.tools.EndToEndLatency", [bootstrap, "bench-e2e", String(e2eRecords), "all", String(RECORD_SIZE), configFile]));
   fs.rmSync(configFile, { force: true });
 
   // Everything produced so far has had time to upload: PUTs per GiB cover all of it.
@@ -271,7 +273,7 @@ async function benchTarget(t: Target) {
           steadyPutsPerSec,
         }
       : null;
-  return { throughput, latency, e2e, consume, s3, peakRssMiB: peakRssMiB(t.pid) };
+  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, peakRssMiB: peakRssMiB(t.pid) };
 }
 
 type Result = Awaited<ReturnType<typeof benchTarget>>;
@@ -289,6 +291,14 @@ async function main(): Promise<void> {
   const started = new Date();
   const results: { key: string; name: string; r: Result }[] = [];
   let minio: MinioServer | null = null;
+  let running: Target | null = null;
+  // Ctrl-C: stop what this run started (brokers, MinIO) instead of leaving them behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping the benchmark's processes\n`);
+    void Promise.allSettled([running?.stop(), minio?.stop()]).then(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     if (TARGETS.includes("file") || TARGETS.includes("s3")) {
       process.stderr.write("starting MinIO (tools/minio/install.sh builds it the first time)\n");
@@ -296,10 +306,12 @@ async function main(): Promise<void> {
     }
     for (const key of ["file", "s3", "kafka"].filter((k) => TARGETS.includes(k))) {
       const t = key === "kafka" ? await startKafka() : await startFloe(key as "file" | "s3", minio!);
+      running = t;
       try {
-        results.push({ key, name: t.name, r: await benchTarget(t) });
+        results.push({ key, name: t.name, r: await benchTarget(t, key === "s3" ? E2E_RECORDS_S3 : E2E_RECORDS) });
       } finally {
         await t.stop();
+        running = null;
       }
     }
   } finally {
@@ -308,13 +320,14 @@ async function main(): Promise<void> {
 
   const kafka = results.find((x) => x.key === "kafka");
   const floes = results.filter((x) => x.key !== "kafka");
-  const rows: [string, (x: Result) => number | undefined, "higher" | "lower"][] = [
+  const rows: [string, (x: Result) => number | undefined, "higher" | "lower" | "—"][] = [
     ["produce throughput, records/s (unthrottled)", (x) => x.throughput.recordsPerSec, "higher"],
     ["produce throughput, MiB/s (unthrottled)", (x) => x.throughput.mibPerSec, "higher"],
     [`produce latency p50, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p50Ms, "lower"],
     [`produce latency p99, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p99Ms, "lower"],
     [`produce latency p99.9, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p999Ms, "lower"],
     [`throughput reached in the fixed-rate run, records/s`, (x) => x.latency.recordsPerSec, "higher"],
+    ["end-to-end latency records (one at a time)", (x) => x.e2e.records, "—"],
     ["end-to-end latency p50, ms (produce → consume)", (x) => x.e2e.p50Ms, "lower"],
     ["end-to-end latency p99, ms", (x) => x.e2e.p99Ms, "lower"],
     ["end-to-end latency p99.9, ms", (x) => x.e2e.p999Ms, "lower"],
@@ -329,7 +342,7 @@ async function main(): Promise<void> {
   const table = [
     `| ${head.join(" | ")} |`,
     `|---|${head.slice(1, -1).map(() => "---:").join("|")}|---|`,
-    ...rows.map(([label, f, better]) => `| ${[label, ...results.map((x) => fmt(f(x.r))), ...(kafka ? floes.map((x) => ratio(f(x.r), f(kafka.r))) : []), better].join(" | ")} |`),
+    ...rows.map(([label, f, better]) => `| ${[label, ...results.map((x) => fmt(f(x.r))), ...(kafka ? floes.map((x) => (better === "—" ? "" : ratio(f(x.r), f(kafka.r)))) : []), better].join(" | ")} |`),
   ].join("\n");
   const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
   const report = [
@@ -337,7 +350,7 @@ async function main(): Promise<void> {
     "",
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / GiB)} GiB, Node ${process.version}; ${(Date.now() - started.getTime()) / 60_000 < 1 ? "<1" : Math.round((Date.now() - started.getTime()) / 60_000)} min.`,
     `Brokers on loopback, one at a time, data on the same disk, MinIO as the S3 store of both Floe runs; driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
-    `${RECORDS} records of ${RECORD_SIZE} B unthrottled, then ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s, into ${PARTITIONS} partitions; ${CLIENT_PROPS.join(", ")}; ${E2E_RECORDS} end-to-end records one at a time; Kafka with a 1 GiB heap.`,
+    `${RECORDS} records of ${RECORD_SIZE} B unthrottled, then ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s, into ${PARTITIONS} partitions; ${CLIENT_PROPS.join(", ")}; end-to-end: records one at a time, linger.ms=5; Kafka with a 1 GiB heap.`,
     "",
     table,
     "",
