@@ -10,6 +10,7 @@
 // Options: --records N (unthrottled produce run), --record-size B, --partitions N,
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
 // --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order).
+// Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -95,7 +96,9 @@ async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Ta
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-bench-${walType}-`));
   const bucket = `floe-bench-${walType}`;
   await minio.createBucket(bucket);
-  const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], {
+  // BENCH_FLOE_NODE_ARGS: extra node flags for the broker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_FLOE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "broker/main.ts"], {
     cwd: REPO,
     env: {
       ...process.env,
