@@ -58,6 +58,7 @@ interface Target {
   pid: number;
   /** Floe only: its /metrics port. */
   metricsPort: number | null;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -73,6 +74,31 @@ async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`port ${port} did not open`);
+}
+
+/**
+ * What a WAL group commit costs on this disk right now: 1 MiB written and fdatasync'ed,
+ * 30 times, in the folder the broker keeps its data in. The disk is shared with whatever
+ * else runs on the machine, so this is measured before each target, beside its figures.
+ */
+async function diskSyncProbe(dir: string): Promise<{ p50Ms: number; p90Ms: number }> {
+  const file = path.join(dir, "sync-probe.bin");
+  const fh = await fs.promises.open(file, "w+");
+  const buf = Buffer.alloc(1 << 20, 0x5a);
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await fh.write(buf, 0, buf.length, i * buf.length);
+      await fh.datasync();
+      ms.push(performance.now() - t0);
+    }
+  } finally {
+    await fh.close();
+    fs.rmSync(file, { force: true });
+  }
+  ms.sort((a, b) => a - b);
+  return { p50Ms: ms[15]!, p90Ms: ms[27]! };
 }
 
 /** Peak resident set size of a process, from the kernel's own high-water mark. */
@@ -125,6 +151,7 @@ async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Ta
     port,
     pid: child.pid!,
     metricsPort,
+    dataDir,
     stop: async () => {
       await stopChild(child);
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -147,6 +174,7 @@ async function startKafka(): Promise<Target> {
     port,
     pid: child.pid!,
     metricsPort: null,
+    dataDir,
     stop: async () => {
       await stopChild(child);
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -236,6 +264,7 @@ async function benchTarget(t: Target, e2eRecords: number) {
   const props = ["--producer-props", `bootstrap.servers=${bootstrap}`, ...CLIENT_PROPS];
   const log = (what: string) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${t.name}: ${what}\n`);
 
+  const disk = await diskSyncProbe(t.dataDir);
   const c0 = await floeCounters(t);
   log(`throughput (${RECORDS} x ${RECORD_SIZE} B, acks=all, unthrottled)`);
   const throughput = producerSummary(await java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-throughput", "--num-records", String(RECORDS), "--record-size", String(RECORD_SIZE), "--throughput", "-1", ...props]));
@@ -276,7 +305,7 @@ async function benchTarget(t: Target, e2eRecords: number) {
           steadyPutsPerSec,
         }
       : null;
-  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, peakRssMiB: peakRssMiB(t.pid) };
+  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, disk, peakRssMiB: peakRssMiB(t.pid) };
 }
 
 type Result = Awaited<ReturnType<typeof benchTarget>>;
@@ -340,6 +369,8 @@ async function main(): Promise<void> {
     ["S3 GETs per GiB read (catch-up)", (x) => x.s3?.getsPerGiBRead, "lower"],
     [`S3 PUTs per second, steady state (at ${LATENCY_RATE} records/s)`, (x) => x.s3?.steadyPutsPerSec, "lower"],
     ["broker peak RSS (VmHWM), MiB", (x) => x.peakRssMiB, "lower"],
+    ["disk before the run: 1 MiB write + fdatasync p50, ms", (x) => x.disk.p50Ms, "—"],
+    ["disk before the run: 1 MiB write + fdatasync p90, ms", (x) => x.disk.p90Ms, "—"],
   ];
   const head = ["measure", ...results.map((x) => x.name), ...(kafka ? floes.map((f) => `${f.name} / Kafka`) : []), "better"];
   const table = [
