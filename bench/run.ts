@@ -1,7 +1,16 @@
-// Side-by-side benchmark: Floe's broker and Apache Kafka (from Maven Central) on this
-// machine, driven by Apache Kafka's own perf tools (ProducerPerformance, ConsumerPerformance)
-// with identical settings. Prints a markdown table with ratios and writes it to
-// bench/results/latest.md.   npm run bench [-- --records 300000 --record-size 1024]
+// Side-by-side benchmark, in one run on this machine: Floe with the `file` WAL, Floe with the
+// `s3` WAL (both against a real MinIO started here, so S3 requests are real and counted), and
+// Apache Kafka (broker and tools from Maven Central). All three are driven by Kafka's own
+// tools (ProducerPerformance, EndToEndLatency, ConsumerPerformance) with the same client
+// settings. Prints a markdown table and writes it to bench/results/latest.md.
+//
+//   npm run bench                                   the default run (about 8 minutes)
+//   npm run bench -- --records 100000 --latency-seconds 10 --e2e-records 500 --targets file,kafka
+//
+// Options: --records N (unthrottled produce run), --record-size B, --partitions N,
+// --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
+// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order).
+// Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -9,35 +18,48 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
+import { freePort, startMinio, type MinioServer } from "../test/s3-server.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = process.env.FLOE_CACHE ?? path.join(os.homedir(), ".cache/floe");
-const CP = `${path.join(CACHE, "kafka/libs")}/*`;
+const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(fs.readFileSync(path.join(REPO, "tools/kafka/pom.xml"), "utf8"))?.[1] ?? "?";
 
 const argv = process.argv.slice(2);
-const opt = (name: string, fallback: number) => {
+function opt(name: string, fallback: number): number {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
-};
+  if (i < 0) return fallback;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number, got ${argv[i + 1]}`);
+  return v;
+}
+function optList(name: string, fallback: string[]): string[] {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : (argv[i + 1] ?? "").split(",").filter(Boolean);
+}
 const RECORDS = opt("records", 300_000);
 const RECORD_SIZE = opt("record-size", 1024);
-const PARTITIONS = opt("partitions", 6);
-const LATENCY_RATE = opt("latency-rate", 5000);
+const PARTITIONS = opt("partitions", 8);
+// 20 MiB/s of 1 KiB records: the rate the issue sets the file WAL's p99 target at.
+const LATENCY_RATE = opt("latency-rate", 20_480);
 const LATENCY_SECONDS = opt("latency-seconds", 20);
+const E2E_RECORDS = opt("e2e-records", 2000);
+// One record at a time costs a whole WAL object flush (250 ms) on the s3 WAL: fewer, to keep the run bounded.
+const E2E_RECORDS_S3 = opt("e2e-records-s3", 200);
+const TARGETS = optList("targets", ["file", "s3", "kafka"]);
+for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
+/** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
+const STEADY_WARMUP_SECONDS = Math.min(5, LATENCY_SECONDS / 4);
+const GiB = 2 ** 30;
+const CLIENT_PROPS = ["acks=all", "linger.ms=5", "batch.size=131072", "compression.type=none"];
 
 interface Target {
   name: string;
   port: number;
-  process: ChildProcess;
   pid: number;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  /** Floe only: its /metrics port. */
+  metricsPort: number | null;
+  dataDir: string;
+  stop(): Promise<void>;
 }
 
 async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
@@ -54,43 +76,129 @@ async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
   throw new Error(`port ${port} did not open`);
 }
 
+/**
+ * What a WAL group commit costs on this disk right now: 1 MiB written and fdatasync'ed,
+ * 30 times, in the folder the broker keeps its data in. The disk is shared with whatever
+ * else runs on the machine, so this is measured before each target, beside its figures.
+ */
+async function diskSyncProbe(dir: string): Promise<{ p50Ms: number; p90Ms: number }> {
+  const file = path.join(dir, "sync-probe.bin");
+  const fh = await fs.promises.open(file, "w+");
+  const buf = Buffer.alloc(1 << 20, 0x5a);
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await fh.write(buf, 0, buf.length, i * buf.length);
+      await fh.datasync();
+      ms.push(performance.now() - t0);
+    }
+  } finally {
+    await fh.close();
+    fs.rmSync(file, { force: true });
+  }
+  ms.sort((a, b) => a - b);
+  return { p50Ms: ms[15]!, p90Ms: ms[27]! };
+}
+
 /** Peak resident set size of a process, from the kernel's own high-water mark. */
 function peakRssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return Math.round(kb / 1024);
 }
 
-async function startFloe(): Promise<Target> {
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const gone = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  return gone.then(() => clearTimeout(timer));
+}
+
+async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Target> {
   const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-bench-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], {
+  const metricsPort = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-bench-${walType}-`));
+  const bucket = `floe-bench-${walType}`;
+  await minio.createBucket(bucket);
+  // BENCH_FLOE_NODE_ARGS: extra node flags for the broker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_FLOE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "broker/main.ts"], {
     cwd: REPO,
-    env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_PORT: String(port), FLOE_HTTP_PORT: "-1", FLOE_DATA_DIR: dataDir, FLOE_LOG_LEVEL: "warn", FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0" },
+    env: {
+      ...process.env,
+      FLOE_HOST: "127.0.0.1",
+      FLOE_PORT: String(port),
+      FLOE_HTTP_PORT: String(metricsPort),
+      FLOE_DATA_DIR: dataDir,
+      FLOE_LOG_LEVEL: "warn",
+      FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0",
+      FLOE_WAL_TYPE: walType,
+      FLOE_OBJECT_STORE: "s3",
+      FLOE_S3_ENDPOINT: minio.endpoint,
+      FLOE_S3_BUCKET: bucket,
+      FLOE_S3_REGION: minio.region,
+      FLOE_S3_FORCE_PATH_STYLE: "true",
+      FLOE_S3_ACCESS_KEY_ID: minio.accessKey,
+      FLOE_S3_SECRET_ACCESS_KEY: minio.secretKey,
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
   await waitForPort(port);
-  return { name: "Floe", port, process: child, pid: child.pid! };
+  return {
+    name: `Floe, ${walType} WAL`,
+    port,
+    pid: child.pid!,
+    metricsPort,
+    dataDir,
+    stop: async () => {
+      await stopChild(child);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function startKafka(): Promise<Target> {
   execFileSync("bash", [path.join(REPO, "tools/kafka/install.sh")], { stdio: "inherit" });
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-bench-"));
-  // start.sh execs java, so the child's pid is the broker's.
-  const child = spawn("bash", [path.join(REPO, "tools/kafka/start.sh"), String(port), dataDir, "1G"], { stdio: ["ignore", "ignore", "ignore"] });
+  // start.sh execs java, so the child's pid is the broker's. Full JIT, as Kafka runs in production.
+  const child = spawn("bash", [path.join(REPO, "tools/kafka/start.sh"), String(port), dataDir, "1G"], {
+    env: { ...process.env, KAFKA_FULL_JIT: "1", KAFKA_CONTROLLER_PORT: String(await freePort()) },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
   await waitForPort(port, 120_000);
-  return { name: "Apache Kafka 4.1.1", port, process: child, pid: child.pid! };
+  return {
+    name: `Apache Kafka ${KAFKA_VERSION}`,
+    port,
+    pid: child.pid!,
+    metricsPort: null,
+    dataDir,
+    stop: async () => {
+      await stopChild(child);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
-function java(mainClass: string, args: string[]): string {
-  return execFileSync("java", ["-Xmx512m", "-cp", CP, mainClass, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs one of Kafka's tools (asynchronously, so counters can be sampled meanwhile); resolves with its stdout. */
+function java(mainClass: string, args: string[]): Promise<string> {
+  const cp = `${path.join(CACHE, "kafka/libs")}/*`;
+  return new Promise((resolve, reject) => {
+    const child = spawn("java", ["-Xmx512m", "-cp", cp, mainClass, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${mainClass} exited with ${code}:\n${err}\n${out.slice(-2000)}`))));
+  });
 }
 
 interface ProducerFigures {
   recordsPerSec: number;
   mibPerSec: number;
-  avgMs: number;
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
@@ -102,81 +210,185 @@ function producerSummary(out: string): ProducerFigures {
   const num = (re: RegExp) => Number(re.exec(line)?.[1] ?? NaN);
   return {
     recordsPerSec: num(/([\d.]+) records\/sec/),
+    // ProducerPerformance's "MB" is 1024 * 1024 bytes.
     mibPerSec: num(/\(([\d.]+) MB\/sec\)/),
-    avgMs: num(/([\d.]+) ms avg latency/),
     p50Ms: num(/(\d+) ms 50th/),
     p99Ms: num(/(\d+) ms 99th/),
     p999Ms: num(/(\d+) ms 99.9th/),
   };
 }
 
-async function benchTarget(t: Target) {
+/** Parses EndToEndLatency's summary: "Avg latency: x ms" and "Percentiles: 50th = a, 99th = b, 99.9th = c". */
+function endToEndSummary(out: string): { avgMs: number; p50Ms: number; p99Ms: number; p999Ms: number } {
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+  return { avgMs: num(/Avg latency: ([\d.]+)/), p50Ms: num(/50th = (\d+)/), p99Ms: num(/99th = (\d+)/), p999Ms: num(/99\.9th = (\d+)/) };
+}
+
+/** Floe's own counters from /metrics: S3 requests by operation and bytes produced. */
+interface FloeCounters {
+  puts: number;
+  gets: number;
+  producedBytes: number;
+}
+
+// PUT-class requests that write objects (S3 bills multipart create/part/complete as PUTs too).
+const PUT_OPERATIONS = ["PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload"];
+
+async function floeCounters(t: Target): Promise<FloeCounters | null> {
+  if (t.metricsPort === null) return null;
+  const text = await (await fetch(`http://127.0.0.1:${t.metricsPort}/metrics`)).text();
+  let puts = 0;
+  let gets = 0;
+  let producedBytes = 0;
+  for (const line of text.split("\n")) {
+    const op = /^floe_s3_operation_requests\{[^}]*operation="(\w+)"[^}]*\} ([\d.e+]+)$/.exec(line);
+    if (op) {
+      if (PUT_OPERATIONS.includes(op[1]!)) puts += Number(op[2]);
+      else if (op[1] === "GetObject") gets += Number(op[2]);
+    }
+    const produced = /^floe_broker_produce_bytes_total(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+    if (produced) producedBytes = Number(produced[1]);
+  }
+  return { puts, gets, producedBytes };
+}
+
+async function benchTarget(t: Target, e2eRecords: number) {
   const bootstrap = `127.0.0.1:${t.port}`;
   const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "bench-throughput", numPartitions: PARTITIONS }, { topic: "bench-latency", numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: ["bench-throughput", "bench-latency", "bench-e2e"].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    waitForLeaders: true,
+  });
   await admin.disconnect();
-  const props = ["--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "linger.ms=5", "batch.size=131072", "compression.type=none"];
-  process.stderr.write(`  ${t.name}: throughput (${RECORDS} x ${RECORD_SIZE} B, acks=all)\n`);
-  const throughput = producerSummary(java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-throughput", "--num-records", String(RECORDS), "--record-size", String(RECORD_SIZE), "--throughput", "-1", ...props]));
-  process.stderr.write(`  ${t.name}: latency at ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s\n`);
-  const latency = producerSummary(java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-latency", "--num-records", String(LATENCY_RATE * LATENCY_SECONDS), "--record-size", String(RECORD_SIZE), "--throughput", String(LATENCY_RATE), ...props]));
-  process.stderr.write(`  ${t.name}: consume ${RECORDS} records from offset 0\n`);
-  const consumerOut = java("org.apache.kafka.tools.ConsumerPerformance", ["--bootstrap-server", bootstrap, "--topic", "bench-throughput", "--messages", String(RECORDS), "--timeout", "60000"]);
+  const props = ["--producer-props", `bootstrap.servers=${bootstrap}`, ...CLIENT_PROPS];
+  const log = (what: string) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${t.name}: ${what}\n`);
+
+  const disk = await diskSyncProbe(t.dataDir);
+  const c0 = await floeCounters(t);
+  log(`throughput (${RECORDS} x ${RECORD_SIZE} B, acks=all, unthrottled)`);
+  const throughput = producerSummary(await java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-throughput", "--num-records", String(RECORDS), "--record-size", String(RECORD_SIZE), "--throughput", "-1", ...props]));
+
+  log(`latency at ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s`);
+  // Sample the S3 counters once a second during the fixed-rate run: its PUT rate after the
+  // warm-up is the steady-state figure.
+  const samples: { atMs: number; puts: number }[] = [];
+  const sampler = setInterval(() => {
+    void floeCounters(t).then((c) => c && samples.push({ atMs: Date.now(), puts: c.puts }), () => undefined);
+  }, 1000);
+  const latencyRun = java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-latency", "--num-records", String(LATENCY_RATE * LATENCY_SECONDS), "--record-size", String(RECORD_SIZE), "--throughput", String(LATENCY_RATE), ...props]);
+  const latencyStartMs = Date.now();
+  const latency = producerSummary(await latencyRun.finally(() => clearInterval(sampler)));
+  const steady = samples.filter((s) => s.atMs >= latencyStartMs + STEADY_WARMUP_SECONDS * 1000);
+  const steadyPutsPerSec = steady.length >= 2 ? (steady[steady.length - 1]!.puts - steady[0]!.puts) / ((steady[steady.length - 1]!.atMs - steady[0]!.atMs) / 1000) : NaN;
+
+  log(`end-to-end latency, ${e2eRecords} records one at a time`);
+  const configFile = path.join(os.tmpdir(), `bench-e2e-${process.pid}.properties`);
+  fs.writeFileSync(configFile, "linger.ms=5\n");
+  const e2e = endToEndSummary(await java("org.apache.kafka.tools.EndToEndLatency", [bootstrap, "bench-e2e", String(e2eRecords), "all", String(RECORD_SIZE), configFile]));
+  fs.rmSync(configFile, { force: true });
+
+  // Everything produced so far has had time to upload: PUTs per GiB cover all of it.
+  const c1 = await floeCounters(t);
+  log(`catch-up consume of ${RECORDS} records from offset 0`);
+  const consumerOut = await java("org.apache.kafka.tools.ConsumerPerformance", ["--bootstrap-server", bootstrap, "--topic", "bench-throughput", "--messages", String(RECORDS), "--timeout", "60000"]);
+  const c2 = await floeCounters(t);
   const row = consumerOut.trim().split("\n").pop()!.split(",").map((s) => s.trim());
   // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
-  const consume = { mibPerSec: Number(row[3]), recordsPerSec: Number(row[5]) };
-  return { throughput, latency, consume, peakRssMiB: peakRssMiB(t.pid) };
+  const consume = { mib: Number(row[2]), mibPerSec: Number(row[3]), recordsPerSec: Number(row[5]) };
+
+  const s3 =
+    c0 && c1 && c2
+      ? {
+          putsPerGiBProduced: (c1.puts - c0.puts) / ((c1.producedBytes - c0.producedBytes) / GiB),
+          getsPerGiBRead: (c2.gets - c1.gets) / ((consume.mib * 2 ** 20) / GiB),
+          steadyPutsPerSec,
+        }
+      : null;
+  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, disk, peakRssMiB: peakRssMiB(t.pid) };
 }
 
-function round(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toFixed(1);
+type Result = Awaited<ReturnType<typeof benchTarget>>;
+
+function fmt(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "n/a";
+  return Number.isInteger(x) ? String(x) : x >= 100 ? x.toFixed(0) : x.toFixed(1);
 }
 
-function ratio(a: number, b: number): string {
-  return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : "n/a";
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined && Number.isFinite(a / b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "n/a";
 }
 
 async function main(): Promise<void> {
   const started = new Date();
-  const results: { name: string; r: Awaited<ReturnType<typeof benchTarget>> }[] = [];
-  for (const start of [startFloe, startKafka]) {
-    const t = await start();
-    try {
-      results.push({ name: t.name, r: await benchTarget(t) });
-    } finally {
-      t.process.kill("SIGTERM");
-      await new Promise((r) => t.process.once("exit", r));
+  const results: { key: string; name: string; r: Result }[] = [];
+  let minio: MinioServer | null = null;
+  let running: Target | null = null;
+  // Ctrl-C: stop what this run started (brokers, MinIO) instead of leaving them behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping the benchmark's processes\n`);
+    void Promise.allSettled([running?.stop(), minio?.stop()]).then(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  try {
+    if (TARGETS.includes("file") || TARGETS.includes("s3")) {
+      process.stderr.write("starting MinIO (tools/minio/install.sh builds it the first time)\n");
+      minio = await startMinio({ bucket: "floe-bench" });
     }
+    for (const key of ["file", "s3", "kafka"].filter((k) => TARGETS.includes(k))) {
+      const t = key === "kafka" ? await startKafka() : await startFloe(key as "file" | "s3", minio!);
+      running = t;
+      try {
+        results.push({ key, name: t.name, r: await benchTarget(t, key === "s3" ? E2E_RECORDS_S3 : E2E_RECORDS) });
+      } finally {
+        await t.stop();
+        running = null;
+      }
+    }
+  } finally {
+    await minio?.stop();
   }
-  const [floe, kafka] = results as [(typeof results)[0], (typeof results)[0]];
-  const rows: [string, (x: (typeof results)[0]["r"]) => number, "higher" | "lower"][] = [
-    ["produce throughput, records/s (acks=all, unthrottled)", (x) => x.throughput.recordsPerSec, "higher"],
-    ["produce throughput, MiB/s", (x) => x.throughput.mibPerSec, "higher"],
-    [`produce latency p50, ms (${LATENCY_RATE} records/s)`, (x) => x.latency.p50Ms, "lower"],
-    [`produce latency p99, ms (${LATENCY_RATE} records/s)`, (x) => x.latency.p99Ms, "lower"],
-    [`produce latency p99.9, ms (${LATENCY_RATE} records/s)`, (x) => x.latency.p999Ms, "lower"],
-    ["catch-up consume, records/s", (x) => x.consume.recordsPerSec, "higher"],
+
+  const kafka = results.find((x) => x.key === "kafka");
+  const floes = results.filter((x) => x.key !== "kafka");
+  const rows: [string, (x: Result) => number | undefined, "higher" | "lower" | "—"][] = [
+    ["produce throughput, records/s (unthrottled)", (x) => x.throughput.recordsPerSec, "higher"],
+    ["produce throughput, MiB/s (unthrottled)", (x) => x.throughput.mibPerSec, "higher"],
+    [`produce latency p50, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p50Ms, "lower"],
+    [`produce latency p99, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p99Ms, "lower"],
+    [`produce latency p99.9, ms (at ${LATENCY_RATE} records/s)`, (x) => x.latency.p999Ms, "lower"],
+    [`throughput reached in the fixed-rate run, records/s`, (x) => x.latency.recordsPerSec, "higher"],
+    ["end-to-end latency records (one at a time)", (x) => x.e2e.records, "—"],
+    ["end-to-end latency p50, ms (produce → consume)", (x) => x.e2e.p50Ms, "lower"],
+    ["end-to-end latency p99, ms", (x) => x.e2e.p99Ms, "lower"],
+    ["end-to-end latency p99.9, ms", (x) => x.e2e.p999Ms, "lower"],
     ["catch-up consume, MiB/s", (x) => x.consume.mibPerSec, "higher"],
-    ["broker peak RSS, MiB", (x) => x.peakRssMiB, "lower"],
+    ["catch-up consume, records/s", (x) => x.consume.recordsPerSec, "higher"],
+    ["S3 PUTs per GiB produced", (x) => x.s3?.putsPerGiBProduced, "lower"],
+    ["S3 GETs per GiB read (catch-up)", (x) => x.s3?.getsPerGiBRead, "lower"],
+    [`S3 PUTs per second, steady state (at ${LATENCY_RATE} records/s)`, (x) => x.s3?.steadyPutsPerSec, "lower"],
+    ["broker peak RSS (VmHWM), MiB", (x) => x.peakRssMiB, "lower"],
+    ["disk before the run: 1 MiB write + fdatasync p50, ms", (x) => x.disk.p50Ms, "—"],
+    ["disk before the run: 1 MiB write + fdatasync p90, ms", (x) => x.disk.p90Ms, "—"],
   ];
+  const head = ["measure", ...results.map((x) => x.name), ...(kafka ? floes.map((f) => `${f.name} / Kafka`) : []), "better"];
   const table = [
-    `| measure | ${floe.name} | ${kafka.name} | Floe / Kafka | better |`,
-    "|---|---:|---:|---:|---|",
-    ...rows.map(([label, f, better]) => `| ${label} | ${round(f(floe.r))} | ${round(f(kafka.r))} | ${ratio(f(floe.r), f(kafka.r))} | ${better} |`),
+    `| ${head.join(" | ")} |`,
+    `|---|${head.slice(1, -1).map(() => "---:").join("|")}|---|`,
+    ...rows.map(([label, f, better]) => `| ${[label, ...results.map((x) => fmt(f(x.r))), ...(kafka ? floes.map((x) => (better === "—" ? "" : ratio(f(x.r), f(kafka.r)))) : []), better].join(" | ")} |`),
   ].join("\n");
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
   const report = [
     `# Benchmark ${started.toISOString()}`,
     "",
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
-    `Both brokers on loopback, one at a time, data on the same disk; driven by Apache Kafka's ProducerPerformance and ConsumerPerformance 4.1.1,`,
-    `${RECORDS} records of ${RECORD_SIZE} B into ${PARTITIONS} partitions, acks=all, linger.ms=5, batch.size=128 KiB, no compression. Kafka runs with a 1 GiB heap.`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / GiB)} GiB, Node ${process.version}; ${(Date.now() - started.getTime()) / 60_000 < 1 ? "<1" : Math.round((Date.now() - started.getTime()) / 60_000)} min.`,
+    `Brokers on loopback, one at a time, data on the same disk, MinIO as the S3 store of both Floe runs; driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
+    `${RECORDS} records of ${RECORD_SIZE} B unthrottled, then ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s, into ${PARTITIONS} partitions; ${CLIENT_PROPS.join(", ")}; end-to-end: records one at a time, linger.ms=5; Kafka with a 1 GiB heap.`,
     "",
     table,
     "",
-    "Durability differs in Floe's favour: Floe answers acks=all only after its WAL group commit has been `fdatasync`ed; a single Kafka broker answers once the write is in the page cache (Kafka relies on replication, not fsync).",
-    "",
-    "Reproduce: `npm run bench` (options: `--records`, `--record-size`, `--partitions`, `--latency-rate`, `--latency-seconds`).",
+    `Command: \`${command}\``,
     "",
   ].join("\n");
   fs.mkdirSync(path.join(REPO, "bench/results"), { recursive: true });

@@ -30,4 +30,26 @@ describe("crc32c", () => {
       { numRuns: 300 },
     );
   });
+
+  it("gives the same checksum whatever the alignment of the bytes in memory", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 0, max: 7 }), (bytes, shift) => {
+        const backing = new Uint8Array(bytes.length + 8);
+        backing.set(bytes, shift);
+        expect(crc32c(backing.subarray(shift, shift + bytes.length))).toBe(reference(bytes));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("continues a checksum across pieces (prev argument)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 5 }), (pieces) => {
+        let crc = 0;
+        for (const p of pieces) crc = crc32c(p, 0, p.length, crc);
+        expect(crc).toBe(reference(Buffer.concat(pieces)));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -30,7 +30,8 @@ function segmentFiles(dir: string): string[] {
 
 /** A disk that counts syncs, can slow them down, and fails writes on demand (ENOSPC-style, after writing part). */
 function shimDisk(opts: { syncDelayMs?: number } = {}) {
-  const state = { datasyncs: 0, failWrites: 0, failCode: "ENOSPC" };
+  // skipWritesBeforeFail: this many writes succeed before the failWrites ones fail.
+  const state = { datasyncs: 0, failWrites: 0, skipWritesBeforeFail: 0, failCode: "ENOSPC", syncsInFlight: 0, syncsInFlightMax: 0 };
   const disk: Disk = {
     ...nodeDisk,
     async open(file) {
@@ -38,7 +39,7 @@ function shimDisk(opts: { syncDelayMs?: number } = {}) {
       const wrapped: DiskFile = {
         ...f,
         async write(buf, position) {
-          if (state.failWrites > 0) {
+          if (state.failWrites > 0 && state.skipWritesBeforeFail-- <= 0) {
             state.failWrites--;
             // A torn, partial write lands before the error, as a real full disk may leave it.
             await f.write(buf.subarray(0, Math.floor(buf.length / 2)), position);
@@ -48,8 +49,13 @@ function shimDisk(opts: { syncDelayMs?: number } = {}) {
         },
         async datasync() {
           state.datasyncs++;
-          if (opts.syncDelayMs) await new Promise((r) => setTimeout(r, opts.syncDelayMs));
-          return f.datasync();
+          state.syncsInFlightMax = Math.max(state.syncsInFlightMax, ++state.syncsInFlight);
+          try {
+            if (opts.syncDelayMs) await new Promise((r) => setTimeout(r, opts.syncDelayMs));
+            return await f.datasync();
+          } finally {
+            state.syncsInFlight--;
+          }
         },
       };
       return wrapped;
@@ -77,10 +83,10 @@ describe("FileWal", () => {
     await again.close();
   });
 
-  it("group commit: appends arriving during a sync share the next write and sync; acks in order", async () => {
+  it("group commit (one group in flight): appends arriving during a sync share the next write and sync; acks in order", async () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 20 });
-    const wal = await FileWal.open({ dir, epoch: 1, disk });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     const order: number[] = [];
     const all = Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos)));
@@ -96,10 +102,98 @@ describe("FileWal", () => {
   it("group size is bounded by groupRecordsMax", async () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 5 });
-    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 10 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 10, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     await Promise.all(Array.from({ length: 41 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
     expect(state.datasyncs - before).toBe(5); // 1 + 10 + 10 + 10 + 10
+    await wal.close();
+  });
+
+  it("pipelined group commit (default 3 in flight): the first appends start their own groups at once, the rest share", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 20 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk });
+    const before = state.datasyncs;
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then(() => order.push(i))));
+    // r0, r1 and r2 go out alone while the WAL has room in flight; the other 97 queue behind them and share one sync.
+    expect(state.datasyncs - before).toBe(4);
+    expect(state.syncsInFlightMax).toBe(3);
+    expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    await wal.close();
+  });
+
+  it("pipelined groups: several syncs in flight at once, acks still strictly in append order", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 15 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 5, groupsInFlightMax: 3 });
+    const order: number[] = [];
+    const positions = await Promise.all(Array.from({ length: 60 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos))));
+    expect(state.syncsInFlightMax).toBe(3);
+    expect(order).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+    await wal.close();
+    const again = await FileWal.open({ dir, epoch: 2 });
+    expect((await collect(again)).map((r) => r.record)).toEqual(Array.from({ length: 60 }, (_, i) => `r${i}`));
+    await again.close();
+  });
+
+  it("groupsInFlightMax 1: one write + sync at a time", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 5 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 5, groupsInFlightMax: 1 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
+    expect(state.syncsInFlightMax).toBe(1);
+    await wal.close();
+  });
+
+  it("a failed write in the middle of the pipeline fails that group and every later one, even those whose own sync succeeded", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 10 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 2, groupsInFlightMax: 3 });
+    // An idle WAL writes the first append alone; the rest then go out as three groups at
+    // once: [a0 a1] fails, [a2 a3] and [a4 a5] are written and synced fine behind it.
+    state.skipWritesBeforeFail = 1;
+    state.failWrites = 1;
+    const settled = await Promise.allSettled(["first", ...Array.from({ length: 6 }, (_, i) => `a${i}`)].map((r) => wal.append(Buffer.from(r))));
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", ...Array.from({ length: 6 }, () => "rejected")]);
+    for (const r of settled.slice(1)) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WalWriteError);
+    expect(state.syncsInFlightMax).toBe(2);
+    await wal.append(Buffer.from("after"));
+    await wal.close();
+    const again = await FileWal.open({ dir, epoch: 1 });
+    expect((await collect(again)).map((r) => r.record)).toEqual(["first", "after"]);
+    expect(again.recoveryReport.truncatedBytes).toBe(0);
+    await again.close();
+  });
+
+  it("trim returns during sustained appends (the writer loop never idles) and deletes the freed segments", async () => {
+    const dir = tempDir();
+    const { disk } = shimDisk({ syncDelayMs: 3 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk, segmentBytes: 1024, maxBytes: 1024 * 1024 });
+    const positions: bigint[] = [];
+    for (let i = 0; i < 20; i++) positions.push(await wal.append(Buffer.alloc(200, i)));
+    let appending = true;
+    // Keep several appends queued at all times, so the writer loop always has work.
+    const appender = (async () => {
+      const inFlight = new Set<Promise<unknown>>();
+      while (appending) {
+        while (inFlight.size < 8) {
+          const p: Promise<unknown> = wal.append(Buffer.alloc(100, 1)).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
+        await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+    })();
+    await new Promise((r) => setTimeout(r, 30));
+    const deletedBefore = wal.stats.segmentsDeleted;
+    await wal.trim(positions[15]! + 1n);
+    const stillAppending = appending;
+    appending = false;
+    await appender;
+    expect(stillAppending).toBe(true);
+    expect(wal.stats.segmentsDeleted).toBeGreaterThan(deletedBefore);
     await wal.close();
   });
 

@@ -16,12 +16,18 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *   9 epoch   u32  broker epoch that wrote the record
  *  13 payload
  *
- * Group commit: one writer loop. Appends that arrive while a write+fdatasync is in flight
- * queue up and go out together as the next single write + one fdatasync, so acks come in
- * append order and cost one sync per group, not per record.
+ * Group commit: appends that queue up go out together as one write + one fdatasync, so
+ * they cost one sync per group, not per record. Up to `groupsInFlightMax` groups are
+ * written and synced at once, each at its own position after the previous one: an append
+ * that arrives while a sync waits on the disk starts its own group at once if there is
+ * room, instead of waiting behind it. One writer loop acknowledges the groups in order: a
+ * group only after its own fdatasync and after every group before it, so acks come
+ * strictly in append order and an acked record never follows an unsynced one. A roll to a
+ * new segment waits until no group is in flight.
  *
- * Failure: if a write or sync fails, the segment is truncated back to the last durable
- * size and every queued append fails with WalWriteError (none of them is durable, and
+ * Failure: if a write or sync fails, the groups written after it are let finish (they are
+ * not acknowledged), the segment is truncated back to the last acknowledged size and every
+ * in-flight and queued append fails with WalWriteError (none of them is known durable, and
  * failing them all keeps a partition's offsets free of holes). Later appends work again
  * once the disk does. If even the truncate fails, the WAL refuses all further appends.
  *
@@ -61,6 +67,8 @@ export interface FileWalOptions {
   /** Bound on one group's write. */
   groupBytesMax?: number;
   groupRecordsMax?: number;
+  /** Groups written and synced at once (acknowledged in order). Default 3; 1 is strictly one after another. */
+  groupsInFlightMax?: number;
   disk?: Disk;
   logger?: Logger;
   /** Write and re-check the `fence` file (default true). */
@@ -90,9 +98,22 @@ interface Segment {
 }
 
 interface Pending {
-  frame: Buffer;
+  /** The frame in pieces (header, then the caller's payload buffers, uncopied). */
+  parts: Buffer[];
+  bytes: number;
   resolve(position: WalPosition): void;
   reject(err: Error): void;
+}
+
+/** A group whose write + fdatasync was started and is not acknowledged yet. */
+interface InFlightGroup {
+  records: Pending[];
+  bytes: number;
+  seg: Segment;
+  /** Byte offset of the group in its segment. */
+  offset: number;
+  /** Settles when the write and sync are done: null on success, else the error. */
+  io: Promise<unknown>;
 }
 
 export interface WalRecoveryReport {
@@ -112,7 +133,15 @@ export class FileWal implements Wal {
   private readonly pendingBytesMax: number;
   private readonly groupBytesMax: number;
   private readonly groupRecordsMax: number;
+  private readonly groupsInFlightMax: number;
   private readonly segments: Segment[] = [];
+  /** Oldest first; the head is removed only once it is acknowledged or failed. */
+  private inFlight: InFlightGroup[] = [];
+  private inFlightBytes = 0;
+  /** Offset in the active segment where the next group is written (durable size + in flight). */
+  private writeOffset = 0;
+  /** No group may start: a roll or a rollback is under way. */
+  private holdStarts = false;
   private active!: DiskFile;
   private queue: Pending[] = [];
   private pendingBytes = 0;
@@ -143,6 +172,8 @@ export class FileWal implements Wal {
     this.pendingBytesMax = opts.pendingBytesMax ?? Math.min(64 * MiB, this.maxBytes);
     this.groupBytesMax = opts.groupBytesMax ?? 4 * MiB;
     this.groupRecordsMax = opts.groupRecordsMax ?? 4096;
+    this.groupsInFlightMax = opts.groupsInFlightMax ?? 3;
+    if (!(this.groupsInFlightMax >= 1)) throw new Error(`FileWal: groupsInFlightMax ${this.groupsInFlightMax} must be at least 1`);
     if (this.segmentBytes < 1024) throw new Error(`FileWal: segmentBytes ${this.segmentBytes} is too small`);
     if (this.maxBytes < this.segmentBytes) throw new Error(`FileWal: maxBytes ${this.maxBytes} is smaller than segmentBytes ${this.segmentBytes}`);
   }
@@ -215,25 +246,32 @@ export class FileWal implements Wal {
     return Math.min(this.segmentBytes, this.groupBytesMax, this.pendingBytesMax) - WAL_RECORD_HEADER_BYTES;
   }
 
-  append(record: Buffer): Promise<WalPosition> {
+  /**
+   * `record` may be given in pieces: they are checksummed and written as one record,
+   * without being copied until the group's single write. The pieces must not change
+   * until the returned promise settles.
+   */
+  append(record: Buffer | readonly Buffer[]): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("FileWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("FileWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
     if (this.broken) return Promise.reject(new WalWriteError(`WAL is unusable after a failed rollback: ${this.broken.message}`, { cause: this.broken }));
-    if (record.length > this.recordBytesMax) {
-      return Promise.reject(new RangeError(`WAL record of ${record.length} bytes exceeds the ${this.recordBytesMax}-byte limit`));
+    const recordBytes = payloadBytes(record);
+    if (recordBytes > this.recordBytesMax) {
+      return Promise.reject(new RangeError(`WAL record of ${recordBytes} bytes exceeds the ${this.recordBytesMax}-byte limit`));
     }
-    const frameBytes = WAL_RECORD_HEADER_BYTES + record.length;
+    const frameBytes = WAL_RECORD_HEADER_BYTES + recordBytes;
     if (this.usedBytes() + frameBytes > this.maxBytes) {
       return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
     }
     if (this.pendingBytes + frameBytes > this.pendingBytesMax) {
       return Promise.reject(new WalFullError(`WAL queue full: ${this.pendingBytes} bytes waiting for the disk`));
     }
-    const frame = encodeFrame(record, this.epoch);
+    const parts = encodeFrameParts(record, this.epoch);
     return new Promise<WalPosition>((resolve, reject) => {
-      this.queue.push({ frame, resolve, reject });
-      this.pendingBytes += frame.length;
+      this.queue.push({ parts, bytes: frameBytes, resolve, reject });
+      this.pendingBytes += frameBytes;
+      this.startGroups();
       void this.kick();
     });
   }
@@ -266,7 +304,7 @@ export class FileWal implements Wal {
     const head = this.segments[0]!.start;
     const tail = this.tail();
     const trimmed = this.trimTo < head ? head : this.trimTo > tail ? tail : this.trimTo;
-    return Number(tail - trimmed) + this.pendingBytes;
+    return Number(tail - trimmed) + this.inFlightBytes + this.pendingBytes;
   }
 
   /** Position the next durable record will get. */
@@ -297,12 +335,15 @@ export class FileWal implements Wal {
   }
 
   private hasWork(): boolean {
-    return this.queue.length > 0 && !this.broken && !this.fenced;
+    return this.inFlight.length > 0 || (this.queue.length > 0 && !this.broken && !this.fenced);
   }
 
   private async workOnce(): Promise<void> {
-    // Maintenance first: roll a fully trimmed active segment so it can go, then drop trimmed segments.
-    if (this.activeFullyTrimmed() && !this.broken) await this.roll().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    // Maintenance first: drop trimmed segments (never the active one, so in-flight groups do
+    // not care), and roll a fully trimmed active segment so it can go once nothing is in flight.
+    if (this.inFlight.length === 0 && this.activeFullyTrimmed() && !this.broken) {
+      await this.rollHoldingStarts().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
+    }
     const n = this.trimmableSegments();
     for (let i = 0; i < n; i++) {
       const seg = this.segments[0]!;
@@ -317,8 +358,21 @@ export class FileWal implements Wal {
       this.segments.shift();
       this.stats.segmentsDeleted++;
     }
-    if (this.fenced) this.failFenced([], this.fenced);
-    else if (this.queue.length > 0 && !this.broken) await this.writeGroup();
+    if (this.fenced && this.inFlight.length === 0) {
+      this.failFenced([], this.fenced);
+      return;
+    }
+    if (this.inFlight.length === 0 && this.queue.length > 0 && !this.broken && !this.fenced && this.nextGroupNeedsRoll()) {
+      try {
+        await this.rollHoldingStarts();
+      } catch (err) {
+        this.failQueued([], err, "could not roll to a new WAL segment");
+        return;
+      }
+    }
+    this.startGroups();
+    const oldest = this.inFlight[0];
+    if (oldest) await this.finishGroup(oldest);
   }
 
   /** Non-active segments whose every record lies below the trim point (they sit at the front). */
@@ -337,63 +391,122 @@ export class FileWal implements Wal {
     return seg.size > 0 && seg.lastRecordStart !== null && seg.lastRecordStart < this.trimTo;
   }
 
-  private async writeGroup(): Promise<void> {
+  /** Records and bytes of the group the queue's head would form. */
+  private nextGroupSize(): { count: number; bytes: number } {
     let bytes = 0;
     let count = 0;
     while (count < this.queue.length && count < this.groupRecordsMax) {
-      const next = this.queue[count]!.frame.length;
+      const next = this.queue[count]!.bytes;
       if (count > 0 && bytes + next > this.groupBytesMax) break;
       bytes += next;
       count++;
     }
-    const group = this.queue.splice(0, count);
-    this.pendingBytes -= bytes;
-    let seg = this.segments[this.segments.length - 1]!;
+    return { count, bytes };
+  }
+
+  private nextGroupNeedsRoll(): boolean {
+    return this.writeOffset > 0 && this.writeOffset + this.nextGroupSize().bytes > this.segmentBytes;
+  }
+
+  private async rollHoldingStarts(): Promise<void> {
+    this.holdStarts = true;
     try {
-      if (seg.size > 0 && seg.size + bytes > this.segmentBytes) {
-        await this.roll();
-        seg = this.segments[this.segments.length - 1]!;
-      }
-    } catch (err) {
-      this.failQueued(group, err, "could not roll to a new WAL segment");
-      return;
+      await this.roll();
+    } finally {
+      this.holdStarts = false;
     }
-    const buf = group.length === 1 ? group[0]!.frame : Buffer.concat(group.map((p) => p.frame), bytes);
-    try {
-      await this.active.write(buf, seg.size);
-      await this.active.datasync();
-      this.stats.syncs++;
-    } catch (err) {
+  }
+
+  /**
+   * Starts the write + fdatasync of queued groups while there is room in flight
+   * (synchronously: called on every append). A group that needs a new segment waits for
+   * the writer loop, which rolls once nothing is in flight.
+   */
+  private startGroups(): void {
+    while (this.queue.length > 0 && this.inFlight.length < this.groupsInFlightMax && !this.holdStarts && !this.broken && !this.fenced) {
+      if (this.nextGroupNeedsRoll()) return;
+      const { count, bytes } = this.nextGroupSize();
+      const records = this.queue.splice(0, count);
+      this.pendingBytes -= bytes;
+      this.inFlightBytes += bytes;
+      const seg = this.segments[this.segments.length - 1]!;
+      const offset = this.writeOffset;
+      this.writeOffset += bytes;
+      // The only copy of the payload on its way to disk: the group's pieces into one write.
+      const buf = Buffer.concat(records.flatMap((p) => p.parts), bytes);
+      const file = this.active;
+      const io = (async () => {
+        await file.write(buf, offset);
+        await file.datasync();
+        this.stats.syncs++;
+        return null;
+      })().catch((err: unknown) => err ?? new Error("WAL write failed"));
+      this.inFlight.push({ records, bytes, seg, offset, io });
+    }
+  }
+
+  /** Acknowledges the oldest in-flight group once its sync is done, or fails it and everything after it. */
+  private async finishGroup(g: InFlightGroup): Promise<void> {
+    const err = await g.io;
+    if (err) {
       this.stats.writeErrors++;
-      await this.rollBack(seg);
-      this.failQueued(group, err, "WAL write failed");
+      await this.holdingStarts(async () => {
+        const all = await this.drainInFlight();
+        await this.rollBack(g.seg);
+        this.failQueued(all, err, "WAL write failed");
+      });
       return;
     }
     let fenced: WalFencedError | null;
     try {
       fenced = await this.checkFence();
-    } catch (err) {
+    } catch (fenceErr) {
       // Unknown ownership: the group is durable but must not be acknowledged. Keep the bytes
       // (a new owner may be reading them) and fail it like a write error.
-      this.failQueued(group, err, "WAL fence check failed");
+      await this.holdingStarts(async () => this.failQueued(await this.drainInFlight(), fenceErr, "WAL fence check failed"));
       return;
     }
     if (fenced) {
       // Leave the file alone: it belongs to the new owner now.
       this.fenced = fenced;
       this.logger?.error({ dir: this.dir, epoch: this.epoch }, "WAL fenced by a newer broker epoch; no more appends");
-      this.failFenced(group, fenced);
+      this.failFenced(await this.drainInFlight(), fenced);
       return;
     }
+    const seg = g.seg;
+    if (this.inFlight[0] !== g || g.offset !== seg.size) throw new Error(`FileWal: group at offset ${g.offset} acknowledged out of order after ${seg.size} durable bytes (writer bug)`);
+    this.inFlight.shift();
+    this.inFlightBytes -= g.bytes;
     this.stats.groups++;
-    this.stats.records += group.length;
+    this.stats.records += g.records.length;
     let at = seg.start + BigInt(seg.size);
-    for (const p of group) {
+    for (const p of g.records) {
       seg.lastRecordStart = at;
       p.resolve(at);
-      at += BigInt(p.frame.length);
+      at += BigInt(p.bytes);
     }
-    seg.size += bytes;
+    seg.size += g.bytes;
+  }
+
+  private async holdingStarts(fn: () => Promise<void>): Promise<void> {
+    this.holdStarts = true;
+    try {
+      await fn();
+    } finally {
+      this.holdStarts = false;
+    }
+  }
+
+  /**
+   * Waits for every group in flight (none may land after a rollback), forgets them and
+   * hands back their appends, unacknowledged. The next group goes where the durable bytes end.
+   */
+  private async drainInFlight(): Promise<Pending[]> {
+    const all = this.inFlight.splice(0);
+    await Promise.all(all.map((l) => l.io));
+    for (const l of all) this.inFlightBytes -= l.bytes;
+    this.writeOffset = this.segments[this.segments.length - 1]!.size;
+    return all.flatMap((l) => l.records);
   }
 
   /** Cuts the segment back to its durable size; if that fails the WAL cannot promise anything more. */
@@ -439,6 +552,7 @@ export class FileWal implements Wal {
     await this.active.close();
     this.active = fresh;
     this.segments.push({ start, file, size: 0, lastRecordStart: null });
+    this.writeOffset = 0;
   }
 
   // ---- open / recovery scan ----
@@ -525,6 +639,7 @@ export class FileWal implements Wal {
     } else {
       this.active = await this.disk.open(this.segments[this.segments.length - 1]!.file);
     }
+    this.writeOffset = this.segments[this.segments.length - 1]!.size;
     report.segments = this.segments.length;
     this.recoveryReport = report;
     this.trimTo = this.segments[0]!.start;
@@ -532,14 +647,28 @@ export class FileWal implements Wal {
   }
 }
 
-export function encodeFrame(payload: Buffer, epoch: number): Buffer {
-  const frame = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
-  frame.writeUInt8(WAL_FORMAT_VERSION, 8);
-  frame.writeUInt32BE(epoch, 9);
-  payload.copy(frame, WAL_RECORD_HEADER_BYTES);
-  frame.writeUInt32BE(crc32c(frame, 8, frame.length), 4);
-  return frame;
+export function encodeFrame(payload: Buffer | readonly Buffer[], epoch: number): Buffer {
+  return Buffer.concat(encodeFrameParts(payload, epoch));
+}
+
+/** The frame as its 13-byte header followed by the payload's own buffers (not copied). */
+export function encodeFrameParts(payload: Buffer | readonly Buffer[], epoch: number): Buffer[] {
+  const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+  const head = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES);
+  head.writeUInt32BE(payloadBytes(pieces), 0);
+  head.writeUInt8(WAL_FORMAT_VERSION, 8);
+  head.writeUInt32BE(epoch, 9);
+  let crc = crc32c(head, 8, WAL_RECORD_HEADER_BYTES);
+  for (const p of pieces) crc = crc32c(p, 0, p.length, crc);
+  head.writeUInt32BE(crc, 4);
+  return [head, ...pieces];
+}
+
+export function payloadBytes(payload: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(payload)) return payload.length;
+  let n = 0;
+  for (const p of payload) n += p.length;
+  return n;
 }
 
 /** A WAL record that is intact but written in a format this build does not know (a newer Floe). */

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { crc32c } from "../protocol/crc32c.js";
-import { decodeFrame, encodeFrame, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { decodeFrame, encodeFrameParts, payloadBytes, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
 import { PreconditionFailedError, type ObjectStore } from "./object-store.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
 
@@ -114,7 +114,9 @@ export interface ObjectWalRecoveryReport {
 }
 
 interface Pending {
-  frame: Buffer;
+  /** The frame in pieces (header, then the caller's payload buffers, uncopied until the object is encoded). */
+  parts: Buffer[];
+  bytes: number;
   resolve(position: WalPosition): void;
   reject(err: Error): void;
 }
@@ -237,18 +239,19 @@ export class ObjectWal implements Wal {
     return Math.min(this.objectBytesMax, this.pendingBytesMax) - WAL_OBJECT_HEADER_BYTES - WAL_OBJECT_TRAILER_BYTES - WAL_RECORD_HEADER_BYTES;
   }
 
-  append(record: Buffer): Promise<WalPosition> {
+  append(record: Buffer | readonly Buffer[]): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("ObjectWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("ObjectWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
-    if (record.length > this.recordBytesMax) return Promise.reject(new RangeError(`WAL record of ${record.length} bytes exceeds the ${this.recordBytesMax}-byte limit`));
-    const frameBytes = WAL_RECORD_HEADER_BYTES + record.length;
+    const recordBytes = payloadBytes(record);
+    if (recordBytes > this.recordBytesMax) return Promise.reject(new RangeError(`WAL record of ${recordBytes} bytes exceeds the ${this.recordBytesMax}-byte limit`));
+    const frameBytes = WAL_RECORD_HEADER_BYTES + recordBytes;
     if (this.usedBytes() + frameBytes > this.maxBytes) return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
     if (this.unackedBytes() + frameBytes > this.pendingBytesMax) return Promise.reject(new WalFullError(`WAL queue full: ${this.unackedBytes()} bytes waiting for the object store`));
-    const frame = encodeFrame(record, this.epoch);
+    const parts = encodeFrameParts(record, this.epoch);
     return new Promise<WalPosition>((resolve, reject) => {
-      this.pending.push({ frame, resolve, reject });
-      this.pendingFrameBytes += frame.length;
+      this.pending.push({ parts, bytes: frameBytes, resolve, reject });
+      this.pendingFrameBytes += frameBytes;
       if (this.pendingFrameBytes >= this.flushBytes) this.seal();
       else this.timer ??= setTimeout(() => this.seal(), this.flushIntervalMs);
     });
@@ -315,7 +318,7 @@ export class ObjectWal implements Wal {
       let bytes = 0;
       let n = 0;
       while (n < this.pending.length && n < RECORDS_PER_OBJECT_MAX) {
-        const next = this.pending[n]!.frame.length;
+        const next = this.pending[n]!.bytes;
         if (n > 0 && bytes + next > room) break;
         bytes += next;
         n++;
@@ -347,7 +350,7 @@ export class ObjectWal implements Wal {
   private async put(batch: Batch): Promise<void> {
     const sequence = batch.sequence!;
     const key = walObjectKey(this.brokerId, this.epoch, sequence);
-    const body = encodeWalObject(this.epoch, sequence, batch.records.map((p) => p.frame), batch.bytes);
+    const body = encodeWalObject(this.epoch, sequence, batch.records.map((p) => p.parts), batch.bytes);
     const t0 = performance.now();
     try {
       await this.store.put(key, body, { ifNoneMatch: "*" });
@@ -579,8 +582,9 @@ export class ObjectWal implements Wal {
   }
 }
 
-export function encodeWalObject(epoch: number, sequence: bigint, frames: Buffer[], totalBytes?: number): Buffer {
-  const framesBytes = frames.reduce((n, f) => n + f.length, 0);
+/** `frames`: each frame whole or in pieces. */
+export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly (Buffer | readonly Buffer[])[], totalBytes?: number): Buffer {
+  const framesBytes = frames.reduce((n, f) => n + payloadBytes(f), 0);
   const size = WAL_OBJECT_HEADER_BYTES + framesBytes + WAL_OBJECT_TRAILER_BYTES;
   if (totalBytes !== undefined && totalBytes !== size) throw new Error(`WAL object size ${size} differs from the ${totalBytes} accounted`);
   const out = Buffer.alloc(size);
@@ -591,8 +595,10 @@ export function encodeWalObject(epoch: number, sequence: bigint, frames: Buffer[
   out.writeUInt32BE(frames.length, 20);
   let at = WAL_OBJECT_HEADER_BYTES;
   for (const f of frames) {
-    f.copy(out, at);
-    at += f.length;
+    for (const piece of Buffer.isBuffer(f) ? [f] : f) {
+      piece.copy(out, at);
+      at += piece.length;
+    }
   }
   out.writeUInt32BE(crc32c(out, 0, at), at);
   TRAILER_MAGIC.copy(out, at + 4);

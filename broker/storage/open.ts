@@ -170,6 +170,15 @@ function registerS3Metrics(registry: Registry, store: S3ObjectStore): void {
     },
   });
   new Gauge({
+    name: "floe_s3_operation_requests",
+    help: "S3 request attempts sent since start, by operation (PutObject, GetObject, UploadPart, ...; retries included).",
+    labelNames: ["operation"],
+    registers: [registry],
+    collect() {
+      for (const [operation, n] of Object.entries(store.stats.requestsByOperation)) this.set({ operation }, n);
+    },
+  });
+  new Gauge({
     name: "floe_s3_retries",
     help: "S3 request attempts that were retries of a failed one, since start.",
     registers: [registry],

@@ -143,6 +143,18 @@ describe("S3ObjectStore specifics (MinIO)", () => {
     store.destroy();
   }, 120_000);
 
+  it("counts request attempts by S3 operation (what S3 bills)", async () => {
+    const store = storeFor();
+    await store.put("a", Buffer.from("x"));
+    await store.put("b", Buffer.from("y"));
+    await store.get("a");
+    await store.get("absent");
+    await store.head("b");
+    expect(store.stats.requestsByOperation).toEqual({ PutObject: 2, GetObject: 2, HeadObject: 1 });
+    expect(store.stats.requests).toBe(5);
+    store.destroy();
+  });
+
   it("fails at once, without retrying, on a 4xx that is not a fault (missing bucket)", async () => {
     const store = storeFor({ bucket: "no-such-bucket" });
     const err = await store.put("k", Buffer.from("x")).catch((e: unknown) => e);

@@ -109,6 +109,8 @@ export interface RetryPolicy {
 export interface S3ObjectStoreStats {
   /** HTTP attempts sent (each retry is one more). */
   requests: number;
+  /** The same attempts by S3 operation (`PutObject`, `GetObject`, `UploadPart`, ...): what S3 bills per request. */
+  requestsByOperation: Record<string, number>;
   /** Attempts that were retries. */
   retries: number;
   /** Calls that failed after spending their retry budget on retriable errors. */
@@ -209,7 +211,7 @@ class TruncatedBodyError extends Error {
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
-  readonly stats: S3ObjectStoreStats = { requests: 0, retries: 0, exhausted: 0, failures: {}, multipartUploads: 0, multipartAborts: 0 };
+  readonly stats: S3ObjectStoreStats = { requests: 0, requestsByOperation: {}, retries: 0, exhausted: 0, failures: {}, multipartUploads: 0, multipartAborts: 0 };
   private readonly client: S3Client;
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
@@ -249,6 +251,20 @@ export class S3ObjectStore implements ObjectStore {
         responseChecksumValidation: "WHEN_REQUIRED",
         requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, httpAgent: { keepAlive: true, maxSockets: opts.maxSockets ?? 64 }, httpsAgent: { keepAlive: true, maxSockets: opts.maxSockets ?? 64 } },
       });
+    if (!opts.client) {
+      // Bodies are not SHA-256-hashed for the signature (UNSIGNED-PAYLOAD, which S3 accepts):
+      // that hash ran synchronously over every uploaded byte, tens of milliseconds of stalled
+      // event loop per upload. Content-MD5 still makes S3 check the body, and every object
+      // carries Floe's own CRC-32Cs, checked on read.
+      this.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const request = args.request as { headers?: Record<string, string> };
+          if ((context.commandName === "PutObjectCommand" || context.commandName === "UploadPartCommand") && request.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+          return next(args);
+        },
+        { step: "build", name: "floeUnsignedPayload" },
+      );
+    }
   }
 
   /** Closes the client's sockets. */
@@ -264,7 +280,7 @@ export class S3ObjectStore implements ObjectStore {
     if (body.length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, body, opts);
     // Copy: the caller may reuse its buffer while a retry is still sending this one.
     const bytes = Buffer.from(body);
-    const md5 = createHash("md5").update(bytes).digest();
+    const md5 = await md5Yielding(bytes);
     const res = await this.call("PutObject", key, { conditional }, (signal) =>
       this.client.send(
         new PutObjectCommand({
@@ -347,7 +363,8 @@ export class S3ObjectStore implements ObjectStore {
     const bytes = Buffer.from(body);
     const parts: Buffer[] = [];
     for (let at = 0; at < bytes.length; at += this.partSize) parts.push(bytes.subarray(at, Math.min(bytes.length, at + this.partSize)));
-    const partMd5s = parts.map((p) => createHash("md5").update(p).digest());
+    const partMd5s: Buffer[] = [];
+    for (const p of parts) partMd5s.push(await md5Yielding(p));
     const expectedEtag = `${createHash("md5").update(Buffer.concat(partMd5s)).digest("hex")}-${parts.length}`;
     const created = await this.call("CreateMultipartUpload", key, {}, (signal) => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: fullKey }), { abortSignal: signal }));
     const uploadId = created.UploadId;
@@ -426,6 +443,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.stats.retries++;
       this.stats.requests++;
+      this.stats.requestsByOperation[operation] = (this.stats.requestsByOperation[operation] ?? 0) + 1;
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new AttemptTimeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
       try {
@@ -578,4 +596,15 @@ export function unquote(etag: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** MD5 of a body in 1 MiB slices with a turn of the event loop between them: an upload of tens of MiB must not stall produce and fetch. */
+async function md5Yielding(body: Buffer): Promise<Buffer> {
+  const hash = createHash("md5");
+  const slice = 1024 * 1024;
+  for (let at = 0; at < body.length; at += slice) {
+    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    hash.update(body.subarray(at, Math.min(body.length, at + slice)));
+  }
+  return hash.digest();
 }

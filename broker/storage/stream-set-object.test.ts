@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../protocol/crc32c.js";
-import { decodeStreamSetObject, encodeStreamSetObject, ObjectCorruptError, SSO_FOOTER_BYTES, verifyBlock } from "./stream-set-object.js";
+import { decodeStreamSetObject, encodeStreamSetObject, encodeStreamSetObjectYielding, ObjectCorruptError, SSO_FOOTER_BYTES, verifyBlock } from "./stream-set-object.js";
 
 function batchAt(offset: bigint, count: number, maxTs: bigint, payloadBytes = 30): Buffer {
   const b = Buffer.alloc(61 + payloadBytes, 1);
@@ -42,5 +42,20 @@ describe("stream-set object", () => {
     footer[body.length - 5]! ^= 1;
     expect(() => decodeStreamSetObject(footer)).toThrow(ObjectCorruptError);
     expect(() => decodeStreamSetObject(body.subarray(0, body.length - 1))).toThrow(ObjectCorruptError);
+  });
+
+  it("the yielding encoder (used by uploads) produces the same bytes and blocks as the plain one", async () => {
+    const many = [
+      ...streams,
+      { topicId: "c", partition: 3, batches: Array.from({ length: 40 }, (_, i) => batchAt(BigInt(i * 4), 4, BigInt(i), 100 + i)) },
+    ];
+    const plain = encodeStreamSetObject(many, 700);
+    const sliced = await encodeStreamSetObjectYielding(many, 700, 1000);
+    expect(sliced.body.equals(plain.body)).toBe(true);
+    expect(sliced.blocks).toEqual(plain.blocks);
+    expect(decodeStreamSetObject(sliced.body)).toEqual(sliced.blocks);
+    for (const b of sliced.blocks) verifyBlock(sliced.body.subarray(b.position, b.position + b.length), b, "k");
+    // The stored blocks are the batches, concatenated, in order.
+    expect(sliced.body.subarray(0, sliced.blocks.at(-1)!.position + sliced.blocks.at(-1)!.length).equals(Buffer.concat(many.flatMap((s) => s.batches)))).toBe(true);
   });
 });

@@ -49,38 +49,82 @@ export class ObjectCorruptError extends Error {
 }
 
 export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: number): { body: Buffer; blocks: SsoBlock[] } {
-  const parts: Buffer[] = [];
-  const blocks: SsoBlock[] = [];
-  let position = 0;
+  const steps = encodeSteps(streams, blockBytesMax);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same object, encoded in slices of about `sliceBytes` with a turn of the event loop
+ * between them: an upload of tens of MiB (one copy and one checksum pass) must not stall
+ * the produce path for its whole length.
+ */
+export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockBytesMax: number, sliceBytes = 2 * 1024 * 1024): Promise<{ body: Buffer; blocks: SsoBlock[] }> {
+  const steps = encodeSteps(streams, blockBytesMax);
+  let sinceYield = 0;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    sinceYield += r.value;
+    if (sinceYield >= sliceBytes) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+/** Copies each batch once, straight into the object's single buffer, and checksums each block there; yields the bytes of each block done. */
+function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<number, { body: Buffer; blocks: SsoBlock[] }> {
+  // Plan the blocks first (no bytes move), so the object's size is known before the copy.
+  const plan: { s: SsoStream; from: number; to: number; length: number }[] = [];
+  let dataBytes = 0;
+  let indexBytes = 4;
   for (const s of streams) {
+    const idBytes = Buffer.byteLength(s.topicId, "utf8");
     let i = 0;
     while (i < s.batches.length) {
-      const first = s.batches[i]!;
-      let length = first.length;
+      let length = s.batches[i]!.length;
       let j = i + 1;
       while (j < s.batches.length && length + s.batches[j]!.length <= blockBytesMax) length += s.batches[j++]!.length;
-      const chunk = s.batches.slice(i, j);
-      const block = chunk.length === 1 ? first : Buffer.concat(chunk, length);
-      const last = chunk[chunk.length - 1]!;
-      let maxTimestamp = maxTimestampOf(first);
-      for (const b of chunk) if (maxTimestampOf(b) > maxTimestamp) maxTimestamp = maxTimestampOf(b);
-      blocks.push({
-        topicId: s.topicId,
-        partition: s.partition,
-        baseOffset: baseOffsetOf(first),
-        lastOffset: baseOffsetOf(last) + BigInt(lastOffsetDeltaOf(last)),
-        maxTimestamp,
-        position,
-        length,
-        crc: crc32c(block),
-      });
-      parts.push(block);
-      position += length;
+      plan.push({ s, from: i, to: j, length });
+      dataBytes += length;
+      indexBytes += INDEX_ENTRY_FIXED_BYTES + idBytes;
       i = j;
     }
   }
+  const body = Buffer.allocUnsafe(dataBytes + indexBytes + SSO_FOOTER_BYTES);
+  const blocks: SsoBlock[] = [];
+  let position = 0;
+  for (const { s, from, to, length } of plan) {
+    const first = s.batches[from]!;
+    const last = s.batches[to - 1]!;
+    let at = position;
+    let maxTimestamp = maxTimestampOf(first);
+    for (let k = from; k < to; k++) {
+      const b = s.batches[k]!;
+      if (maxTimestampOf(b) > maxTimestamp) maxTimestamp = maxTimestampOf(b);
+      at += b.copy(body, at);
+    }
+    blocks.push({
+      topicId: s.topicId,
+      partition: s.partition,
+      baseOffset: baseOffsetOf(first),
+      lastOffset: baseOffsetOf(last) + BigInt(lastOffsetDeltaOf(last)),
+      maxTimestamp,
+      position,
+      length,
+      // Over the bytes as they will be stored, after the copy.
+      crc: crc32c(body, position, position + length),
+    });
+    position += length;
+    yield length;
+  }
   const index = encodeIndex(blocks);
-  const footer = Buffer.alloc(SSO_FOOTER_BYTES);
+  if (index.length !== indexBytes) throw new Error(`stream-set index is ${index.length} bytes, planned ${indexBytes}`);
+  index.copy(body, dataBytes);
+  const footer = body.subarray(dataBytes + indexBytes);
   footer.writeBigUInt64BE(BigInt(position), 0);
   footer.writeUInt32BE(index.length, 8);
   footer.writeUInt32BE(crc32c(index), 12);
@@ -88,8 +132,7 @@ export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: numbe
   footer.writeUInt16BE(0, 18);
   footer.writeUInt32BE(FOOTER_MAGIC, 20);
   footer.writeUInt32BE(crc32c(footer, 0, 24), 24);
-  parts.push(index, footer);
-  return { body: Buffer.concat(parts), blocks };
+  return { body, blocks };
 }
 
 /** Where the index lives, from the object's last SSO_FOOTER_BYTES bytes. */
@@ -118,9 +161,12 @@ export function verifyBlock(bytes: Buffer, block: SsoBlock, key: string): void {
   if (crc !== block.crc) throw new ObjectCorruptError(`${key}@${block.position}: block checksum mismatch (stored ${block.crc.toString(16)}, computed ${crc.toString(16)})`);
 }
 
+/** Index entry bytes besides the topic id: u16 id length, i32 partition, 4 x 64-bit fields, u32 length, u32 crc. */
+const INDEX_ENTRY_FIXED_BYTES = 2 + 4 + 8 * 4 + 4 + 4;
+
 function encodeIndex(blocks: SsoBlock[]): Buffer {
   const ids = blocks.map((b) => Buffer.from(b.topicId, "utf8"));
-  const size = 4 + blocks.reduce((n, _, i) => n + 2 + ids[i]!.length + 4 + 8 * 4 + 4 + 4, 0);
+  const size = 4 + blocks.reduce((n, _, i) => n + INDEX_ENTRY_FIXED_BYTES + ids[i]!.length, 0);
   const out = Buffer.alloc(size);
   let at = out.writeUInt32BE(blocks.length, 0);
   blocks.forEach((b, i) => {

@@ -72,6 +72,16 @@ export function walConformance(name: string, makeHarness: () => Promise<WalHarne
       expect(all[all.length - 1]).toEqual({ position: next, epoch: 2, record: "delta" });
     });
 
+    it("a record appended in pieces is stored and replayed as their concatenation", async () => {
+      const wal = await open({ epoch: 1 });
+      const pieces = [Buffer.from("head:"), Buffer.alloc(0), Buffer.alloc(3000, 7), Buffer.from(":tail")];
+      const whole = Buffer.concat(pieces).toString();
+      await Promise.all([wal.append(pieces), wal.append([Buffer.from("one")]), wal.append(Buffer.from("plain"))]);
+      await wal.close();
+      const again = await open({ epoch: 2 });
+      expect((await collect(again)).map((r) => r.record)).toEqual([whole, "one", "plain"]);
+    });
+
     it("acks strictly in append order under concurrency, with increasing positions", async () => {
       const wal = await open({ epoch: 1 });
       const order: number[] = [];

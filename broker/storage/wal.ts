@@ -18,8 +18,12 @@ export interface WalRecord {
 }
 
 export interface Wal {
-  /** Resolves once the record is durable. Resolutions come strictly in append order. */
-  append(record: Buffer): Promise<WalPosition>;
+  /**
+   * Resolves once the record is durable. Resolutions come strictly in append order.
+   * A record may be passed in pieces (stored as their concatenation, without copying them
+   * first); the caller must not change them until the promise settles.
+   */
+  append(record: Buffer | readonly Buffer[]): Promise<WalPosition>;
   /** The continuous, checksummed prefix found at open, in order. A torn tail was already truncated. */
   recover(): AsyncIterable<WalRecord>;
   /** Records whose position is below `upTo` are no longer needed and may be discarded. */
