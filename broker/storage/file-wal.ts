@@ -146,6 +146,8 @@ export class FileWal implements Wal {
   private queue: Pending[] = [];
   private pendingBytes = 0;
   private trimTo = 0n;
+  /** trim() callers waiting for the next maintenance pass (not for the writer to go idle). */
+  private trimWaiters: (() => void)[] = [];
   private worker: Promise<void> | null = null;
   private broken: Error | null = null;
   private fenced: WalFencedError | null = null;
@@ -295,9 +297,12 @@ export class FileWal implements Wal {
     if (this.readOnly) throw new Error("FileWal: opened read-only for recovery");
     if (upTo <= this.trimTo) return;
     this.trimTo = upTo;
-    await this.kick();
-    // A worker that was already running may have passed its maintenance step before we moved trimTo.
-    if (this.trimmableSegments() > 0 || this.activeFullyTrimmed()) await this.kick();
+    // Resolve after the next maintenance pass, which runs at the start of every round of the
+    // writer loop. Waiting for the loop to finish instead would never end under sustained
+    // appends, and the uploader, which awaits this, would stall until the WAL filled up.
+    const done = new Promise<void>((resolve) => this.trimWaiters.push(resolve));
+    void this.kick();
+    await done;
   }
 
   usedBytes(): number {
@@ -335,12 +340,37 @@ export class FileWal implements Wal {
   }
 
   private hasWork(): boolean {
-    return this.inFlight.length > 0 || (this.queue.length > 0 && !this.broken && !this.fenced);
+    return this.trimWaiters.length > 0 || this.inFlight.length > 0 || (this.queue.length > 0 && !this.broken && !this.fenced);
   }
 
   private async workOnce(): Promise<void> {
-    // Maintenance first: drop trimmed segments (never the active one, so in-flight groups do
-    // not care), and roll a fully trimmed active segment so it can go once nothing is in flight.
+    // Maintenance first (never touching the active segment while groups are in flight).
+    // Trims asked for before this pass are served by it; later ones wait for the next.
+    const trimWaiters = this.trimWaiters.splice(0);
+    try {
+      await this.maintain();
+    } finally {
+      for (const resolve of trimWaiters) resolve();
+    }
+    if (this.fenced && this.inFlight.length === 0) {
+      this.failFenced([], this.fenced);
+      return;
+    }
+    if (this.inFlight.length === 0 && this.queue.length > 0 && !this.broken && !this.fenced && this.nextGroupNeedsRoll()) {
+      try {
+        await this.rollHoldingStarts();
+      } catch (err) {
+        this.failQueued([], err, "could not roll to a new WAL segment");
+        return;
+      }
+    }
+    this.startGroups();
+    const oldest = this.inFlight[0];
+    if (oldest) await this.finishGroup(oldest);
+  }
+
+  /** Drops trimmed segments, and rolls a fully trimmed active segment once nothing is in flight. */
+  private async maintain(): Promise<void> {
     if (this.inFlight.length === 0 && this.activeFullyTrimmed() && !this.broken) {
       await this.rollHoldingStarts().catch((err) => this.logger?.warn({ err }, "WAL: could not roll a trimmed segment"));
     }
@@ -358,21 +388,6 @@ export class FileWal implements Wal {
       this.segments.shift();
       this.stats.segmentsDeleted++;
     }
-    if (this.fenced && this.inFlight.length === 0) {
-      this.failFenced([], this.fenced);
-      return;
-    }
-    if (this.inFlight.length === 0 && this.queue.length > 0 && !this.broken && !this.fenced && this.nextGroupNeedsRoll()) {
-      try {
-        await this.rollHoldingStarts();
-      } catch (err) {
-        this.failQueued([], err, "could not roll to a new WAL segment");
-        return;
-      }
-    }
-    this.startGroups();
-    const oldest = this.inFlight[0];
-    if (oldest) await this.finishGroup(oldest);
   }
 
   /** Non-active segments whose every record lies below the trim point (they sit at the front). */
