@@ -2,12 +2,16 @@ import net from "node:net";
 import type { Logger } from "pino";
 import { Connection, type Dispatch } from "./connection.js";
 import type { BrokerMetrics } from "./metrics.js";
+import { newSaslState } from "../security/sasl.js";
 
 export interface ListenerOptions {
   host: string;
   port: number;
   maxRequestBytes: number;
   maxInFlight: number;
+  /** SASL_PLAINTEXT: every connection authenticates first. */
+  sasl: boolean;
+  maxUnauthenticatedRequestBytes: number;
 }
 
 /** The Kafka TCP listener: accepts connections and hands each to a Connection. */
@@ -40,8 +44,11 @@ export class KafkaListener {
       remotePort: socket.remotePort ?? 0,
       clientSoftwareName: "",
       clientSoftwareVersion: "",
+      principal: "User:ANONYMOUS",
+      sasl: this.opts.sasl ? newSaslState() : null,
     };
-    const conn = new Connection(socket, info, this.dispatch, { maxRequestBytes: this.opts.maxRequestBytes, maxInFlight: this.opts.maxInFlight }, this.logger, () => {
+    const limits = { maxRequestBytes: this.opts.maxRequestBytes, maxInFlight: this.opts.maxInFlight, maxUnauthenticatedRequestBytes: this.opts.maxUnauthenticatedRequestBytes };
+    const conn = new Connection(socket, info, this.dispatch, limits, this.logger, () => {
       this.connections.delete(conn);
       this.metrics.connections.dec();
     });

@@ -18,6 +18,7 @@ import { createBrokerMetrics, type BrokerMetrics } from "./metrics.js";
 import { createDispatch, supportedApis } from "./dispatch.js";
 import { KafkaListener } from "./listener.js";
 import { HANDLERS } from "./handlers/index.js";
+import { bootstrapUsers } from "../security/users-file.js";
 import type { Broker, BrokerEndpoint } from "./broker.js";
 
 export interface RunningBroker {
@@ -100,6 +101,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   // 1. Metadata: topics, cluster id, producer-id blocks, replayed in order.
   for (const record of storage.metadataRecords) runtime.controller.replay(record as ControllerRecord);
   await runtime.controller.ensureClusterId();
+  if (config.saslUsersFile) await bootstrapUsers(runtime.controller, config.saslUsersFile, config.scramIterations, logger);
   for (const t of runtime.topics.all()) runtime.partitions.ensurePartitions(t);
 
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
@@ -137,7 +139,14 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
 
   // 4. Listeners.
   const listener = new KafkaListener(
-    { host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, maxInFlight: config.maxInFlightRequestsPerConnection },
+    {
+      host: config.host,
+      port: config.port,
+      maxRequestBytes: config.maxRequestBytes,
+      maxInFlight: config.maxInFlightRequestsPerConnection,
+      sasl: config.securityProtocol === "SASL_PLAINTEXT",
+      maxUnauthenticatedRequestBytes: config.saslMaxReceiveBytes,
+    },
     createDispatch(runtime, HANDLERS, metrics),
     logger,
     metrics,
