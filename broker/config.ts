@@ -10,7 +10,13 @@ export const BROKER_SETTINGS = {
   port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port)." },
   advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces." },
   advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port." },
-  securityProtocol: { env: "FLOE_SECURITY_PROTOCOL", kind: "enum", values: ["PLAINTEXT", "SASL_PLAINTEXT"], default: "PLAINTEXT", doc: "Security of the Kafka listener (Kafka's listener security protocol). `SASL_PLAINTEXT`: every client authenticates with SASL (FLOE_SASL_ENABLED_MECHANISMS) before any request but ApiVersions, SaslHandshake and SaslAuthenticate." },
+  securityProtocol: { env: "FLOE_SECURITY_PROTOCOL", kind: "enum", values: ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"], default: "PLAINTEXT", doc: "Security of the Kafka listener (Kafka's listener security protocol). `SASL_*`: every client authenticates with SASL (FLOE_SASL_ENABLED_MECHANISMS) before any request but ApiVersions, SaslHandshake and SaslAuthenticate. `SSL`, `SASL_SSL`: TLS with FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE." },
+  tlsCertFile: { env: "FLOE_TLS_CERT_FILE", kind: "string", default: "", doc: "PEM certificate (chain) of the TLS listener, e.g. `tls.crt` of a mounted Secret. Re-read every FLOE_TLS_RELOAD_INTERVAL_MS; new connections get a renewed certificate without a restart. An expired certificate stops the broker at start-up; an unusable replacement is logged and the current one kept." },
+  tlsKeyFile: { env: "FLOE_TLS_KEY_FILE", kind: "string", default: "", doc: "PEM private key of FLOE_TLS_CERT_FILE (e.g. `tls.key`)." },
+  tlsCaFile: { env: "FLOE_TLS_CA_FILE", kind: "string", default: "", doc: "PEM bundle of the CAs client certificates must chain to (e.g. `ca.crt`); needed when FLOE_TLS_CLIENT_AUTH is not `none`." },
+  tlsClientAuth: { env: "FLOE_TLS_CLIENT_AUTH", kind: "enum", values: ["none", "requested", "required"], default: "none", doc: "Client certificates (Kafka's ssl.client.auth). `required`: mutual TLS, no certificate no connection. `requested`: clients may present one; a bad one is refused. On `SSL` a verified certificate names the principal (FLOE_TLS_PRINCIPAL); on `SASL_SSL` the SASL login does." },
+  tlsPrincipal: { env: "FLOE_TLS_PRINCIPAL", kind: "enum", values: ["dn", "cn"], default: "dn", doc: "Principal of a client certificate on an `SSL` listener: `dn`, `User:` and the subject as an RFC 2253 name (`User:CN=app,O=acme`, Kafka's default); `cn`, `User:` and the common name." },
+  tlsReloadIntervalMs: { env: "FLOE_TLS_RELOAD_INTERVAL_MS", kind: "int", default: 30_000, min: 0, max: 86_400_000, doc: "How often the TLS files are re-read for a renewed certificate (content, not modification time, decides, so a Kubernetes Secret's symlink swap is seen). 0: never." },
   saslEnabledMechanisms: { env: "FLOE_SASL_ENABLED_MECHANISMS", kind: "string", default: "SCRAM-SHA-256,SCRAM-SHA-512", doc: "Comma-separated SASL mechanisms offered: `SCRAM-SHA-256`, `SCRAM-SHA-512`, `PLAIN`. PLAIN sends the password itself, so enable it only where the connection is encrypted or trusted; it is checked against the same salted SCRAM credentials." },
   saslUsersFile: { env: "FLOE_SASL_USERS_FILE", kind: "string", default: "", doc: "File of `user:password` lines (`#` starts a comment), e.g. a mounted Secret, to bootstrap the first users. At start-up each listed user gets SCRAM-SHA-256 and SCRAM-SHA-512 credentials in the metadata log, salted, unless the stored ones already match the password; the password itself is never stored. Users not in the file are left alone." },
   scramIterations: { env: "FLOE_SCRAM_ITERATIONS", kind: "int", default: 8192, min: 4096, max: 16384, doc: "PBKDF2 iterations of the SCRAM credentials made from FLOE_SASL_USERS_FILE (clients choose their own in AlterUserScramCredentials)." },
@@ -99,6 +105,10 @@ export function loadBrokerConfig(env: Env = process.env, overrides: Partial<Brok
   }
   saslMechanismsOf(config);
   superUsersOf(config);
+  if (config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL") {
+    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError(`FLOE_SECURITY_PROTOCOL=${config.securityProtocol} needs FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE`);
+    if (config.tlsClientAuth !== "none" && !config.tlsCaFile) throw new ConfigError(`FLOE_TLS_CLIENT_AUTH=${config.tlsClientAuth} needs FLOE_TLS_CA_FILE`);
+  }
   return config;
 }
 

@@ -19,6 +19,7 @@ import { createDispatch, supportedApis } from "./dispatch.js";
 import { KafkaListener } from "./listener.js";
 import { HANDLERS } from "./handlers/index.js";
 import { bootstrapUsers } from "../security/users-file.js";
+import { loadTls } from "../security/tls.js";
 import type { Broker, BrokerEndpoint } from "./broker.js";
 
 export interface RunningBroker {
@@ -137,15 +138,19 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     deleted: (groupId) => runtime.groups.loadGroupDeleted(groupId),
   });
 
-  // 4. Listeners.
+  // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
+  const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
+  const tlsSettings = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth, reloadIntervalMs: config.tlsReloadIntervalMs };
+  const tlsListener = tlsOn ? { settings: tlsSettings, loaded: await loadTls(tlsSettings), principal: config.tlsPrincipal } : undefined;
   const listener = new KafkaListener(
     {
       host: config.host,
       port: config.port,
       maxRequestBytes: config.maxRequestBytes,
       maxInFlight: config.maxInFlightRequestsPerConnection,
-      sasl: config.securityProtocol === "SASL_PLAINTEXT",
+      sasl: config.securityProtocol === "SASL_PLAINTEXT" || config.securityProtocol === "SASL_SSL",
       maxUnauthenticatedRequestBytes: config.saslMaxReceiveBytes,
+      tls: tlsListener,
     },
     createDispatch(runtime, HANDLERS, metrics),
     logger,
@@ -189,7 +194,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   }
   ready = true;
   logger.info(
-    { port, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
+    { port, security: config.securityProtocol, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
     "broker ready",
   );
 
