@@ -10,6 +10,19 @@ export const BROKER_SETTINGS = {
   port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port)." },
   advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces." },
   advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port." },
+  securityProtocol: { env: "FLOE_SECURITY_PROTOCOL", kind: "enum", values: ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"], default: "PLAINTEXT", doc: "Security of the Kafka listener (Kafka's listener security protocol). `SASL_*`: every client authenticates with SASL (FLOE_SASL_ENABLED_MECHANISMS) before any request but ApiVersions, SaslHandshake and SaslAuthenticate. `SSL`, `SASL_SSL`: TLS with FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE." },
+  tlsCertFile: { env: "FLOE_TLS_CERT_FILE", kind: "string", default: "", doc: "PEM certificate (chain) of the TLS listener, e.g. `tls.crt` of a mounted Secret. Re-read every FLOE_TLS_RELOAD_INTERVAL_MS; new connections get a renewed certificate without a restart. An expired certificate stops the broker at start-up; an unusable replacement is logged and the current one kept." },
+  tlsKeyFile: { env: "FLOE_TLS_KEY_FILE", kind: "string", default: "", doc: "PEM private key of FLOE_TLS_CERT_FILE (e.g. `tls.key`)." },
+  tlsCaFile: { env: "FLOE_TLS_CA_FILE", kind: "string", default: "", doc: "PEM bundle of the CAs client certificates must chain to (e.g. `ca.crt`); needed when FLOE_TLS_CLIENT_AUTH is not `none`." },
+  tlsClientAuth: { env: "FLOE_TLS_CLIENT_AUTH", kind: "enum", values: ["none", "requested", "required"], default: "none", doc: "Client certificates (Kafka's ssl.client.auth). `required`: mutual TLS, no certificate no connection. `requested`: clients may present one; a bad one is refused. On `SSL` a verified certificate names the principal (FLOE_TLS_PRINCIPAL); on `SASL_SSL` the SASL login does." },
+  tlsPrincipal: { env: "FLOE_TLS_PRINCIPAL", kind: "enum", values: ["dn", "cn"], default: "dn", doc: "Principal of a client certificate on an `SSL` listener: `dn`, `User:` and the subject as an RFC 2253 name (`User:CN=app,O=acme`, Kafka's default); `cn`, `User:` and the common name." },
+  tlsReloadIntervalMs: { env: "FLOE_TLS_RELOAD_INTERVAL_MS", kind: "int", default: 30_000, min: 0, max: 86_400_000, doc: "How often the TLS files are re-read for a renewed certificate (content, not modification time, decides, so a Kubernetes Secret's symlink swap is seen). 0: never." },
+  saslEnabledMechanisms: { env: "FLOE_SASL_ENABLED_MECHANISMS", kind: "string", default: "SCRAM-SHA-256,SCRAM-SHA-512", doc: "Comma-separated SASL mechanisms offered: `SCRAM-SHA-256`, `SCRAM-SHA-512`, `PLAIN`. PLAIN sends the password itself, so enable it only where the connection is encrypted or trusted; it is checked against the same salted SCRAM credentials." },
+  saslUsersFile: { env: "FLOE_SASL_USERS_FILE", kind: "string", default: "", doc: "File of `user:password` lines (`#` starts a comment), e.g. a mounted Secret, to bootstrap the first users. At start-up each listed user gets SCRAM-SHA-256 and SCRAM-SHA-512 credentials in the metadata log, salted, unless the stored ones already match the password; the password itself is never stored. Users not in the file are left alone." },
+  scramIterations: { env: "FLOE_SCRAM_ITERATIONS", kind: "int", default: 8192, min: 4096, max: 16384, doc: "PBKDF2 iterations of the SCRAM credentials made from FLOE_SASL_USERS_FILE (clients choose their own in AlterUserScramCredentials)." },
+  saslSessionLifetimeMs: { env: "FLOE_SASL_SESSION_LIFETIME_MS", kind: "int", default: 0, min: 0, max: 2 ** 31 - 1, doc: "Kafka's connections.max.reauth.ms: an authenticated connection must re-authenticate (KIP-368) within this time, told to clients in SaslAuthenticate v1+; a request after it closes the connection. 0: sessions never expire." },
+  saslMaxReceiveBytes: { env: "FLOE_SASL_MAX_RECEIVE_BYTES", kind: "int", default: 524_288, min: 1024, max: 104_857_600, doc: "Largest request frame accepted before a connection has authenticated (Kafka's sasl.server.max.receive.size)." },
+  superUsers: { env: "FLOE_SUPER_USERS", kind: "string", default: "", doc: "Semicolon-separated principals allowed everything, e.g. `User:admin;User:ops` (Kafka's super.users). When set, only they may describe or alter SCRAM users (DescribeUserScramCredentials, AlterUserScramCredentials); when empty, any authenticated client may, as in Kafka without an authorizer." },
   nodeId: { env: "FLOE_NODE_ID", kind: "int", default: 1, min: 0, max: 2 ** 31 - 1, doc: "Broker id. Ignored when FLOE_POD_INDEX is set." },
   nodeIdBase: { env: "FLOE_NODE_ID_BASE", kind: "int", default: 0, min: 0, max: 2 ** 31 - 1, doc: "With FLOE_POD_INDEX: the broker id is this base plus the pod index (the operator sets zoneIndex * 1000), so ids never depend on the ordinal alone." },
   podIndex: { env: "FLOE_POD_INDEX", kind: "int", default: -1, min: -1, max: 100_000, doc: "The StatefulSet pod index (from the pod-index label); -1: use FLOE_NODE_ID." },
@@ -90,7 +103,36 @@ export function loadBrokerConfig(env: Env = process.env, overrides: Partial<Brok
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     throw new ConfigError("FLOE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed FLOE_GROUP_MAX_SESSION_TIMEOUT_MS");
   }
+  saslMechanismsOf(config);
+  superUsersOf(config);
+  if (config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL") {
+    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError(`FLOE_SECURITY_PROTOCOL=${config.securityProtocol} needs FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE`);
+    if (config.tlsClientAuth !== "none" && !config.tlsCaFile) throw new ConfigError(`FLOE_TLS_CLIENT_AUTH=${config.tlsClientAuth} needs FLOE_TLS_CA_FILE`);
+  }
   return config;
+}
+
+export const SASL_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** The enabled SASL mechanisms, in the order configured; throws ConfigError on an unknown one. */
+export function saslMechanismsOf(config: Pick<BrokerConfig, "saslEnabledMechanisms">): SaslMechanism[] {
+  const names = config.saslEnabledMechanisms.split(",").map((m) => m.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(SASL_MECHANISMS as readonly string[]).includes(n)) throw new ConfigError(`FLOE_SASL_ENABLED_MECHANISMS: unknown mechanism ${JSON.stringify(n)} (supported: ${SASL_MECHANISMS.join(", ")})`);
+  }
+  if (names.length === 0) throw new ConfigError("FLOE_SASL_ENABLED_MECHANISMS must name at least one mechanism");
+  return [...new Set(names)] as SaslMechanism[];
+}
+
+/** FLOE_SUPER_USERS as a set of principals (`User:name`). */
+export function superUsersOf(config: Pick<BrokerConfig, "superUsers">): Set<string> {
+  const out = new Set<string>();
+  for (const p of config.superUsers.split(";").map((s) => s.trim()).filter(Boolean)) {
+    if (!/^User:.+$/.test(p)) throw new ConfigError(`FLOE_SUPER_USERS: ${JSON.stringify(p)} is not a principal like User:admin`);
+    out.add(p);
+  }
+  return out;
 }
 
 /** The host clients should dial: explicit, else the bind host unless it is a wildcard. */

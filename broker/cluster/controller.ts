@@ -2,6 +2,8 @@ import { randomUuid } from "../protocol/primitives.js";
 import { ErrorCode } from "../protocol/errors.js";
 import { TopicRegistry, topicNameProblem, type TopicInfo, type TopicRecord } from "./topics.js";
 import { validateTopicConfigs } from "./topic-configs.js";
+import { ScramCredentialStore, upsertRecord, type ScramRecord } from "../security/credentials.js";
+import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 
 /**
  * Durable, ordered, fenced store of metadata records (the metadata log in the object
@@ -13,6 +15,7 @@ export interface MetadataJournal {
 
 export type ControllerRecord =
   | TopicRecord
+  | ScramRecord
   | { type: "cluster-created"; clusterId: string }
   | { type: "producer-ids-allocated"; nextProducerId: string };
 
@@ -35,6 +38,8 @@ export const PARTITIONS_PER_TOPIC_MAX = 10_000;
  */
 export class Controller {
   clusterId = "";
+  /** SASL/SCRAM users, from `scram-credential-*` records. */
+  readonly scram = new ScramCredentialStore();
   private nextProducerId = 0n;
   private producerIdLimit = 0n;
   private queue: Promise<unknown> = Promise.resolve();
@@ -122,6 +127,20 @@ export class Controller {
     });
   }
 
+  /** Stores a user's credential for one mechanism (replacing any before it). */
+  upsertScramCredential(user: string, cred: ScramCredential): Promise<void> {
+    return this.serialized(() => this.commit(upsertRecord(user, cred)));
+  }
+
+  /** Removes a user's credential for one mechanism; RESOURCE_NOT_FOUND if there is none. */
+  deleteScramCredential(user: string, mechanism: ScramMechanism): Promise<ChangeResult> {
+    return this.serialized(async () => {
+      if (!this.scram.get(user, mechanism)) return fail(ErrorCode.RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist");
+      await this.commit({ type: "scram-credential-deleted", user, mechanism });
+      return ok;
+    });
+  }
+
   private async commit(record: ControllerRecord): Promise<void> {
     await this.journal.append(record);
     this.apply(record);
@@ -136,6 +155,10 @@ export class Controller {
         // Replayed blocks count as used up: ids from them may have been handed out before a restart.
         this.producerIdLimit = BigInt(record.nextProducerId);
         this.nextProducerId = this.producerIdLimit;
+        return;
+      case "scram-credential-upserted":
+      case "scram-credential-deleted":
+        this.scram.apply(record);
         return;
       default: {
         const before = record.type === "partitions-created" ? this.topics.byTopicId(record.topicId)?.partitions ?? 0 : 0;

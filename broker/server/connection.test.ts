@@ -17,7 +17,7 @@ afterEach(() => {
 /** A server whose connections use `dispatch`; returns a connected client socket. */
 async function serve(dispatch: Dispatch, limits = { maxRequestBytes: 1024, maxInFlight: 4 }): Promise<net.Socket> {
   const server = net.createServer((socket) => {
-    new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, clientSoftwareName: "", clientSoftwareVersion: "" }, dispatch, limits, silentLogger(), () => {});
+    new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl: null }, dispatch, limits, silentLogger(), () => {});
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -110,5 +110,43 @@ describe("connection", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(maxSeen).toBe(3);
     client.destroy();
+  });
+});
+
+describe("connection on a SASL listener", () => {
+  it("bounds frames by the small pre-authentication limit until the client has authenticated", async () => {
+    const sasl = { user: null as string | null, mechanism: null, pending: null, expiresAtMs: 0 };
+    const server = net.createServer((socket) => {
+      new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl }, async (f) => ({ kind: "respond", frame: frame(f.subarray(0, 4)) }), { maxRequestBytes: 4096, maxInFlight: 4, maxUnauthenticatedRequestBytes: 100 }, silentLogger(), () => {});
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const connect = async () => {
+      const c = net.connect(port, "127.0.0.1");
+      await new Promise<void>((r) => c.once("connect", () => r()));
+      return c;
+    };
+    const stranger = await connect();
+    const seen = collect(stranger);
+    stranger.write(frame(Buffer.alloc(200)));
+    await seen.closed;
+    expect(seen.data().length).toBe(0);
+
+    sasl.user = "alice";
+    const known = await connect();
+    const got = collect(known);
+    known.write(frame(Buffer.alloc(200, 1)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.data()).toEqual(frame(Buffer.alloc(4, 1)));
+    known.destroy();
+  });
+
+  it("writes a response marked thenClose, then closes", async () => {
+    const client = await serve(async (f) => ({ kind: "respond", frame: frame(f.subarray(0, 4)), thenClose: "authentication failed" }));
+    const seen = collect(client);
+    client.write(Buffer.concat([frame(Buffer.alloc(8, 2)), frame(Buffer.alloc(8, 3))]));
+    await seen.closed;
+    expect(seen.data()).toEqual(frame(Buffer.alloc(4, 2)));
   });
 });

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
+import type { SaslConnectionState } from "../security/sasl.js";
 
 /** What a request handler may know about the connection it came from. */
 export interface ConnectionInfo {
@@ -9,20 +10,30 @@ export interface ConnectionInfo {
   /** Set from ApiVersions v3+ (KIP-511). */
   clientSoftwareName: string;
   clientSoftwareVersion: string;
+  /**
+   * Who the client is: `User:<name>` once SASL authentication succeeded, `User:ANONYMOUS`
+   * on a listener that does not authenticate. Authorization decides by this alone.
+   */
+  principal: string;
+  /** SASL progress on a SASL listener; null on a listener without SASL. */
+  sasl: SaslConnectionState | null;
 }
 
 /**
  * The result of dispatching one frame: bytes to write (a whole response frame including
  * its size prefix), nothing (acks=0 produce), or an instruction to close the connection
  * after the responses before it have been written (the request could not be understood).
+ * `thenClose` closes the connection right after writing that response (failed authentication).
  */
-export type DispatchResult = { kind: "respond"; frame: Buffer } | { kind: "none" } | { kind: "close"; reason: string };
+export type DispatchResult = { kind: "respond"; frame: Buffer; thenClose?: string } | { kind: "none" } | { kind: "close"; reason: string };
 
 export type Dispatch = (frame: Buffer, conn: ConnectionInfo) => Promise<DispatchResult>;
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
   maxInFlight: number;
+  /** Frame bound while a SASL connection has not authenticated (Kafka's sasl.server.max.receive.size). */
+  maxUnauthenticatedRequestBytes?: number;
 }
 
 /**
@@ -79,9 +90,12 @@ export class Connection {
     while (!this.closed && this.pending.length < this.limits.maxInFlight && this.buffered >= 4) {
       const head = this.peek(4);
       const size = head.readInt32BE(0);
-      if (size < 8 || size > this.limits.maxRequestBytes) {
+      // Before authentication a client is a stranger: it gets the small bound, so it cannot make us buffer 100 MiB.
+      const unauthenticated = this.info.sasl !== null && this.info.sasl.user === null && this.limits.maxUnauthenticatedRequestBytes !== undefined;
+      const limit = unauthenticated ? Math.min(this.limits.maxUnauthenticatedRequestBytes!, this.limits.maxRequestBytes) : this.limits.maxRequestBytes;
+      if (size < 8 || size > limit) {
         // The size is read before any allocation, so an absurd prefix cannot make us allocate it.
-        this.close(size < 8 ? `request frame of ${size} bytes is too small for a header` : `request frame of ${size} bytes exceeds the ${this.limits.maxRequestBytes}-byte limit`);
+        this.close(size < 8 ? `request frame of ${size} bytes is too small for a header` : `request frame of ${size} bytes exceeds the ${limit}-byte limit${unauthenticated ? " before authentication" : ""}`);
         return;
       }
       if (this.buffered < 4 + size) break;
@@ -118,8 +132,13 @@ export class Connection {
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const head = this.pending.shift()!;
       const r = head.result!;
-      if (r.kind === "respond") this.socket.write(r.frame);
-      else if (r.kind === "close") {
+      if (r.kind === "respond") {
+        this.socket.write(r.frame);
+        if (r.thenClose !== undefined) {
+          this.close(r.thenClose);
+          return;
+        }
+      } else if (r.kind === "close") {
         this.close(r.reason);
         return;
       }

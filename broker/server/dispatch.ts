@@ -6,6 +6,7 @@ import type { ConnectionInfo, DispatchResult } from "./connection.js";
 import type { Handler, RequestContext } from "./handler.js";
 import type { Broker } from "./broker.js";
 import type { BrokerMetrics } from "./metrics.js";
+import { authenticationGate } from "../security/sasl.js";
 
 /**
  * Turns one request frame into one response frame: header, version check, body decode,
@@ -40,6 +41,12 @@ export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Han
       metrics.requestErrors.inc({ api: apiName, reason: "unsupported_version" });
       return { kind: "close", reason: `${apiName} v${apiVersion} is not supported (supported: v${handler.minVersion}-v${handler.maxVersion})` };
     }
+    // Before the body is decoded: an unauthenticated client gets no further than this.
+    const refused = authenticationGate(conn.sasl, apiKey, apiName, Date.now());
+    if (refused) {
+      metrics.requestErrors.inc({ api: apiName, reason: "unauthenticated" });
+      return { kind: "close", reason: refused };
+    }
     let request;
     try {
       request = spec.request.decode(r, apiVersion);
@@ -50,12 +57,14 @@ export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Han
       }
       throw err;
     }
-    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker };
+    let thenClose: string | undefined;
+    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker, closeAfterResponse: (reason) => (thenClose = reason) };
     const response = await handler.handle(request, ctx);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.requestSeconds.observe({ api: apiName }, seconds);
-    if (response === null) return { kind: "none" };
-    return { kind: "respond", frame: encodeResponse(apiKey, apiVersion, correlationId, response) };
+    if (response === null) return thenClose === undefined ? { kind: "none" } : { kind: "close", reason: thenClose };
+    const frameOut = encodeResponse(apiKey, apiVersion, correlationId, response);
+    return thenClose === undefined ? { kind: "respond", frame: frameOut } : { kind: "respond", frame: frameOut, thenClose };
   };
 }
 

@@ -8,6 +8,8 @@ export interface RequestContext {
   readonly clientId: string | null;
   readonly conn: ConnectionInfo;
   readonly broker: Broker;
+  /** Close the connection right after this request's response is written (failed authentication). */
+  closeAfterResponse(reason: string): void;
 }
 
 /**

@@ -18,6 +18,8 @@ import { createBrokerMetrics, type BrokerMetrics } from "./metrics.js";
 import { createDispatch, supportedApis } from "./dispatch.js";
 import { KafkaListener } from "./listener.js";
 import { HANDLERS } from "./handlers/index.js";
+import { bootstrapUsers } from "../security/users-file.js";
+import { loadTls } from "../security/tls.js";
 import type { Broker, BrokerEndpoint } from "./broker.js";
 
 export interface RunningBroker {
@@ -100,6 +102,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   // 1. Metadata: topics, cluster id, producer-id blocks, replayed in order.
   for (const record of storage.metadataRecords) runtime.controller.replay(record as ControllerRecord);
   await runtime.controller.ensureClusterId();
+  if (config.saslUsersFile) await bootstrapUsers(runtime.controller, config.saslUsersFile, config.scramIterations, logger);
   for (const t of runtime.topics.all()) runtime.partitions.ensurePartitions(t);
 
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
@@ -135,9 +138,20 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     deleted: (groupId) => runtime.groups.loadGroupDeleted(groupId),
   });
 
-  // 4. Listeners.
+  // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
+  const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
+  const tlsSettings = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth, reloadIntervalMs: config.tlsReloadIntervalMs };
+  const tlsListener = tlsOn ? { settings: tlsSettings, loaded: await loadTls(tlsSettings), principal: config.tlsPrincipal } : undefined;
   const listener = new KafkaListener(
-    { host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, maxInFlight: config.maxInFlightRequestsPerConnection },
+    {
+      host: config.host,
+      port: config.port,
+      maxRequestBytes: config.maxRequestBytes,
+      maxInFlight: config.maxInFlightRequestsPerConnection,
+      sasl: config.securityProtocol === "SASL_PLAINTEXT" || config.securityProtocol === "SASL_SSL",
+      maxUnauthenticatedRequestBytes: config.saslMaxReceiveBytes,
+      tls: tlsListener,
+    },
     createDispatch(runtime, HANDLERS, metrics),
     logger,
     metrics,
@@ -180,7 +194,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   }
   ready = true;
   logger.info(
-    { port, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
+    { port, security: config.securityProtocol, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
     "broker ready",
   );
 

@@ -24,6 +24,10 @@ import { deleteGroups } from "./42-delete-groups.js";
 import { incrementalAlterConfigs } from "./44-incremental-alter-configs.js";
 import { offsetDelete } from "./47-offset-delete.js";
 import { describeCluster } from "./60-describe-cluster.js";
+import { saslHandshake } from "./17-sasl-handshake.js";
+import { saslAuthenticate } from "./36-sasl-authenticate.js";
+import { describeUserScramCredentials } from "./50-describe-user-scram-credentials.js";
+import { alterUserScramCredentials } from "./51-alter-user-scram-credentials.js";
 
 /** Every API the broker serves; ApiVersions advertises exactly this list. */
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
@@ -31,5 +35,6 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
     produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup,
     describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId, offsetForLeaderEpoch, describeConfigs,
     alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeCluster,
+    saslHandshake, saslAuthenticate, describeUserScramCredentials, alterUserScramCredentials,
   ].map((h) => [h.apiKey, h as Handler]),
 );

@@ -99,12 +99,22 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
 
 let nextConnectionId = 1;
 
+/** A connection as a plaintext listener makes it (`sasl` set: as a SASL listener does). */
+export function testConnection(overrides: Partial<ConnectionInfo> = {}): ConnectionInfo {
+  return { id: nextConnectionId++, remoteAddress: "127.0.0.1", remotePort: 40000, clientSoftwareName: "test", clientSoftwareVersion: "0", principal: "User:ANONYMOUS", sasl: null, ...overrides };
+}
+
 /** Calls a handler the way the dispatcher does, at one version. */
 export async function call<Req, Res>(handler: Handler<Req, Res>, broker: Broker, apiVersion: number, req: Req, clientId = "test-client"): Promise<Res> {
+  return (await callOn(handler, broker, apiVersion, req, testConnection(), clientId)).response;
+}
+
+/** Like `call`, on a given connection; also says whether the handler asked to close it. */
+export async function callOn<Req, Res>(handler: Handler<Req, Res>, broker: Broker, apiVersion: number, req: Req, conn: ConnectionInfo, clientId = "test-client"): Promise<{ response: Res; closeReason: string | null }> {
   if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) throw new Error(`v${apiVersion} is outside v${handler.minVersion}-${handler.maxVersion}`);
-  const conn: ConnectionInfo = { id: nextConnectionId++, remoteAddress: "127.0.0.1", remotePort: 40000, clientSoftwareName: "test", clientSoftwareVersion: "0" };
-  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker };
+  let closeReason: string | null = null;
+  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker, closeAfterResponse: (reason) => (closeReason = reason) };
   const res = await handler.handle(req, ctx);
   if (res === null) throw new Error("handler sent no response");
-  return res;
+  return { response: res, closeReason };
 }
