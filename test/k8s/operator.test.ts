@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { startApiServer, type ApiServer } from "./apiserver.js";
+import { eventually, startApiServer, type ApiServer } from "./apiserver.js";
 import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
 import { R } from "../../src/operator/kube/resources.js";
 import { Operator } from "../../src/operator/operator.js";
@@ -34,20 +34,6 @@ function example(file: string): KubeObject {
   return parseAllDocuments(fs.readFileSync(path.join(REPO, "examples", file), "utf8")).map((d) => d.toJS()).find((d) => d.kind === "StreamCluster");
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 function startOperator(identity: string): Operator {
   const op = new Operator(api.client(), silentLogger(), createRegistry(`operator-${identity}`, false), { leaseNamespace: "default", identity, leaseDurationMs: 3000, resyncMs: 10_000, aws: awsClientFactory({ endpointOverride: moto.endpoint, credentials: moto.credentials }) });

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { startApiServer, type ApiServer } from "../k8s/apiserver.js";
+import { startApiServer, type ApiServer, eventually } from "../k8s/apiserver.js";
 import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
 import { R } from "../../src/operator/kube/resources.js";
 import { renderCrd } from "../../src/operator/api/render-crd.js";
@@ -46,20 +46,6 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, logs: () => string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}\n${logs().slice(-3000)}`);
-}
 
 const byKind = (objs: KubeObject[], kind: string) => objs.filter((o) => o.kind === kind);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
