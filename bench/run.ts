@@ -13,12 +13,12 @@
 // Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { freePort, startMinio, type MinioServer } from "../test/s3-server.js";
+import { waitForPort } from "../test/clients/harness.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = process.env.FLOE_CACHE ?? path.join(os.homedir(), ".cache/floe");
@@ -60,20 +60,6 @@ interface Target {
   metricsPort: number | null;
   dataDir: string;
   stop(): Promise<void>;
-}
-
-async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => (s.destroy(), resolve(true)));
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`port ${port} did not open`);
 }
 
 /**
@@ -145,7 +131,7 @@ async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Ta
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  await waitForPort(port);
+  await waitForPort(port, 60_000);
   return {
     name: `Floe, ${walType} WAL`,
     port,
