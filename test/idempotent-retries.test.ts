@@ -22,8 +22,10 @@ beforeAll(async () => {
   execFileSync("bash", [path.join(REPO, "tools/clients/install.sh"), "java"], { stdio: "inherit", timeout: 900_000 });
   execFileSync("bash", [path.join(REPO, "tools/clients/install.sh"), "go"], { stdio: "inherit", timeout: 900_000 });
   proxy = new FaultProxy({
-    // Drop every 7th Produce response, a bounded number of times.
-    dropResponse: (apiKey) => apiKey === 0 && ++produceResponses % 7 === 0 && proxy.dropped < DROPS_MAX,
+    // Drop every 2nd Produce response, a bounded number of times. The Java producer packs a
+    // whole run into very few requests when the machine is fast, so a sparser rule can
+    // let every run through without a single drop.
+    dropResponse: (apiKey) => apiKey === 0 && ++produceResponses % 2 === 0 && proxy.dropped < DROPS_MAX,
   });
   const proxyPort = await proxy.listen();
   broker = await startTestBroker({ advertisedPort: proxyPort });
