@@ -77,8 +77,14 @@ export function setBaseOffset(batch: Buffer, offset: bigint): void {
   batch.writeBigInt64BE(offset, 0);
 }
 
+const PARTITION_LEADER_EPOCH_AT = 12;
+
 export function setPartitionLeaderEpoch(batch: Buffer, epoch: number): void {
-  batch.writeInt32BE(epoch, 12);
+  batch.writeInt32BE(epoch, PARTITION_LEADER_EPOCH_AT);
+}
+
+export function partitionLeaderEpochOf(batch: Buffer): number {
+  return batch.readInt32BE(PARTITION_LEADER_EPOCH_AT);
 }
 
 export function compressionOf(attributes: number): (typeof CompressionCodec)[number] | "unknown" {

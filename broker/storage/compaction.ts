@@ -7,7 +7,7 @@ import { ObjectCorruptError, verifyBlock } from "./stream-set-object.js";
 /**
  * Compaction: the blocks one partition holds in many small stream-set objects are copied
  * (ranged GETs of just that partition's bytes) into one stream object
- * `objects/streams/<topicId>/<partition>/<baseOffset, 20 digits>-<epoch>-<seq>.so` in the
+ * `objects/streams/<topicId>/<partition>/<baseOffset, 20 digits>-<writerId>-<seq>.so` in the
  * same format, with one partition. The swap is one `object-compacted` metadata record,
  * applied only if the partition's index still holds exactly the blocks that were copied.
  * A stream-set object whose every block has been compacted away (or dropped by retention)
@@ -36,8 +36,8 @@ export interface CompactionPlan {
 
 export const isStreamObject = (key: string) => key.startsWith(STREAM_OBJECT_PREFIX);
 
-export function streamObjectKey(topicId: string, partition: number, baseOffset: bigint, epoch: number, seq: number): string {
-  return `${STREAM_OBJECT_PREFIX}${topicId}/${partition}/${baseOffset.toString().padStart(20, "0")}-${epoch}-${seq}.so`;
+export function streamObjectKey(topicId: string, partition: number, baseOffset: bigint, writerId: string, seq: number): string {
+  return `${STREAM_OBJECT_PREFIX}${topicId}/${partition}/${baseOffset.toString().padStart(20, "0")}-${writerId}-${seq}.so`;
 }
 
 /**

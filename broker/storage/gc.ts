@@ -7,8 +7,8 @@ import type { ObjectStore } from "./object-store.js";
  *
  * Key layout (docs/architecture.md, "Object layout and lifecycle"):
  *   meta/log/<N>, meta/snapshot/<N>            metadata log (never touched here)
- *   objects/<epoch>/<seq>.sso                  stream-set objects (uploader)
- *   objects/streams/<topicId>/<p>/<base>-<epoch>-<seq>.so   stream objects (compaction)
+ *   objects/<writerId>/<seq>.sso               stream-set objects (uploader)
+ *   objects/streams/<topicId>/<p>/<base>-<writerId>-<seq>.so   stream objects (compaction)
  * Only `objects/` is collected. Bucket lifecycle rules never expire it (live data); they
  * only abort incomplete multipart uploads and expire the reserved, empty `deleted/` prefix.
  *

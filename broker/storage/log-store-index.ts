@@ -1,3 +1,4 @@
+import { CLUSTER_RECORD_TYPES, ClusterState, type ClusterRecord } from "../cluster/cluster-state.js";
 import type { MetadataRecord } from "./metadata-log.js";
 import { PartitionLog, type BlockRef } from "./partition-log.js";
 import type { SsoBlock } from "./stream-set-object.js";
@@ -20,6 +21,12 @@ import type { SsoBlock } from "./stream-set-object.js";
  *  - partition-deleted  every block of the partition leaves the index
  *  - objects-deleted    the collector deleted these unreferenced objects
  *  - storage-state      snapshot form of all of the above
+ *
+ * With several brokers every leader commits its own objects (ADR 0003), so the index also
+ * follows the cluster records (`cluster` below) and takes a commit's partition range only
+ * if, at the commit's place in the log, it was written under the partition's current
+ * leader epoch and continues the partition's objects. Anything else (a deposed leader
+ * waking up late, a gap) is ignored by every reader alike, and its object becomes garbage.
  */
 export const PRODUCER_BATCHES_KEPT = 5;
 
@@ -41,6 +48,8 @@ export interface ObjectCommittedRecord extends MetadataRecord {
     blocks: BlockTuple[];
     /** Headers (61 bytes, base64) of the last batches of each idempotent producer in this range. */
     producers: string[];
+    /** The leader epoch the range was written under (absent before multi-broker leadership). */
+    leaderEpoch?: number;
   }[];
 }
 
@@ -98,6 +107,8 @@ export function tupleToBlock(topicId: string, partition: number, t: BlockTuple):
 }
 
 export class StorageIndex {
+  /** Brokers and partition leaders, from the cluster records in the same log, in the same order. */
+  readonly cluster = new ClusterState();
   readonly partitions = new Map<string, PartitionLog>();
   readonly deleted = new Set<string>();
   readonly objects = new Map<string, ObjectInfo>();
@@ -109,6 +120,10 @@ export class StorageIndex {
 
   /** Applies one storage record; other types are ignored. `nowMs` stands in for records without a time. */
   apply(r: MetadataRecord, nowMs: number): void {
+    if (CLUSTER_RECORD_TYPES.has(r.type)) {
+      this.cluster.apply(r as unknown as ClusterRecord);
+      return;
+    }
     switch (r.type) {
       case "object-committed":
         return this.applyCommitted(r as ObjectCommittedRecord, nowMs);
@@ -240,11 +255,20 @@ export class StorageIndex {
       const part = this.partitionFor(s.topicId, s.partition);
       const start = BigInt(s.start);
       const end = BigInt(s.end);
-      if (end <= part.uploadedEnd) continue; // already applied (a replayed duplicate)
-      if (start !== part.uploadedEnd && part.blocks.length > 0) {
-        this.onError?.("object commit does not continue the partition", { key: rec.key, topicId: s.topicId, partition: s.partition, start: s.start, objectsEnd: part.uploadedEnd.toString() });
+      if (end <= part.uploadedEnd) continue; // already applied (a replayed duplicate, or the same WAL data recovered twice)
+      const current = this.cluster.leaderOf(s.topicId, s.partition)?.leaderEpoch;
+      // Under cluster leadership every range must name the current epoch (one without any predates leadership).
+      if (current !== undefined && s.leaderEpoch !== current) {
+        this.onError?.("object commit from a leader epoch that is no longer current; ignored", { key: rec.key, topicId: s.topicId, partition: s.partition, leaderEpoch: s.leaderEpoch, currentLeaderEpoch: current });
+        continue;
       }
-      this.addBlocks(part, rec.key, s.blocks.map((t) => tupleToBlock(s.topicId, s.partition, t)));
+      if (start > part.uploadedEnd) {
+        this.onError?.("object commit leaves a gap after the partition's objects; ignored", { key: rec.key, topicId: s.topicId, partition: s.partition, start: s.start, objectsEnd: part.uploadedEnd.toString() });
+        continue;
+      }
+      // Overlap (two brokers uploading the same recovered WAL data): only the part past the end counts.
+      const from = part.uploadedEnd;
+      this.addBlocks(part, rec.key, s.blocks.map((t) => tupleToBlock(s.topicId, s.partition, t)).filter((b) => b.lastOffset >= from));
       part.uploadedEnd = end;
       this.addProducers(k, s.producers);
     }
@@ -324,7 +348,8 @@ export class StorageIndex {
 /**
  * Folds the storage records into one `storage-state` record (placed where the first
  * storage record was); every other record is kept, in order. Replaying the result gives the
- * same index: same blocks, log starts, ends, producer tails and pending deletions.
+ * same index: same blocks, log starts, ends, producer tails and pending deletions, and the
+ * same commits ignored for a stale leader epoch.
  */
 export function compactStorageRecords(records: MetadataRecord[]): MetadataRecord[] {
   const index = new StorageIndex();
@@ -335,6 +360,8 @@ export function compactStorageRecords(records: MetadataRecord[]): MetadataRecord
       if (at < 0) at = out.length;
       index.apply(r, 0);
     } else {
+      // Cluster records stay as they are, and the index sees them too: a commit counts in the snapshot exactly when it counted live.
+      if (CLUSTER_RECORD_TYPES.has(r.type)) index.apply(r, 0);
       out.push(r);
     }
   }

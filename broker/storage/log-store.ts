@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import type { BatchHeader } from "../protocol/record-batch.js";
+import { partitionLeaderEpochOf, type BatchHeader } from "../protocol/record-batch.js";
 import { BATCH_HEADER_BYTES, baseOffsetOf, checkBatchFrame, lastOffsetDeltaOf, maxTimestampOf, readHeader, splitBatches } from "./batch.js";
 import { systemClock, type Clock } from "./clock.js";
-import type { MetadataLog } from "./metadata-log.js";
+import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
 import { blockId, blockToTuple, keyOf, PRODUCER_BATCHES_KEPT, StorageIndex, type ObjectCommittedRecord, type ObjectCompactedRecord } from "./log-store-index.js";
 import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
@@ -27,8 +27,14 @@ export interface LogStoreOptions {
   wal: Wal;
   /** Where object commits are recorded (shared with the controller's records). */
   metadata: MetadataLog;
-  /** Broker epoch: goes into object keys, so objects of different incarnations never collide. */
+  /** Broker epoch: recorded with every object commit. */
   epoch: number;
+  /**
+   * Names this process's objects (`objects/<writerId>/<seq>.sso`). Unique per broker and per
+   * start, so brokers sharing a bucket, or a broker that lost its data folder and counts its
+   * epoch from 1 again, never pick a key another writer used. Defaults to the epoch.
+   */
+  writerId?: string;
   logger?: Logger;
   clock?: Clock;
   /** Bound on uploaded batches kept in memory for tail reads. Data not yet uploaded is bounded by the WAL instead. */
@@ -145,6 +151,7 @@ export class LogStore {
   private readonly uploadBytesMax: number;
   private readonly blockBytesMax: number;
   private readonly epoch: number;
+  private readonly writerId: string;
   /** Acknowledged appends not yet in an object, in WAL order. */
   private uploadQueue: UploadEntry[] = [];
   private uploadQueueBytes = 0;
@@ -159,6 +166,9 @@ export class LogStore {
   private blockCacheBytes = 0;
   private readonly blockLoads = new Map<string, Promise<Buffer[]>>();
   private timer: NodeJS.Timeout | null = null;
+  private unfollow: () => void = () => undefined;
+  /** Records this store is appending: it applies them itself, so the log subscription skips them. */
+  private readonly appending = new Set<MetadataRecord>();
   private recovered = false;
   private closed = false;
   /** Highest WAL position seen in recovery whose data needs no upload (already in objects). */
@@ -191,6 +201,8 @@ export class LogStore {
     retentionDeletions: 0,
     retentionBytesDeleted: 0,
     readRetries: 0,
+    /** Own object commits (per partition range) that the index did not take: this broker was no longer the partition's leader. */
+    commitsIgnored: 0,
   };
 
   private constructor(private readonly opts: LogStoreOptions) {
@@ -200,6 +212,7 @@ export class LogStore {
     this.logger = opts.logger;
     this.clock = opts.clock ?? systemClock;
     this.epoch = opts.epoch;
+    this.writerId = opts.writerId ?? String(opts.epoch);
     this.cacheBytesMax = opts.cacheBytesMax ?? 256 * MiB;
     this.blockCacheBytesMax = opts.blockCacheBytesMax ?? 64 * MiB;
     this.uploadIntervalMs = opts.uploadIntervalMs ?? 2000;
@@ -269,7 +282,7 @@ export class LogStore {
     }
     for (const part of this.partitions.values()) {
       part.nextOffset = part.highWatermark = part.uploadedEnd > part.nextOffset ? part.uploadedEnd : part.nextOffset;
-      // Object seq restarts per epoch; the epoch is new on every start, so keys stay unique.
+      // Object seq restarts per start; the writer id is new on every start, so keys stay unique.
     }
     let records = 0;
     for await (const { position, record } of this.wal.recover()) {
@@ -277,6 +290,11 @@ export class LogStore {
       this.replayWalRecord(position, record, onRecoveredBatch);
     }
     this.recovered = true;
+    // Other writers' entries (the controller's leader changes, other leaders' commits) apply as they are learned, in log order.
+    // (Its own records it applies itself, once each, after the append.)
+    this.unfollow = this.metadata.subscribe((r) => {
+      if (!this.appending.has(r)) this.index.apply(r, this.clock.nowMs());
+    });
     this.logger?.info({ partitions: this.partitions.size, walRecords: records, pendingUploadBytes: this.uploadQueueBytes }, "log store recovered");
     if (this.uploadQueue.length === 0 && this.recoveredTrimTo !== null) await this.wal.trim(this.recoveredTrimTo);
     this.timer = setInterval(() => this.kickUpload(), this.uploadIntervalMs);
@@ -319,6 +337,24 @@ export class LogStore {
     this.partitions.set(k, new PartitionLog(topicId, topic, partition));
   }
 
+  /**
+   * This broker becomes the partition's leader after another one (ADR 0003): appends
+   * continue where the committed objects end, and reads come from those objects; nothing is
+   * copied. Refused while batches this broker accepted earlier are not in objects yet.
+   */
+  continueFromObjects(topicId: string, partition: number): void {
+    const part = this.part(topicId, partition);
+    if (part.cache.some((b) => !b.uploaded)) throw new Error(`partition ${topicId}:${partition} still holds batches that are not uploaded`);
+    if (part.cache.length > 0) {
+      part.cache.splice(0);
+      this.uploadedCached = this.uploadedCached.slice(this.uploadedCachedHead).filter((e) => e.part !== part);
+      this.uploadedCachedHead = 0;
+      this.uploadedCachedBytes = this.uploadedCached.reduce((n, e) => n + e.batch.bytes.length, 0);
+    }
+    part.nextOffset = part.highWatermark = part.uploadedEnd;
+    part.notify();
+  }
+
   /** Forgets the partition here and in the metadata log; its objects become garbage for the collector. */
   async deletePartition(topicId: string, partition: number): Promise<void> {
     const k = keyOf(topicId, partition);
@@ -329,7 +365,7 @@ export class LogStore {
     this.readAhead.forget(k);
     part.notify();
     // Queued uploads of this partition are skipped at upload time; their WAL space is trimmed as usual.
-    await this.withIndexLock(() => this.metadata.append({ type: "partition-deleted", topicId, partition, atMs }));
+    await this.withIndexLock(() => this.record({ type: "partition-deleted", topicId, partition, atMs }));
   }
 
   hasPartition(topicId: string, partition: number): boolean {
@@ -526,11 +562,26 @@ export class LogStore {
       const target = offset > part.highWatermark ? part.highWatermark : offset;
       if (target <= part.logStartOffset) return part.logStartOffset;
       const record = { type: "log-start-advanced", topicId, partition, offset: target.toString(), atMs: this.clock.nowMs() };
-      await this.metadata.append(record);
+      await this.record(record);
       // The ends never move here: live, the start is capped at the high watermark; in replay, objects and the WAL (never trimmed before upload) rebuild them.
       if (this.partitions.get(keyOf(topicId, partition)) === part) this.index.apply(record, record.atMs);
       return part.logStartOffset;
     });
+  }
+
+  /**
+   * Appends one storage record. Other brokers append to the same log (their own commits, the
+   * controller's leader changes), so losing the race for the next entry is normal: the
+   * checked append reads what it missed and tries the next one. Whether the record then
+   * counts is decided by the index, the same way for every reader.
+   */
+  private async record(r: MetadataRecord): Promise<void> {
+    this.appending.add(r);
+    try {
+      await this.metadata.appendChecked(() => r);
+    } finally {
+      this.appending.delete(r);
+    }
   }
 
   /**
@@ -638,7 +689,7 @@ export class LogStore {
     const { part } = plan;
     const { batches } = await readPlannedBatches(this.store, plan.blocks);
     const { body, blocks } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
-    const key = streamObjectKey(part.topicId, part.partition, plan.start, this.epoch, this.compactionSeq++);
+    const key = streamObjectKey(part.topicId, part.partition, plan.start, this.writerId, this.compactionSeq++);
     this.inflightKeys.add(key);
     try {
       await this.store.put(key, body, { ifNoneMatch: "*" });
@@ -666,7 +717,7 @@ export class LogStore {
           blocks: blocks.map(blockToTuple),
           replaced: planned.blocks.map(blockId),
         };
-        await this.metadata.append(record);
+        await this.record(record);
         return this.index.applyCompacted(record);
       });
       if (applied) {
@@ -732,7 +783,7 @@ export class LogStore {
 
   private async recordObjectsDeleted(keys: string[]): Promise<void> {
     const record = { type: "objects-deleted", keys, atMs: this.clock.nowMs() };
-    await this.metadata.append(record);
+    await this.record(record);
     this.index.apply(record, record.atMs);
   }
 
@@ -836,7 +887,7 @@ export class LogStore {
     if (streams.length > 0) {
       // In slices: a large upload must not stall appends and fetches while it is encoded.
       const { body, blocks } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
-      key = `objects/${this.epoch}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
+      key = `objects/${this.writerId}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
       // Until its commit is durable the object is referenced by nothing: keep the collector off it.
       this.inflightKeys.add(key);
       try {
@@ -852,34 +903,36 @@ export class LogStore {
         epoch: this.epoch,
         size: body.length,
         atMs,
-        streams: streams.map((s) => ({
-          topicId: s.topicId,
-          partition: s.partition,
-          start: s.cached[0]!.baseOffset.toString(),
-          end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
-          blocks: blocks
-            .filter((b) => b.topicId === s.topicId && b.partition === s.partition)
-            .map(blockToTuple),
-          producers: producerTail(s.batches).map((h) => h.toString("base64")),
-        })),
+        streams: streams.map((s) => {
+          return {
+            topicId: s.topicId,
+            partition: s.partition,
+            start: s.cached[0]!.baseOffset.toString(),
+            end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
+            blocks: blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition).map(blockToTuple),
+            producers: producerTail(s.batches).map((h) => h.toString("base64")),
+            // The leader epoch its batches were accepted under (stamped into each batch by the produce path).
+            leaderEpoch: partitionLeaderEpochOf(s.batches[0]!),
+          };
+        }),
       };
       try {
-        await this.metadata.append(record);
+        await this.record(record);
       } finally {
         this.inflightKeys.delete(key);
       }
-      this.index.noteObject(key, body.length, atMs);
+      // The same rules as replay and as every other broker: a range from a stale leader epoch does not count.
+      this.index.apply(record, atMs);
       for (const s of streams) {
         if (this.partitions.get(keyOf(s.topicId, s.partition)) !== s.part) continue;
-        this.index.addBlocks(s.part, key, blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition));
-        s.part.uploadedEnd = s.cached[s.cached.length - 1]!.lastOffset + 1n;
+        const end = s.cached[s.cached.length - 1]!.lastOffset + 1n;
+        if (s.part.uploadedEnd < end) this.stats.commitsIgnored++;
         for (const c of s.cached) {
           c.uploaded = true;
           this.uploadedCached.push({ part: s.part, batch: c });
           this.uploadedCachedBytes += c.bytes.length;
         }
       }
-      this.index.markPending(key, atMs); // no-op unless every partition of the object went away meanwhile
       this.stats.objectsUploaded++;
       this.stats.bytesUploaded += body.length;
     }
@@ -960,6 +1013,7 @@ export class LogStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unfollow();
     if (this.timer) clearInterval(this.timer);
     for (const t of this.lifecycleTimers) clearInterval(t);
     await Promise.all([...this.running.values()]);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -57,6 +58,8 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     wal,
     metadata: metadataLog,
     epoch,
+    // Broker id, epoch and a random part: unique even when a broker's epoch file was lost.
+    writerId: `b${config.nodeId ?? 1}-e${epoch}-${randomBytes(4).toString("hex")}`,
     logger: logger.child({ component: "log-store" }),
     cacheBytesMax: config.cacheBytesMax,
     uploadIntervalMs: config.uploadIntervalMs,
