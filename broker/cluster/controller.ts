@@ -6,12 +6,26 @@ import { ScramCredentialStore, upsertRecord, type ScramRecord } from "../securit
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 
 /**
- * Durable, ordered, fenced store of metadata records (the metadata log in the object
- * store). `append` resolves once the record is durable; a deposed writer's append fails.
+ * Durable, ordered store of metadata records (the metadata log in the object store) that
+ * other brokers append to as well. `appendChecked` runs `build` against the latest state
+ * (after reading what others appended) and writes what it returns; null writes nothing.
  */
 export interface MetadataJournal {
-  append(record: ControllerRecord): Promise<void>;
+  appendChecked(build: () => ControllerRecord | null): Promise<ControllerRecord | null>;
 }
+
+/** A journal in memory with no other writer (tests, tools): each record is handed to `onRecord`. */
+export function memoryJournal(onRecord: (record: ControllerRecord) => void = () => undefined): MetadataJournal {
+  return {
+    async appendChecked(build) {
+      const r = build();
+      if (r) onRecord(structuredClone(r));
+      return r;
+    },
+  };
+}
+
+const CONTROLLER_RECORD_TYPES: ReadonlySet<string> = new Set(["topic-created", "topic-deleted", "partitions-created", "topic-configs-altered", "scram-credential-upserted", "scram-credential-deleted", "cluster-created", "producer-ids-allocated"]);
 
 export type ControllerRecord =
   | TopicRecord
@@ -32,9 +46,10 @@ const PRODUCER_ID_BLOCK = 1000n;
 export const PARTITIONS_PER_TOPIC_MAX = 10_000;
 
 /**
- * The single writer of cluster metadata. Every change is validated, appended to the
- * journal, then applied, in that order, one at a time: a change that is not durable is
- * never visible, and two racing changes cannot interleave.
+ * Topics, users, the cluster id and producer-id blocks. Any broker may change them: every
+ * change is validated against the latest state inside a checked append, so two brokers
+ * racing (two CreateTopics of one name) cannot both win; then it is applied. A change that
+ * is not durable is never visible; other brokers' changes arrive through `follow`.
  */
 export class Controller {
   clusterId = "";
@@ -43,6 +58,8 @@ export class Controller {
   private nextProducerId = 0n;
   private producerIdLimit = 0n;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Records this controller is appending: applied here after the append, so `follow` skips them. */
+  private readonly appending = new Set<object>();
 
   constructor(
     readonly topics: TopicRegistry,
@@ -50,15 +67,22 @@ export class Controller {
     private readonly hooks: { onTopicCreated?(t: TopicInfo): void; onTopicDeleted?(t: TopicInfo): Promise<void> | void; onPartitionsCreated?(t: TopicInfo, from: number): void } = {},
   ) {}
 
-  /** Applies a record read back from the journal at start-up. */
-  replay(record: ControllerRecord): void {
-    this.apply(record);
+  /** Applies a record read back from the journal at start-up (records of other kinds are ignored). */
+  replay(record: { type: string }): void {
+    if (CONTROLLER_RECORD_TYPES.has(record.type)) this.apply(record as ControllerRecord);
   }
 
-  /** Writes the cluster id on first start; later starts keep the stored one. */
+  /** Applies other brokers' records as the log learns them; returns the unsubscribe. */
+  follow(log: { subscribe(listener: (record: { type: string }) => void): () => void }): () => void {
+    return log.subscribe((r) => {
+      if (!this.appending.has(r)) this.replay(r);
+    });
+  }
+
+  /** Writes the cluster id on first start; later starts (and other brokers) keep the stored one. */
   async ensureClusterId(): Promise<string> {
     return this.serialized(async () => {
-      if (!this.clusterId) await this.commit({ type: "cluster-created", clusterId: randomUuid() });
+      await this.commit(() => (this.clusterId ? ok : { type: "cluster-created", clusterId: randomUuid() }));
       return this.clusterId;
     });
   }
@@ -67,7 +91,6 @@ export class Controller {
     return this.serialized(async () => {
       const nameProblem = topicNameProblem(name);
       if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
-      if (this.topics.byTopicName(name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
       if (name.startsWith("__") && !opts.internal && name === "__consumer_offsets") {
         return fail(ErrorCode.INVALID_REQUEST, `Topic '${name}' is internal and is created by the broker.`);
       }
@@ -75,20 +98,21 @@ export class Controller {
       if (partitions > PARTITIONS_PER_TOPIC_MAX) return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${PARTITIONS_PER_TOPIC_MAX}.`);
       const configProblem = validateTopicConfigs(configs);
       if (configProblem) return fail(ErrorCode.INVALID_CONFIG, configProblem);
+      const exists = () => fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+      if (this.topics.byTopicName(name)) return exists();
       if (opts.validateOnly) return ok;
       const clean = Object.fromEntries(Object.entries(configs).filter((e): e is [string, string] => e[1] !== null));
-      await this.commit({ type: "topic-created", topicId: randomUuid(), name, partitions, configs: clean, internal: opts.internal ?? false });
-      return { ...ok, topic: this.topics.byTopicName(name)! };
+      const result = await this.commit(() => (this.topics.byTopicName(name) ? exists() : { type: "topic-created", topicId: randomUuid(), name, partitions, configs: clean, internal: opts.internal ?? false }));
+      return result.errorCode === ErrorCode.NONE ? { ...ok, topic: this.topics.byTopicName(name)! } : result;
     });
   }
 
   deleteTopic(topic: TopicInfo): Promise<ChangeResult> {
     return this.serialized(async () => {
       if (topic.internal) return fail(ErrorCode.INVALID_REQUEST, `Topic '${topic.name}' is internal and cannot be deleted.`);
-      if (!this.topics.byTopicId(topic.topicId)) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic.name}' does not exist.`);
-      await this.commit({ type: "topic-deleted", topicId: topic.topicId });
-      await this.hooks.onTopicDeleted?.(topic);
-      return ok;
+      const result = await this.commit(() => (this.topics.byTopicId(topic.topicId) ? { type: "topic-deleted", topicId: topic.topicId } : fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic.name}' does not exist.`)));
+      if (result.errorCode === ErrorCode.NONE) await this.hooks.onTopicDeleted?.(topic);
+      return result;
     });
   }
 
@@ -99,8 +123,13 @@ export class Controller {
       if (count === topic.partitions) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${topic.partitions} partitions.`);
       if (count > PARTITIONS_PER_TOPIC_MAX) return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${PARTITIONS_PER_TOPIC_MAX}.`);
       if (validateOnly) return ok;
-      await this.commit({ type: "partitions-created", topicId: topic.topicId, partitions: count });
-      return ok;
+      // Another broker may have grown it meanwhile: the count must still be an increase.
+      return this.commit(() => {
+        const now = this.topics.byTopicId(topic.topicId);
+        if (!now) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic.name}' does not exist.`);
+        if (count <= now.partitions) return fail(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${now.partitions} partitions, which is higher than or equal to the requested ${count}.`);
+        return { type: "partitions-created", topicId: topic.topicId, partitions: count };
+      });
     });
   }
 
@@ -110,8 +139,7 @@ export class Controller {
       const problem = validateTopicConfigs(configs);
       if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
       if (validateOnly) return ok;
-      await this.commit({ type: "topic-configs-altered", topicId: topic.topicId, configs });
-      return ok;
+      return this.commit(() => (this.topics.byTopicId(topic.topicId) ? { type: "topic-configs-altered", topicId: topic.topicId, configs } : fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic.name}' does not exist.`)));
     });
   }
 
@@ -119,8 +147,12 @@ export class Controller {
   allocateProducerId(): Promise<bigint> {
     return this.serialized(async () => {
       if (this.nextProducerId >= this.producerIdLimit) {
-        const start = this.producerIdLimit;
-        await this.commit({ type: "producer-ids-allocated", nextProducerId: String(start + PRODUCER_ID_BLOCK) });
+        // The block starts where the newest one in the log ends, whichever broker took it.
+        let start = 0n;
+        await this.commit(() => {
+          start = this.producerIdLimit;
+          return { type: "producer-ids-allocated", nextProducerId: String(start + PRODUCER_ID_BLOCK) };
+        });
         this.nextProducerId = start;
       }
       return this.nextProducerId++;
@@ -129,21 +161,45 @@ export class Controller {
 
   /** Stores a user's credential for one mechanism (replacing any before it). */
   upsertScramCredential(user: string, cred: ScramCredential): Promise<void> {
-    return this.serialized(() => this.commit(upsertRecord(user, cred)));
+    return this.serialized(async () => {
+      await this.commit(() => upsertRecord(user, cred));
+    });
   }
 
   /** Removes a user's credential for one mechanism; RESOURCE_NOT_FOUND if there is none. */
   deleteScramCredential(user: string, mechanism: ScramMechanism): Promise<ChangeResult> {
     return this.serialized(async () => {
-      if (!this.scram.get(user, mechanism)) return fail(ErrorCode.RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist");
-      await this.commit({ type: "scram-credential-deleted", user, mechanism });
-      return ok;
+      return this.commit(() => (this.scram.get(user, mechanism) ? { type: "scram-credential-deleted", user, mechanism } : fail(ErrorCode.RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist")));
     });
   }
 
-  private async commit(record: ControllerRecord): Promise<void> {
-    await this.journal.append(record);
-    this.apply(record);
+  /**
+   * Writes the record `build` returns, then applies it. `build` runs against the latest
+   * state (it may run again if another broker appended first) and returns a ChangeResult
+   * instead when the change no longer holds; then nothing is written.
+   */
+  private async commit(build: () => ControllerRecord | ChangeResult): Promise<ChangeResult> {
+    let refused: ChangeResult = ok;
+    let built: ControllerRecord | null = null;
+    try {
+      const written = await this.journal.appendChecked(() => {
+        if (built) this.appending.delete(built);
+        const r = build();
+        if (!("type" in r)) {
+          refused = r;
+          built = null;
+          return null;
+        }
+        built = r;
+        this.appending.add(r);
+        return r;
+      });
+      if (!written) return refused;
+      this.apply(written);
+      return ok;
+    } finally {
+      if (built) this.appending.delete(built);
+    }
   }
 
   private apply(record: ControllerRecord): void {

@@ -4,14 +4,14 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/common/config.js";
 import { silentLogger } from "../../src/common/logger.js";
-import { Controller, type ControllerRecord } from "../cluster/controller.js";
+import { Controller, memoryJournal, type ControllerRecord } from "../cluster/controller.js";
 import { TopicRegistry } from "../cluster/topics.js";
 import { loadBrokerConfig, saslMechanismsOf } from "../config.js";
 import { passwordMatches } from "./scram.js";
 import { bootstrapUsers, parseUsersFile } from "./users-file.js";
 
 function controller(journal: ControllerRecord[] = []): Controller {
-  return new Controller(new TopicRegistry(), { append: async (r) => void journal.push(structuredClone(r)) });
+  return new Controller(new TopicRegistry(), memoryJournal((r) => journal.push(r)));
 }
 
 describe("FLOE_SASL_USERS_FILE", () => {

@@ -7,7 +7,7 @@ import { startOpsServer } from "../../src/common/http.js";
 import { advertisedHostOf, type BrokerConfig } from "../config.js";
 import { ErrorCode } from "../protocol/errors.js";
 import { TopicRegistry, INTERNAL_OFFSETS_TOPIC, type TopicInfo } from "../cluster/topics.js";
-import { Controller, type ControllerRecord } from "../cluster/controller.js";
+import { Controller } from "../cluster/controller.js";
 import { PartitionManager } from "../cluster/partitions.js";
 import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
@@ -100,7 +100,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   const runtime = new BrokerRuntime(config, logger, registry, metrics, storage);
 
   // 1. Metadata: topics, cluster id, producer-id blocks, replayed in order.
-  for (const record of storage.metadataRecords) runtime.controller.replay(record as ControllerRecord);
+  for (const record of storage.metadataRecords) runtime.controller.replay(record);
+  // Topics or users another broker changes in the shared log apply here as this broker reads them.
+  runtime.controller.follow(storage.metadataLog);
   await runtime.controller.ensureClusterId();
   if (config.saslUsersFile) await bootstrapUsers(runtime.controller, config.saslUsersFile, config.scramIterations, logger);
   for (const t of runtime.topics.all()) runtime.partitions.ensurePartitions(t);

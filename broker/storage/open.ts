@@ -21,8 +21,8 @@ import { S3ObjectStore } from "./s3-object-store.js";
  */
 export interface Storage {
   readonly objectStore: ObjectStore;
-  /** The controller's journal: appends records to the metadata log. */
-  readonly metadata: { append(record: MetadataRecord): Promise<void> };
+  /** The controller's journal: checked appends to the metadata log (other brokers append too). */
+  readonly metadata: { appendChecked<R extends MetadataRecord>(build: () => R | null): Promise<R | null> };
   readonly metadataLog: MetadataLog;
   /** Records of the metadata log that are not storage's own, in order, for the controller to replay. */
   readonly metadataRecords: MetadataRecord[];
@@ -69,8 +69,8 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   return {
     objectStore,
     metadata: {
-      async append(record) {
-        await metadataLog.append(record);
+      async appendChecked(build) {
+        return ((await metadataLog.appendChecked(build))?.record as ReturnType<typeof build>) ?? null;
       },
     },
     metadataLog,

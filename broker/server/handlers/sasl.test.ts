@@ -274,9 +274,9 @@ describe("DescribeUserScramCredentials and AlterUserScramCredentials", () => {
   });
 
   it("replays the records into the same credentials", async () => {
-    const { Controller } = await import("../../cluster/controller.js");
+    const { Controller, memoryJournal } = await import("../../cluster/controller.js");
     const { TopicRegistry } = await import("../../cluster/topics.js");
-    const replayed = new Controller(new TopicRegistry(), { append: async () => {} });
+    const replayed = new Controller(new TopicRegistry(), memoryJournal());
     for (const r of broker.journal) replayed.replay(r);
     expect(replayed.scram.users()).toEqual(["alice", "bob"]);
     expect(replayed.scram.get("alice", "SCRAM-SHA-512")).toEqual(broker.controller.scram.get("alice", "SCRAM-SHA-512"));

@@ -7,7 +7,7 @@ import { loadBrokerConfig, type BrokerConfig } from "../../config.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { createRegistry } from "../../../src/common/metrics.js";
 import { TopicRegistry } from "../../cluster/topics.js";
-import { Controller, type ControllerRecord } from "../../cluster/controller.js";
+import { Controller, memoryJournal, type ControllerRecord } from "../../cluster/controller.js";
 import type { OffsetCommitRecord } from "../../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../../groups/coordinator.js";
 import { createBrokerMetrics } from "../metrics.js";
@@ -44,11 +44,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
   const registry = createRegistry("broker-test", false);
   const topics = new TopicRegistry();
   const journal: ControllerRecord[] = [];
-  const controller = new Controller(topics, {
-    async append(record) {
-      journal.push(structuredClone(record));
-    },
-  });
+  const controller = new Controller(topics, memoryJournal((r) => journal.push(r)));
   await controller.ensureClusterId();
   const persisted: TestBroker["persisted"] = [];
   const groups = new GroupCoordinator({
