@@ -111,6 +111,24 @@ describe("transaction state machine", () => {
     expect(expired[0]).toMatchObject({ transactionalId: "slow", status: "PrepareAbort", producerEpoch: 1 });
   });
 
+  it("holds TxnOffsetCommit offsets for added groups only, newest per partition, until the end", () => {
+    const m = new TxnStateMachine(60_000);
+    const alloc = ids();
+    run(m, m.initProducerId("t", 1000, null, 0, alloc, FENCED));
+    const who = { producerId: 1000n, producerEpoch: 0 };
+    const off = (groupId: string, offset: bigint) => ({ groupId, topic: "in", partition: 0, offset, leaderEpoch: -1, metadata: null });
+    expect(code(m.commitOffsets("t", who, [off("g", 1n)], 1, FENCED))).toBe(ErrorCode.INVALID_TXN_STATE);
+    run(m, m.add("t", who, [], ["g"], 1, FENCED));
+    expect(code(m.commitOffsets("t", who, [off("other", 1n)], 2, FENCED))).toBe(ErrorCode.INVALID_TXN_STATE);
+    run(m, m.commitOffsets("t", who, [off("g", 5n)], 2, FENCED));
+    run(m, m.commitOffsets("t", who, [off("g", 9n)], 3, FENCED));
+    expect(m.get("t")!.offsets).toEqual([off("g", 9n)]);
+    const prep = run(m, m.endTxn("t", who, true, 4, FENCED))!;
+    expect(prep.offsets).toEqual([off("g", 9n)]);
+    m.apply(m.complete(prep, 5));
+    expect(m.get("t")!.offsets).toEqual([]);
+  });
+
   it("rebuilds the same state from its encoded records", () => {
     const m = new TxnStateMachine(60_000);
     const alloc = ids();
@@ -121,6 +139,7 @@ describe("transaction state machine", () => {
     };
     persist(m.initProducerId("t", 1000, null, 0, alloc, FENCED));
     persist(m.add("t", { producerId: 1000n, producerEpoch: 0 }, [{ topic: "a", partition: 2 }], ["g"], 1, FENCED));
+    persist(m.commitOffsets("t", { producerId: 1000n, producerEpoch: 0 }, [{ groupId: "g", topic: "in", partition: 1, offset: 42n, leaderEpoch: 3, metadata: "m" }], 2, FENCED));
     persist(m.endTxn("t", { producerId: 1000n, producerEpoch: 0 }, false, 2, FENCED));
     const replayed = new TxnStateMachine(60_000);
     for (const { key, value } of log) replayed.apply(decodeTxnRecord(key, value));

@@ -30,9 +30,20 @@ export interface TxnRecord {
   partitions: TxnPartition[];
   /** Groups whose offsets ride on this transaction (AddOffsetsToTxn). */
   groups: string[];
+  /** TxnOffsetCommit offsets, written to `__consumer_offsets` only when the transaction commits. */
+  offsets: TxnOffset[];
   /** When the transaction started (first AddPartitions/AddOffsets), -1 when none is open. */
   startMs: number;
   updateMs: number;
+}
+
+export interface TxnOffset {
+  groupId: string;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
 }
 
 export const PRODUCER_EPOCH_MAX = 32767;
@@ -101,7 +112,7 @@ export class TxnStateMachine {
     if (cur.status === "Ongoing") {
       return { kind: "ok", record: { ...cur, ...bumped, status: "PrepareAbort", updateMs: nowMs } };
     }
-    return { kind: "ok", record: { ...cur, ...bumped, timeoutMs, status: "Empty", partitions: [], groups: [], startMs: -1, updateMs: nowMs } };
+    return { kind: "ok", record: { ...cur, ...bumped, timeoutMs, status: "Empty", partitions: [], groups: [], offsets: [], startMs: -1, updateMs: nowMs } };
   }
 
   /** AddPartitionsToTxn and AddOffsetsToTxn (`groups`). Returns null record when nothing is new. */
@@ -125,10 +136,28 @@ export class TxnStateMachine {
         status: "Ongoing",
         partitions: [...(ongoing ? cur.partitions : []), ...dedupe(newPartitions)],
         groups: [...(ongoing ? cur.groups : []), ...new Set(newGroups)],
+        offsets: ongoing ? cur.offsets : [],
         startMs: ongoing ? cur.startMs : nowMs,
         updateMs: nowMs,
       },
     };
+  }
+
+  /**
+   * TxnOffsetCommit: holds the offsets in the transaction; a later offset for the same
+   * group partition replaces the earlier one. The group must have been added first.
+   */
+  commitOffsets(transactionalId: string, who: ProducerIdentity, offsets: TxnOffset[], nowMs: number, fencedCode: number): TxnDecision {
+    const checked = this.checkProducer(transactionalId, who, fencedCode);
+    if (checked.kind === "error") return checked;
+    const cur = checked.txn;
+    if (cur.status !== "Ongoing") return err(ErrorCode.INVALID_TXN_STATE, `transaction ${transactionalId} is ${cur.status}; TxnOffsetCommit needs an open transaction`);
+    const missing = offsets.find((o) => !cur.groups.includes(o.groupId));
+    if (missing) return err(ErrorCode.INVALID_TXN_STATE, `group ${missing.groupId} was not added to transaction ${transactionalId} (AddOffsetsToTxn)`);
+    const slot = (o: TxnOffset) => `${o.groupId}\u0000${o.topic}\u0000${o.partition}`;
+    const merged = new Map(cur.offsets.map((o) => [slot(o), o]));
+    for (const o of offsets) merged.set(slot(o), o);
+    return { kind: "ok", record: { ...cur, offsets: [...merged.values()], updateMs: nowMs } };
   }
 
   /**
@@ -158,7 +187,7 @@ export class TxnStateMachine {
   /** The record that finishes a Prepare* transaction once every marker is durable. */
   complete(cur: TxnRecord, nowMs: number): TxnRecord {
     if (cur.status !== "PrepareCommit" && cur.status !== "PrepareAbort") throw new Error(`transaction ${cur.transactionalId} is ${cur.status}, not preparing`);
-    return { ...cur, status: cur.status === "PrepareCommit" ? "CompleteCommit" : "CompleteAbort", partitions: [], groups: [], startMs: -1, updateMs: nowMs };
+    return { ...cur, status: cur.status === "PrepareCommit" ? "CompleteCommit" : "CompleteAbort", partitions: [], groups: [], offsets: [], startMs: -1, updateMs: nowMs };
   }
 
   /**
@@ -193,7 +222,7 @@ export class TxnStateMachine {
 }
 
 function fresh(transactionalId: string, producerId: bigint, timeoutMs: number, nowMs: number): TxnRecord {
-  return { transactionalId, producerId, producerEpoch: 0, lastProducerEpoch: -1, timeoutMs, status: "Empty", partitions: [], groups: [], startMs: -1, updateMs: nowMs };
+  return { transactionalId, producerId, producerEpoch: 0, lastProducerEpoch: -1, timeoutMs, status: "Empty", partitions: [], groups: [], offsets: [], startMs: -1, updateMs: nowMs };
 }
 
 /** The next epoch, or a new producer id at epoch 0 when the epoch is used up. */
@@ -212,14 +241,14 @@ function dedupe(ps: TxnPartition[]): TxnPartition[] {
 export function encodeTxnRecord(r: TxnRecord): { key: Buffer; value: Buffer } {
   return {
     key: Buffer.from(JSON.stringify({ v: 1, t: r.transactionalId })),
-    value: Buffer.from(JSON.stringify({ ...r, producerId: r.producerId.toString() })),
+    value: Buffer.from(JSON.stringify({ ...r, producerId: r.producerId.toString(), offsets: r.offsets.map((o) => ({ ...o, offset: o.offset.toString() })) })),
   };
 }
 
 export function decodeTxnRecord(key: Buffer, value: Buffer): TxnRecord {
   const k = JSON.parse(key.toString("utf8")) as { v: number; t: string };
   if (k.v !== 1) throw new Error(`__transaction_state key version ${k.v} is not supported`);
-  const v = JSON.parse(value.toString("utf8")) as Omit<TxnRecord, "producerId"> & { producerId: string };
+  const v = JSON.parse(value.toString("utf8")) as Omit<TxnRecord, "producerId" | "offsets"> & { producerId: string; offsets: (Omit<TxnOffset, "offset"> & { offset: string })[] };
   if (v.transactionalId !== k.t) throw new Error(`__transaction_state record for ${v.transactionalId} under key ${k.t}`);
-  return { ...v, producerId: BigInt(v.producerId) };
+  return { ...v, producerId: BigInt(v.producerId), offsets: v.offsets.map((o) => ({ ...o, offset: BigInt(o.offset) })) };
 }
