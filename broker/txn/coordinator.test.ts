@@ -41,6 +41,16 @@ function world() {
 const p0 = { topic: "out", partition: 0 };
 const offset = (o: bigint): TxnOffset => ({ groupId: "g", topic: "in", partition: 0, offset: o, leaderEpoch: -1, metadata: null });
 
+/** Initialises "t", adds partition p0 and group g, and holds one offset for g. */
+async function openWithOffset(c: TxnCoordinator, at: bigint) {
+  const { producerId } = await c.initProducerId("t", 10_000, null, FENCED);
+  const who = { producerId, producerEpoch: 0 };
+  await c.addPartitions("t", who, [p0], FENCED);
+  await c.addOffsets("t", who, "g", FENCED);
+  await c.txnOffsetCommit("t", who, [offset(at)], FENCED);
+  return who;
+}
+
 describe("transaction coordinator", () => {
   it("commits: markers on every partition, then the offsets, then CompleteCommit", async () => {
     const w = world();
@@ -61,11 +71,7 @@ describe("transaction coordinator", () => {
   it("aborts without committing offsets", async () => {
     const w = world();
     const c = new TxnCoordinator(w.deps);
-    const { producerId } = await c.initProducerId("t", 10_000, null, FENCED);
-    const who = { producerId, producerEpoch: 0 };
-    await c.addPartitions("t", who, [p0], FENCED);
-    await c.addOffsets("t", who, "g", FENCED);
-    await c.txnOffsetCommit("t", who, [offset(7n)], FENCED);
+    const who = await openWithOffset(c, 7n);
     await c.endTxn("t", who, false, FENCED);
     expect(w.markers.map((m) => m.commit)).toEqual([false]);
     expect(w.offsets).toEqual([]);
@@ -105,11 +111,8 @@ describe("transaction coordinator", () => {
   it("finishes after a restart a commit that crashed between PrepareCommit and the markers", async () => {
     const w = world();
     const c = new TxnCoordinator(w.deps);
-    const { producerId } = await c.initProducerId("t", 10_000, null, FENCED);
-    const who = { producerId, producerEpoch: 0 };
-    await c.addPartitions("t", who, [p0], FENCED);
-    await c.addOffsets("t", who, "g", FENCED);
-    await c.txnOffsetCommit("t", who, [offset(3n)], FENCED);
+    const who = await openWithOffset(c, 3n);
+    const { producerId } = who;
     w.setFailMarkers(true);
     await expect(c.endTxn("t", who, true, FENCED)).rejects.toThrow(/disk full/);
     expect(w.records.at(-1)!.status).toBe("PrepareCommit");
