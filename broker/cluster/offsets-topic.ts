@@ -1,6 +1,6 @@
 import type { LogStore } from "../storage/log-store.js";
-import { buildRecordBatch, decodeRecords } from "../protocol/records.js";
-import { batchesOf } from "../protocol/record-batch.js";
+import { buildRecordBatch } from "../protocol/records.js";
+import { replayInternalTopic } from "./internal-topic-replay.js";
 import type { TopicInfo } from "./topics.js";
 
 /**
@@ -71,27 +71,11 @@ export class OffsetsTopic {
 
   /** Reads every partition from its start and reports each group's records in log order. */
   async replay(visit: OffsetsReplayVisitor): Promise<void> {
-    for (let p = 0; p < this.topic.partitions; p++) {
-      let offset = this.log.logStartOffset(this.topic.topicId, p);
-      const end = this.log.highWatermark(this.topic.topicId, p);
-      while (offset < end) {
-        const chunk = await this.log.read(this.topic.topicId, p, offset, 4 * 1024 * 1024);
-        if (chunk.length === 0) break;
-        const before = offset;
-        for (const { bytes, header } of batchesOf(chunk)) {
-          const last = header.baseOffset + BigInt(header.lastOffsetDelta);
-          if (last < offset) continue;
-          for (const r of decodeRecords(bytes)) replayRecord(r.key, r.value, visit);
-          offset = last + 1n;
-        }
-        if (offset === before) throw new Error(`__consumer_offsets-${p}: no progress replaying at offset ${offset}`);
-      }
-    }
+    await replayInternalTopic(this.log, this.topic, (key, value) => replayRecord(key, value, visit));
   }
 }
 
-function replayRecord(key: Buffer | null, value: Buffer | null, visit: OffsetsReplayVisitor): void {
-  if (!key) return;
+function replayRecord(key: Buffer, value: Buffer | null, visit: OffsetsReplayVisitor): void {
   const k = JSON.parse(key.toString("utf8")) as { v: number; k: string; g: string; t?: string; p?: number };
   if (k.k === "group-deleted") visit.deleted(k.g);
   else if (k.k === "offset" && !value) visit.offsetsDeleted(k.g, [{ topic: k.t!, partition: k.p! }]);
