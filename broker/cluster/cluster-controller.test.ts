@@ -18,9 +18,14 @@ async function view(store: MemoryObjectStore) {
   return { log, state };
 }
 
+/** What live leaders were asked to give up, and whether they agree (the broker side: stop writes, upload). */
+const releases: { broker: number; partitions: number }[] = [];
+let releaseAgrees = true;
+
 async function controllerOn(store: MemoryObjectStore, clock: ManualClock, generation: number) {
   const { log, state } = await view(store);
-  const c = new ClusterController({ log, state, clock, generation, holder: `controller-${generation}`, sessionTimeoutMs: SESSION_MS, partitions: () => PARTITIONS });
+  const release = async (broker: number, partitions: unknown[]) => (releases.push({ broker, partitions: partitions.length }), releaseAgrees);
+  const c = new ClusterController({ log, state, clock, generation, holder: `controller-${generation}`, sessionTimeoutMs: SESSION_MS, partitions: () => PARTITIONS, release });
   await c.start();
   return { c, log, state };
 }
@@ -36,6 +41,21 @@ function counts(state: ClusterState): Record<number, number> {
 }
 
 describe("ClusterController", () => {
+  it("moves a live leader's partitions only after it released them; a refusal leaves them where they are", async () => {
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(0);
+    const { c, state } = await controllerOn(store, clock, 1);
+    await c.register(reg(1));
+    releases.length = 0;
+    releaseAgrees = false;
+    await c.register(reg(2));
+    expect(releases).toEqual([{ broker: 1, partitions: 6 }]);
+    expect(counts(state)).toEqual({ 1: 12 });
+    releaseAgrees = true;
+    await c.tick();
+    expect(counts(state)).toEqual({ 1: 6, 2: 6 });
+  });
+
   it("spreads partitions as brokers register, and every broker that follows the log sees the same leaders", async () => {
     const store = new MemoryObjectStore();
     const clock = new ManualClock(0);
@@ -99,7 +119,7 @@ describe("ClusterController", () => {
     const clock = new ManualClock(0);
     const many = Array.from({ length: 5000 }, (_, p) => ({ topicId: "big", partition: p }));
     const { log, state } = await view(store);
-    const c = new ClusterController({ log, state, clock, generation: 1, holder: "c", sessionTimeoutMs: SESSION_MS, partitions: () => many });
+    const c = new ClusterController({ log, state, clock, generation: 1, holder: "c", sessionTimeoutMs: SESSION_MS, partitions: () => many, release: async () => true });
     await c.start();
     await c.register(reg(1));
     const before = log.lastIndex();

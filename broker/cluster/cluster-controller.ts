@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../storage/clock.js";
 import type { MetadataLog, MetadataRecord } from "../storage/metadata-log.js";
-import { planLeaders, type PartitionLeadership } from "./assignment.js";
+import { planLeaders, type LeaderMove, type PartitionLeadership } from "./assignment.js";
 import { CLUSTER_RECORD_TYPES, type ClusterRecord, type ClusterState } from "./cluster-state.js";
 import { Membership, type BrokerRegistration, type HeartbeatAnswer } from "./membership.js";
 import type { ControllerApi } from "./controller-rpc.js";
@@ -27,6 +27,14 @@ export interface ClusterControllerOptions {
   sessionTimeoutMs: number;
   /** Every partition that exists now (from the topic registry). */
   partitions(): { topicId: string; partition: number }[];
+  /**
+   * Asks a live leader to give partitions up before they move (ADR 0003, graceful moves):
+   * it stops accepting writes for them and uploads what its WAL holds, so the new leader
+   * continues from the committed end and nothing acknowledged is left behind. Resolves
+   * false (or throws) when the broker could not; those moves wait for the next round.
+   * Without it, only partitions whose leader is gone (or none) may move.
+   */
+  release?(brokerId: number, partitions: { topicId: string; partition: number }[]): Promise<boolean>;
   logger?: Logger;
 }
 
@@ -137,7 +145,7 @@ export class ClusterController {
       if (owner?.fenced && !owner.walRecovered) continue;
       movable.push({ ...p, leader });
     }
-    const moves = planLeaders(movable, this.candidates());
+    const moves = await this.released(planLeaders(movable, this.candidates()));
     const { generation } = this.opts;
     // Many moves per record: a scale-out of thousands of partitions is a handful of appends.
     for (let i = 0; i < moves.length; i += LEADERS_PER_RECORD_MAX) {
@@ -150,6 +158,29 @@ export class ClusterController {
     }
     if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
     return moves.length;
+  }
+
+  /** The moves that may be written now: from no leader, from a fenced one, or released by their live leader. */
+  private async released(moves: LeaderMove[]): Promise<LeaderMove[]> {
+    const byLeader = new Map<number, LeaderMove[]>();
+    const free: LeaderMove[] = [];
+    for (const m of moves) {
+      const from = m.from >= 0 ? this.opts.state.broker(m.from) : undefined;
+      if (!from || from.fenced) free.push(m);
+      else byLeader.set(m.from, [...(byLeader.get(m.from) ?? []), m]);
+    }
+    const asked = await Promise.all(
+      [...byLeader].map(async ([id, list]) => {
+        if (!this.opts.release) return [];
+        try {
+          if (await this.opts.release(id, list.map(({ topicId, partition }) => ({ topicId, partition })))) return list;
+        } catch (err) {
+          this.opts.logger?.warn({ err, broker: id, partitions: list.length }, "broker did not release partitions; moves retried next round");
+        }
+        return [];
+      }),
+    );
+    return [...free, ...asked.flat()];
   }
 
   /** The planner may only pick brokers that are alive now and whose registration the log holds. */

@@ -35,6 +35,8 @@ export interface ClusterNodeOptions {
   internalUrl: string;
   timings?: ClusterTimings;
   partitions(): { topicId: string; partition: number }[];
+  /** How the controller (when this broker is it) asks a live leader to give partitions up; see ClusterControllerOptions. */
+  release?(brokerId: number, partitions: { topicId: string; partition: number }[]): Promise<boolean>;
   logger?: Logger;
 }
 
@@ -116,7 +118,7 @@ export class ClusterNode {
   private async takeOffice(generation: number): Promise<void> {
     const { log, state, clock, logger } = this.opts;
     await log.catchUp();
-    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, logger });
+    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, logger });
     try {
       await controller.start();
     } catch (err) {
