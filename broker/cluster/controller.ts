@@ -4,6 +4,7 @@ import { TopicRegistry, topicNameProblem, type TopicInfo, type TopicRecord } fro
 import { validateTopicConfigs } from "./topic-configs.js";
 import { ScramCredentialStore, upsertRecord, type ScramRecord } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
+import { AclStore, type AclBinding, type AclFilter, type AclRecord } from "../security/acl.js";
 
 /**
  * Durable, ordered, fenced store of metadata records (the metadata log in the object
@@ -16,6 +17,7 @@ export interface MetadataJournal {
 export type ControllerRecord =
   | TopicRecord
   | ScramRecord
+  | AclRecord
   | { type: "cluster-created"; clusterId: string }
   | { type: "producer-ids-allocated"; nextProducerId: string };
 
@@ -40,6 +42,8 @@ export class Controller {
   clusterId = "";
   /** SASL/SCRAM users, from `scram-credential-*` records. */
   readonly scram = new ScramCredentialStore();
+  /** ACLs, from `acl-*` records. */
+  readonly acls = new AclStore();
   private nextProducerId = 0n;
   private producerIdLimit = 0n;
   private queue: Promise<unknown> = Promise.resolve();
@@ -141,6 +145,22 @@ export class Controller {
     });
   }
 
+  /** Stores an ACL; storing one that exists already is a no-op, as in Kafka. */
+  createAcl(acl: AclBinding): Promise<void> {
+    return this.serialized(async () => {
+      if (!this.acls.has(acl)) await this.commit({ type: "acl-created", acl });
+    });
+  }
+
+  /** Removes every ACL the filter matches, one record each; returns what was removed. */
+  deleteAcls(filter: AclFilter): Promise<AclBinding[]> {
+    return this.serialized(async () => {
+      const gone = this.acls.matching(filter);
+      for (const acl of gone) await this.commit({ type: "acl-deleted", acl });
+      return gone;
+    });
+  }
+
   private async commit(record: ControllerRecord): Promise<void> {
     await this.journal.append(record);
     this.apply(record);
@@ -159,6 +179,10 @@ export class Controller {
       case "scram-credential-upserted":
       case "scram-credential-deleted":
         this.scram.apply(record);
+        return;
+      case "acl-created":
+      case "acl-deleted":
+        this.acls.apply(record);
         return;
       default: {
         const before = record.type === "partitions-created" ? this.topics.byTopicId(record.topicId)?.partitions ?? 0 : 0;
