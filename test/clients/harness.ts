@@ -399,11 +399,15 @@ export async function runClient(client: ClientName, args: string[], timeoutMs = 
 export const EXIT_AUTHENTICATION_FAILED = 3;
 export const EXIT_AUTHORIZATION_FAILED = 4;
 
-/** Runs a client command that should fail; resolves with its exit code and stderr (rejects on a timeout). */
-export async function runClientExpectingFailure(client: ClientName, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stderr: string }> {
+/**
+ * Runs a client command that should fail; resolves with its exit code and stderr. A run
+ * past `timeoutMs` rejects, unless `untilKilled` says the client is expected to retry
+ * forever (then it is killed and resolves with `timedOut`).
+ */
+export async function runClientExpectingFailure(client: ClientName, args: string[], timeoutMs = 120_000, untilKilled = false): Promise<{ code: number | null; stderr: string; stdout: string; timedOut: boolean }> {
   const r = await spawnClient(client, args, timeoutMs);
-  if (r.timedOut) throw new Error(`${client} ${args.join(" ")}: no exit within ${timeoutMs} ms\n${r.stderr.slice(-4000)}`);
-  return { code: r.code, stderr: r.stderr };
+  if (r.timedOut && !untilKilled) throw new Error(`${client} ${args.join(" ")}: no exit within ${timeoutMs} ms\n${r.stderr.slice(-4000)}`);
+  return { code: r.code, stderr: r.stderr, stdout: r.stdout, timedOut: r.timedOut };
 }
 
 // ---------------------------------------------------------------------------------------
