@@ -1,3 +1,5 @@
+import type { DescribeAclsRequest } from "../protocol/messages/index.js";
+
 /**
  * Kafka's ACL model (KIP-140, KIP-290) and the store the controller keeps of it. The codes
  * are Kafka's wire codes, so requests, records and responses share one vocabulary.
@@ -27,6 +29,25 @@ export interface AclBinding {
 }
 
 export type AclFilter = { [K in keyof AclBinding]: K extends "resourceName" | "principal" | "host" ? string | null : number };
+
+/** The filter fields DescribeAcls and DeleteAcls share on the wire (DeleteAcls filters have the same ones). */
+export type WireAclFilter = DescribeAclsRequest;
+
+/** A wire filter as an AclFilter; before v1 there is no pattern type and it means LITERAL. */
+export function filterOfWire(f: WireAclFilter, apiVersion: number): AclFilter {
+  return {
+    resourceType: f.resourceTypeFilter,
+    resourceName: f.resourceNameFilter,
+    patternType: apiVersion >= 1 ? f.patternTypeFilter : PatternType.LITERAL,
+    principal: f.principalFilter,
+    host: f.hostFilter,
+    operation: f.operation,
+    permissionType: f.permissionType,
+  };
+}
+
+/** What the ACL APIs answer, with SECURITY_DISABLED, when FLOE_AUTHORIZER=none. */
+export const NO_AUTHORIZER_MESSAGE = "No authorizer is configured (FLOE_AUTHORIZER=none).";
 
 export type AclRecord = { type: "acl-created"; acl: AclBinding } | { type: "acl-deleted"; acl: AclBinding };
 

@@ -4,7 +4,7 @@
 import type { DescribeAclsRequest, DescribeAclsResponse } from "../../protocol/messages/index.js";
 import { defaultsDescribeAclsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
-import { AclOperation as Op, PatternType, filterProblem, type AclBinding } from "../../security/acl.js";
+import { AclOperation as Op, NO_AUTHORIZER_MESSAGE, filterOfWire, filterProblem, type AclBinding } from "../../security/acl.js";
 import { defineHandler } from "../handler.js";
 import { clusterCheck, deniedMessageOf } from "../access.js";
 
@@ -18,16 +18,8 @@ export const describeAcls = defineHandler<DescribeAclsRequest, DescribeAclsRespo
     denied: (_req, errorCode) => ({ ...defaultsDescribeAclsResponse(), errorCode, errorMessage: deniedMessageOf(errorCode) }),
   },
   handle(req, ctx) {
-    if (ctx.broker.config.authorizer === "none") return failed(ErrorCode.SECURITY_DISABLED, "No authorizer is configured (FLOE_AUTHORIZER=none).");
-    const filter = {
-      resourceType: req.resourceTypeFilter,
-      resourceName: req.resourceNameFilter,
-      patternType: ctx.apiVersion >= 1 ? req.patternTypeFilter : PatternType.LITERAL,
-      principal: req.principalFilter,
-      host: req.hostFilter,
-      operation: req.operation,
-      permissionType: req.permissionType,
-    };
+    if (ctx.broker.config.authorizer === "none") return failed(ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER_MESSAGE);
+    const filter = filterOfWire(req, ctx.apiVersion);
     const problem = filterProblem(filter);
     if (problem) return failed(ErrorCode.INVALID_REQUEST, problem);
     // One entry per resource pattern, its ACLs beneath it, in a stable order.

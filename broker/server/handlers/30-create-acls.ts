@@ -4,7 +4,7 @@
 // each; creating an ACL that exists already succeeds without a second copy.
 import type { CreateAclsRequest, CreateAclsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
-import { AclOperation as Op, PatternType, bindingProblem, type AclBinding } from "../../security/acl.js";
+import { AclOperation as Op, NO_AUTHORIZER_MESSAGE, PatternType, bindingProblem, type AclBinding } from "../../security/acl.js";
 import { defineHandler } from "../handler.js";
 import { clusterCheck, deniedMessageOf } from "../access.js";
 
@@ -21,7 +21,7 @@ export const createAcls = defineHandler<CreateAclsRequest, CreateAclsResponse>({
     const results: CreateAclsResponse["results"] = [];
     for (const c of req.creations) {
       if (ctx.broker.config.authorizer === "none") {
-        results.push({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: "No authorizer is configured (FLOE_AUTHORIZER=none)." });
+        results.push({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: NO_AUTHORIZER_MESSAGE });
         continue;
       }
       const acl: AclBinding = {

@@ -3,7 +3,7 @@
 // Needs ALTER on the cluster. Each filter removes every ACL it matches and lists them.
 import type { DeleteAclsRequest, DeleteAclsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
-import { AclOperation as Op, PatternType, filterProblem } from "../../security/acl.js";
+import { AclOperation as Op, NO_AUTHORIZER_MESSAGE, filterOfWire, filterProblem } from "../../security/acl.js";
 import { defineHandler } from "../handler.js";
 import { clusterCheck, deniedMessageOf } from "../access.js";
 
@@ -20,18 +20,10 @@ export const deleteAcls = defineHandler<DeleteAclsRequest, DeleteAclsResponse>({
     const filterResults: DeleteAclsResponse["filterResults"] = [];
     for (const f of req.filters) {
       if (ctx.broker.config.authorizer === "none") {
-        filterResults.push({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: "No authorizer is configured (FLOE_AUTHORIZER=none).", matchingAcls: [] });
+        filterResults.push({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: NO_AUTHORIZER_MESSAGE, matchingAcls: [] });
         continue;
       }
-      const filter = {
-        resourceType: f.resourceTypeFilter,
-        resourceName: f.resourceNameFilter,
-        patternType: ctx.apiVersion >= 1 ? f.patternTypeFilter : PatternType.LITERAL,
-        principal: f.principalFilter,
-        host: f.hostFilter,
-        operation: f.operation,
-        permissionType: f.permissionType,
-      };
+      const filter = filterOfWire(f, ctx.apiVersion);
       const problem = filterProblem(filter);
       if (problem) {
         filterResults.push({ errorCode: ErrorCode.INVALID_REQUEST, errorMessage: problem, matchingAcls: [] });
