@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, type Admin } from "kafkajs";
 import { makeCa, makeCert, type TestCa, type TestCert } from "../../broker/security/test-certs.js";
 import { EXIT_AUTHENTICATION_FAILED, EXIT_AUTHORIZATION_FAILED, installClient, runClient, runClientExpectingFailure, startBroker, type BrokerHandle, type ClientName } from "./harness.js";
 
@@ -112,21 +112,47 @@ describe.each(SECURED_CLIENTS)("%s over SASL_SSL with ACLs", (clientName) => {
     expect(denied.stderr).toMatch(/authoriz/i);
 
     // The ACL goes in through the Admin API, as kafka-acls.sh would send it.
-    const kafka = new Kafka({ clientId: "acl-admin", brokers: [bootstrap()], logLevel: logLevel.NOTHING, ssl: { ca: fs.readFileSync(ca.caFile, "utf8"), cert: fs.readFileSync(client.certFile, "utf8"), key: fs.readFileSync(client.keyFile, "utf8") }, sasl: { mechanism: "scram-sha-512", username: "admin", password: "admin-secret" } });
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      // kafkajs's enums: resource type TOPIC 2, pattern LITERAL 3, operation WRITE 4, permission ALLOW 3.
+    // kafkajs's enums: resource type TOPIC 2, pattern LITERAL 3, operation WRITE 4, permission ALLOW 3.
+    await withAdmin(async (admin) => {
       await admin.createAcls({ acl: [{ resourceType: 2, resourceName: TOPIC, resourcePatternType: 3, principal: "User:alice", host: "*", operation: 4, permissionType: 3 }] });
       const listed = await admin.describeAcls({ resourceType: 2, resourceName: TOPIC, resourcePatternType: 3, operation: 1, permissionType: 1 });
       expect(listed.resources.map((r) => [r.resourceName, r.acls.map((a) => a.principal)])).toEqual([[TOPIC, ["User:alice"]]]);
-    } finally {
-      await admin.disconnect();
-    }
+    });
     const allowed = await runClient(clientName, ["produce", "--bootstrap", bootstrap(), "--topic", TOPIC, "--count", "3", ...login("alice", "alice-secret")]);
     expect(allowed.records).toHaveLength(3);
   }, 180_000);
+
+  it("a consumer with READ on the topic but not on its group exits with the authorization code", async () => {
+    // READ on the topic (operation 3), nothing on the group.
+    await withAdmin((admin) => admin.createAcls({ acl: [{ resourceType: 2, resourceName: TOPIC, resourcePatternType: 3, principal: "User:alice", host: "*", operation: 3, permissionType: 3 }] }));
+    const r = await runClientExpectingFailure(clientName, ["consume", "--bootstrap", bootstrap(), "--topic", TOPIC, "--group", `alice-${clientName}`, "--count", "1", "--timeout-ms", "30000", ...login("alice", "alice-secret")]);
+    if (clientName === "kafkajs") {
+      // kafkajs logs the broker's GROUP_AUTHORIZATION_FAILED, then throws
+      // KafkaJSGroupCoordinatorNotFound without it as a cause, so its CLI exits as a plain failure.
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/Group authorization failed/);
+    } else {
+      expect(r.code, r.stderr).toBe(EXIT_AUTHORIZATION_FAILED);
+    }
+  }, 120_000);
 });
+
+async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const kafka = new Kafka({
+    clientId: "acl-admin",
+    brokers: [bootstrap()],
+    logLevel: logLevel.NOTHING,
+    ssl: { ca: fs.readFileSync(ca.caFile, "utf8"), cert: fs.readFileSync(client.certFile, "utf8"), key: fs.readFileSync(client.keyFile, "utf8") },
+    sasl: { mechanism: "scram-sha-512", username: "admin", password: "admin-secret" },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 // Keep the temporary certificate folder out of the way of other runs.
 afterAll(() => {

@@ -98,7 +98,8 @@ function exitCodeOf(err: unknown): number {
     if (/AUTHORIZATION_FAILED/.test(type)) return EXIT_AUTHORIZATION;
     if (name === "KafkaJSSASLAuthenticationError" || type === "SASL_AUTHENTICATION_FAILED") return EXIT_AUTHENTICATION;
     // A refused TLS handshake: certificate problems on either side.
-    if ((e as { code?: string }).code?.startsWith("ERR_SSL") || /certificate|alert|SSL routines|self.signed|UNABLE_TO_VERIFY/i.test(message)) return EXIT_AUTHENTICATION;
+    const code = (e as { code?: unknown }).code;
+    if ((typeof code === "string" && code.startsWith("ERR_SSL")) || /certificate|alert|SSL routines|self.signed|UNABLE_TO_VERIFY/i.test(message)) return EXIT_AUTHENTICATION;
   }
   return 1;
 }
@@ -166,8 +167,13 @@ async function consume(): Promise<number> {
   let seen = 0;
   const next = new Map<number, string>(); // partition -> offset to commit (last printed + 1)
   let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let crash!: (err: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => ((finish = resolve), (crash = reject)));
   const timer = setTimeout(finish, int("timeout-ms", 60_000));
+  // A consumer that kafkajs will not restart (e.g. GROUP_AUTHORIZATION_FAILED) fails the command.
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!event.payload.restart) crash(event.payload.error);
+  });
   await consumer.run({
     // Resolve by hand so that kafkajs's auto-commit never covers a record not printed.
     eachBatchAutoResolve: false,
@@ -182,8 +188,11 @@ async function consume(): Promise<number> {
       await heartbeat();
     },
   });
-  await finished;
-  clearTimeout(timer);
+  try {
+    await finished;
+  } finally {
+    clearTimeout(timer);
+  }
   flushOut();
   // Synchronous commit of exactly what was printed, while still a member of the group.
   if (next.size) await consumer.commitOffsets([...next].map(([partition, offset]) => ({ topic, partition, offset })));
