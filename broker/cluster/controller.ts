@@ -4,6 +4,7 @@ import { TopicRegistry, topicNameProblem, type TopicInfo, type TopicRecord } fro
 import { validateTopicConfigs } from "./topic-configs.js";
 import { ScramCredentialStore, upsertRecord, type ScramRecord } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
+import { AclStore, type AclBinding, type AclFilter, type AclRecord } from "../security/acl.js";
 
 /**
  * Durable, ordered store of metadata records (the metadata log in the object store) that
@@ -25,11 +26,12 @@ export function memoryJournal(onRecord: (record: ControllerRecord) => void = () 
   };
 }
 
-const CONTROLLER_RECORD_TYPES: ReadonlySet<string> = new Set(["topic-created", "topic-deleted", "partitions-created", "topic-configs-altered", "scram-credential-upserted", "scram-credential-deleted", "cluster-created", "producer-ids-allocated"]);
+const CONTROLLER_RECORD_TYPES: ReadonlySet<string> = new Set(["acl-created", "acl-deleted", "topic-created", "topic-deleted", "partitions-created", "topic-configs-altered", "scram-credential-upserted", "scram-credential-deleted", "cluster-created", "producer-ids-allocated"]);
 
 export type ControllerRecord =
   | TopicRecord
   | ScramRecord
+  | AclRecord
   | { type: "cluster-created"; clusterId: string }
   | { type: "producer-ids-allocated"; nextProducerId: string };
 
@@ -55,6 +57,8 @@ export class Controller {
   clusterId = "";
   /** SASL/SCRAM users, from `scram-credential-*` records. */
   readonly scram = new ScramCredentialStore();
+  /** ACLs, from `acl-*` records. */
+  readonly acls = new AclStore();
   private nextProducerId = 0n;
   private producerIdLimit = 0n;
   private queue: Promise<unknown> = Promise.resolve();
@@ -173,6 +177,26 @@ export class Controller {
     });
   }
 
+  /** Stores an ACL; storing one that exists already is a no-op, as in Kafka. */
+  createAcl(acl: AclBinding): Promise<void> {
+    return this.serialized(async () => {
+      await this.commit(() => (this.acls.has(acl) ? ok : { type: "acl-created", acl }));
+    });
+  }
+
+  /** Removes every ACL the filter matches, one record each; returns what was removed. */
+  deleteAcls(filter: AclFilter): Promise<AclBinding[]> {
+    return this.serialized(async () => {
+      const gone: AclBinding[] = [];
+      for (const acl of this.acls.matching(filter)) {
+        // Another broker may have removed it meanwhile: only what this call removed is reported.
+        const result = await this.commit(() => (this.acls.has(acl) ? { type: "acl-deleted", acl } : fail(ErrorCode.NONE, "already removed")));
+        if (result.errorMessage === null) gone.push(acl);
+      }
+      return gone;
+    });
+  }
+
   /**
    * Writes the record `build` returns, then applies it. `build` runs against the latest
    * state (it may run again if another broker appended first) and returns a ChangeResult
@@ -215,6 +239,10 @@ export class Controller {
       case "scram-credential-upserted":
       case "scram-credential-deleted":
         this.scram.apply(record);
+        return;
+      case "acl-created":
+      case "acl-deleted":
+        this.acls.apply(record);
         return;
       default: {
         const before = record.type === "partitions-created" ? this.topics.byTopicId(record.topicId)?.partitions ?? 0 : 0;

@@ -7,6 +7,7 @@ import type { Handler, RequestContext } from "./handler.js";
 import type { Broker } from "./broker.js";
 import type { BrokerMetrics } from "./metrics.js";
 import { authenticationGate } from "../security/sasl.js";
+import { authorizerFor, refusal } from "./access.js";
 
 /**
  * Turns one request frame into one response frame: header, version check, body decode,
@@ -58,8 +59,11 @@ export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Han
       throw err;
     }
     let thenClose: string | undefined;
-    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker, closeAfterResponse: (reason) => (thenClose = reason) };
-    const response = await handler.handle(request, ctx);
+    const authorize = authorizerFor(broker.config, broker.controller.acls, conn.principal, conn.remoteAddress);
+    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker, authorize, closeAfterResponse: (reason) => (thenClose = reason) };
+    const denied = refusal(handler, request, ctx);
+    if (denied) metrics.requestErrors.inc({ api: apiName, reason: "unauthorized" });
+    const response = denied ? denied.response : await handler.handle(request, ctx);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.requestSeconds.observe({ api: apiName }, seconds);
     if (response === null) return thenClose === undefined ? { kind: "none" } : { kind: "close", reason: thenClose };

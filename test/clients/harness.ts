@@ -328,15 +328,19 @@ export interface ClientRun {
   ms: number;
 }
 
-/**
- * Runs one client command and parses its JSON lines. Rejects, with the client's stderr,
- * if it exits non-zero, prints no summary, prints a line that is not JSON, or runs past
- * `timeoutMs`.
- */
-export function runClient(client: ClientName, args: string[], timeoutMs = 180_000): Promise<ClientRun> {
+interface ClientExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+}
+
+/** Runs one client command to its end (killed after `timeoutMs`); rejects only if it cannot start. */
+function spawnClient(client: ClientName, args: string[], timeoutMs: number): Promise<ClientExit> {
   const [cmd, argv] = clientCommand(client, args);
   const started = Date.now();
-  const what = `${client} ${args.join(" ")}`;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     live.add(child);
@@ -352,33 +356,58 @@ export function runClient(client: ClientName, args: string[], timeoutMs = 180_00
     child.once("error", (e) => {
       clearTimeout(timer);
       live.delete(child);
-      reject(new Error(`${what}: could not start ${cmd}: ${e.message} (is the client installed? tools/clients/install.sh ${INSTALL_TARGET[client]})`));
+      reject(new Error(`${client} ${args.join(" ")}: could not start ${cmd}: ${e.message} (is the client installed? tools/clients/install.sh ${INSTALL_TARGET[client]})`));
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
-      const text = Buffer.concat(out).toString();
-      const fail = (why: string) => reject(new Error(`${what}: ${why}\n--- stderr (tail) ---\n${err.toString().slice(-6000)}\n--- stdout (tail) ---\n${text.slice(-1000)}`));
-      if (timedOut) return fail(`no exit within ${timeoutMs} ms`);
-      const records: ClientRecord[] = [];
-      let summary: Record<string, unknown> | undefined;
-      for (const line of text.split("\n")) {
-        if (!line.trim()) continue;
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return fail(`stdout line is not JSON: ${line.slice(0, 200)}`);
-        }
-        if (parsed.done === true) summary = parsed;
-        else if (summary) return fail(`record printed after the summary: ${line}`);
-        else records.push(parsed as unknown as ClientRecord);
-      }
-      if (code !== 0) return fail(`exited ${code ?? signal}`);
-      if (!summary) return fail("printed no summary line");
-      resolve({ records, summary, stderr: err.toString(), ms: Date.now() - started });
+      resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: err.toString(), timedOut, ms: Date.now() - started });
     });
   });
+}
+
+/**
+ * Runs one client command and parses its JSON lines. Rejects, with the client's stderr,
+ * if it exits non-zero, prints no summary, prints a line that is not JSON, or runs past
+ * `timeoutMs`.
+ */
+export async function runClient(client: ClientName, args: string[], timeoutMs = 180_000): Promise<ClientRun> {
+  const what = `${client} ${args.join(" ")}`;
+  const r = await spawnClient(client, args, timeoutMs);
+  const fail = (why: string) => new Error(`${what}: ${why}\n--- stderr (tail) ---\n${r.stderr.slice(-6000)}\n--- stdout (tail) ---\n${r.stdout.slice(-1000)}`);
+  if (r.timedOut) throw fail(`no exit within ${timeoutMs} ms`);
+  const records: ClientRecord[] = [];
+  let summary: Record<string, unknown> | undefined;
+  for (const line of r.stdout.split("\n")) {
+    if (!line.trim()) continue;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw fail(`stdout line is not JSON: ${line.slice(0, 200)}`);
+    }
+    if (parsed.done === true) summary = parsed;
+    else if (summary) throw fail(`record printed after the summary: ${line}`);
+    else records.push(parsed as unknown as ClientRecord);
+  }
+  if (r.code !== 0) throw fail(`exited ${r.code ?? r.signal}`);
+  if (!summary) throw fail("printed no summary line");
+  return { records, summary, stderr: r.stderr, ms: r.ms };
+}
+
+/** Exit codes every client CLI shares (tools/clients/*): failed authentication and failed authorization are told apart. */
+export const EXIT_AUTHENTICATION_FAILED = 3;
+export const EXIT_AUTHORIZATION_FAILED = 4;
+
+/**
+ * Runs a client command that should fail; resolves with its exit code and stderr. A run
+ * past `timeoutMs` rejects, unless `untilKilled` says the client is expected to retry
+ * forever (then it is killed and resolves with `timedOut`).
+ */
+export async function runClientExpectingFailure(client: ClientName, args: string[], timeoutMs = 120_000, untilKilled = false): Promise<{ code: number | null; stderr: string; stdout: string; timedOut: boolean }> {
+  const r = await spawnClient(client, args, timeoutMs);
+  if (r.timedOut && !untilKilled) throw new Error(`${client} ${args.join(" ")}: no exit within ${timeoutMs} ms\n${r.stderr.slice(-4000)}`);
+  return { code: r.code, stderr: r.stderr, stdout: r.stdout, timedOut: r.timedOut };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,11 +10,30 @@
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { topicCheck, transactionalIdCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsProduceResponse, defaultsProduceResponseTopicProduceResponse, defaultsProduceResponsePartitionProduceResponse } from "../../protocol/messages/index.js";
 
 export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   apiKey: 0,
   minVersion: 0,
   maxVersion: 11,
+  access: {
+    kind: "needs",
+    needs: (req) => [...(req.transactionalId ? [transactionalIdCheck(req.transactionalId, Op.WRITE)] : []), ...req.topicData.map((t) => topicCheck(t.name, Op.WRITE))],
+    // acks=0: the client reads no response, so a refused batch is dropped unanswered.
+    denied: (req, errorCode) =>
+      req.acks === 0
+        ? null
+        : {
+            ...defaultsProduceResponse(),
+            responses: req.topicData.map((t) => ({
+              ...defaultsProduceResponseTopicProduceResponse(),
+              name: t.name,
+              partitionResponses: t.partitionData.map((p) => ({ ...defaultsProduceResponsePartitionProduceResponse(), index: p.index, errorCode, errorMessage: deniedMessageOf(errorCode) })),
+            })),
+          },
+  },
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;

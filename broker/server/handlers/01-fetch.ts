@@ -11,6 +11,9 @@ import type { FetchRequest, FetchResponse, FetchResponsePartitionData } from "..
 import { ErrorCode } from "../../protocol/errors.js";
 import { ZERO_UUID } from "../../protocol/primitives.js";
 import { defineHandler, type RequestContext } from "../handler.js";
+import { topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsFetchResponse, defaultsFetchResponseableTopicResponse, defaultsFetchResponsePartitionData } from "../../protocol/messages/index.js";
 import { FINAL_EPOCH, INITIAL_EPOCH, partitionKey, type FetchSession, type SessionPartition } from "../fetch-sessions.js";
 import { leadPartition } from "./partition-leader.js";
 
@@ -18,6 +21,23 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
   apiKey: 1,
   minVersion: 4,
   maxVersion: 17,
+  access: {
+    kind: "needs",
+    // v13+ names topics by id; an unknown id is left to the handler (UNKNOWN_TOPIC_ID).
+    needs: (req, ctx) => req.topics.flatMap((t) => {
+      const name = t.topic || ctx.broker.topics.byTopicId(t.topicId)?.name;
+      return name ? [topicCheck(name, Op.READ)] : [];
+    }),
+    denied: (req, errorCode) => ({
+      ...defaultsFetchResponse(),
+      responses: req.topics.map((t) => ({
+        ...defaultsFetchResponseableTopicResponse(),
+        topic: t.topic,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => ({ ...defaultsFetchResponsePartitionData(), partitionIndex: p.partition, errorCode })),
+      })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const sessions = broker.fetchSessions;

@@ -9,6 +9,9 @@ import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponsePartit
 import { ErrorCode } from "../../protocol/errors.js";
 import { firstRecordAtOrAfter } from "../../protocol/records.js";
 import { defineHandler } from "../handler.js";
+import { topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsListOffsetsResponse, defaultsListOffsetsResponsePartitionResponse } from "../../protocol/messages/index.js";
 import { leadPartition } from "./partition-leader.js";
 
 const LATEST = -1n;
@@ -18,6 +21,14 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
   apiKey: 2,
   minVersion: 0,
   maxVersion: 6,
+  access: {
+    kind: "needs",
+    needs: (req) => req.topics.map((t) => topicCheck(t.name, Op.DESCRIBE)),
+    denied: (req, errorCode) => ({
+      ...defaultsListOffsetsResponse(),
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...defaultsListOffsetsResponsePartitionResponse(), partitionIndex: p.partitionIndex, errorCode })) })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const log = broker.partitions.log;

@@ -10,30 +10,44 @@ import { ErrorCode } from "../../protocol/errors.js";
 import { ZERO_UUID } from "../../protocol/primitives.js";
 import type { TopicInfo } from "../../cluster/topics.js";
 import { defineHandler, type RequestContext } from "../handler.js";
+import { AclOperation as Op, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
 
-/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: all allowed until ACLs land. */
-const TOPIC_OPERATIONS_ALL = [3, 4, 5, 6, 7, 8, 10, 11].reduce((acc, op) => acc | (1 << op), 0);
+/** Operations reported in topicAuthorizedOperations (KIP-430). */
+const TOPIC_OPERATIONS = [Op.READ, Op.WRITE, Op.CREATE, Op.DELETE, Op.ALTER, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS];
 const OPERATIONS_NOT_REQUESTED = -2147483648;
 
 export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
   apiKey: 3,
   minVersion: 0,
   maxVersion: 12,
+  access: { kind: "per-resource", note: "topics the principal may not DESCRIBE are hidden or answered with TOPIC_AUTHORIZATION_FAILED; auto-creation needs CREATE" },
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const allTopics = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
     const topics: MetadataResponseTopic[] = [];
     if (allTopics) {
-      for (const t of broker.topics.all()) topics.push(describeTopic(t, ctx, req.includeTopicAuthorizedOperations));
+      // As in Kafka, topics the principal may not DESCRIBE are left out of a full listing.
+      for (const t of broker.topics.all()) if (mayDescribe(ctx, t.name)) topics.push(describeTopic(t, ctx, req.includeTopicAuthorizedOperations));
     } else {
       const autoCreate = apiVersion < 4 || req.allowAutoTopicCreation;
       for (const wanted of req.topics ?? []) {
         if (wanted.name === null || wanted.name === "") {
           const byId = wanted.topicId !== ZERO_UUID ? broker.topics.byTopicId(wanted.topicId) : undefined;
-          topics.push(byId ? describeTopic(byId, ctx, req.includeTopicAuthorizedOperations) : missingTopic(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+          if (byId && !mayDescribe(ctx, byId.name)) topics.push(missingTopic(null, wanted.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+          else topics.push(byId ? describeTopic(byId, ctx, req.includeTopicAuthorizedOperations) : missingTopic(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
           continue;
         }
         let topic = broker.topics.byTopicName(wanted.name);
+        if (topic && !mayDescribe(ctx, topic.name)) {
+          topics.push(missingTopic(wanted.name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+          continue;
+        }
+        // Auto-creation needs CREATE on the cluster or the topic; without it the topic is
+        // unknown to a principal that may describe it, and unauthorized to one that may not.
+        if (!topic && autoCreate && !mayCreate(ctx, wanted.name)) {
+          topics.push(missingTopic(wanted.name, ZERO_UUID, mayDescribe(ctx, wanted.name) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+          continue;
+        }
         if (!topic && autoCreate) {
           const created = await broker.autoCreateTopic(wanted.name);
           if ("errorCode" in created) {
@@ -77,10 +91,18 @@ function describeTopic(t: TopicInfo, ctx: RequestContext, withOperations: boolea
     topicId: t.topicId,
     isInternal: t.internal,
     partitions,
-    topicAuthorizedOperations: withOperations ? TOPIC_OPERATIONS_ALL : OPERATIONS_NOT_REQUESTED,
+    topicAuthorizedOperations: withOperations ? TOPIC_OPERATIONS.filter((op) => ctx.authorize(ResourceType.TOPIC, t.name, op)).reduce((acc, op) => acc | (1 << op), 0) : OPERATIONS_NOT_REQUESTED,
   };
 }
 
 function missingTopic(name: string | null, topicId: string, errorCode: number): MetadataResponseTopic {
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED };
+}
+
+function mayDescribe(ctx: RequestContext, topic: string): boolean {
+  return ctx.authorize(ResourceType.TOPIC, topic, Op.DESCRIBE);
+}
+
+function mayCreate(ctx: RequestContext, topic: string): boolean {
+  return ctx.authorize(ResourceType.CLUSTER, CLUSTER_NAME, Op.CREATE) || ctx.authorize(ResourceType.TOPIC, topic, Op.CREATE);
 }

@@ -9,6 +9,9 @@
 import type { OffsetCommitRequest, OffsetCommitResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck, topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsOffsetCommitResponse } from "../../protocol/messages/index.js";
 import { groupAccess } from "./group-access.js";
 
 export const OFFSET_METADATA_BYTES_MAX = 4096;
@@ -19,6 +22,14 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
   apiKey: 8,
   minVersion: 0,
   maxVersion: 9,
+  access: {
+    kind: "needs",
+    needs: (req) => [groupCheck(req.groupId, Op.READ), ...req.topics.map((t) => topicCheck(t.name, Op.READ))],
+    denied: (req, errorCode) => ({
+      ...defaultsOffsetCommitResponse(),
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const v = ctx.apiVersion;

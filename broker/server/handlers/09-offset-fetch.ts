@@ -10,6 +10,9 @@
 import type { OffsetFetchRequest, OffsetFetchResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck, topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsOffsetFetchResponse, defaultsOffsetFetchResponsePartition } from "../../protocol/messages/index.js";
 import type { Broker } from "../broker.js";
 import { groupAccess } from "./group-access.js";
 
@@ -35,6 +38,20 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
   apiKey: 9,
   minVersion: 0,
   maxVersion: 9,
+  access: {
+    kind: "needs",
+    needs: (req, ctx) =>
+      ctx.apiVersion >= 8
+        ? req.groups.flatMap((g) => [groupCheck(g.groupId, Op.DESCRIBE), ...(g.topics ?? []).map((t) => topicCheck(t.name, Op.DESCRIBE))])
+        : [groupCheck(req.groupId, Op.DESCRIBE), ...(req.topics ?? []).map((t) => topicCheck(t.name, Op.DESCRIBE))],
+    denied: (req, errorCode) => ({
+      ...defaultsOffsetFetchResponse(),
+      errorCode,
+      // v0-1 have no top-level error code: the partitions asked for carry it.
+      topics: (req.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ ...defaultsOffsetFetchResponsePartition(), partitionIndex, errorCode })) })),
+      groups: req.groups.map((g) => ({ groupId: g.groupId, topics: [], errorCode })),
+    }),
+  },
   handle(req, ctx) {
     const { broker } = ctx;
     const v = ctx.apiVersion;

@@ -7,6 +7,9 @@
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck, transactionalIdCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsFindCoordinatorResponse } from "../../protocol/messages/index.js";
 import type { Broker } from "../broker.js";
 import { COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from "./group-access.js";
 
@@ -22,6 +25,19 @@ export const findCoordinator = defineHandler<FindCoordinatorRequest, FindCoordin
   apiKey: 10,
   minVersion: 0,
   maxVersion: 6,
+  access: {
+    kind: "needs",
+    needs: (req, ctx) => (ctx.apiVersion >= 4 ? req.coordinatorKeys : [req.key]).map((key) => (req.keyType === 1 ? transactionalIdCheck(key, Op.DESCRIBE) : groupCheck(key, Op.DESCRIBE))),
+    denied: (req, errorCode, ctx) => ({
+      ...defaultsFindCoordinatorResponse(),
+      errorCode,
+      errorMessage: deniedMessageOf(errorCode),
+      nodeId: -1,
+      host: "",
+      port: -1,
+      coordinators: (ctx.apiVersion >= 4 ? req.coordinatorKeys : []).map((key) => ({ key, nodeId: -1, host: "", port: -1, errorCode, errorMessage: deniedMessageOf(errorCode) })),
+    }),
+  },
   handle(req, ctx) {
     const keyType = ctx.apiVersion >= 1 ? req.keyType : COORDINATOR_KEY_GROUP;
     const none = { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: -1, host: "", port: -1 };

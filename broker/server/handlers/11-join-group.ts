@@ -6,12 +6,20 @@
 import type { JoinGroupRequest, JoinGroupResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsJoinGroupResponse } from "../../protocol/messages/index.js";
 import { clientHostOf, groupAccess } from "./group-access.js";
 
 export const joinGroup = defineHandler<JoinGroupRequest, JoinGroupResponse>({
   apiKey: 11,
   minVersion: 0,
   maxVersion: 9,
+  access: {
+    kind: "needs",
+    needs: (req) => [groupCheck(req.groupId, Op.READ)],
+    denied: (req, errorCode) => ({ ...defaultsJoinGroupResponse(), errorCode, generationId: -1, memberId: req.memberId }),
+  },
   async handle(req, ctx) {
     const v = ctx.apiVersion;
     const failed = (errorCode: number): JoinGroupResponse => ({

@@ -5,12 +5,20 @@
 import type { LeaveGroupRequest, LeaveGroupResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsLeaveGroupResponse } from "../../protocol/messages/index.js";
 import { groupAccess } from "./group-access.js";
 
 export const leaveGroup = defineHandler<LeaveGroupRequest, LeaveGroupResponse>({
   apiKey: 13,
   minVersion: 0,
   maxVersion: 5,
+  access: {
+    kind: "needs",
+    needs: (req) => [groupCheck(req.groupId, Op.READ)],
+    denied: (_req, errorCode) => ({ ...defaultsLeaveGroupResponse(), errorCode }),
+  },
   async handle(req, ctx) {
     const v = ctx.apiVersion;
     const access = groupAccess(ctx.broker, req.groupId);

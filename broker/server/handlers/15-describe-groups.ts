@@ -6,6 +6,9 @@
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsDescribeGroupsResponse, defaultsDescribeGroupsResponseDescribedGroup } from "../../protocol/messages/index.js";
 import { GROUP_OPERATIONS_ALL, OPERATIONS_NOT_REQUESTED, groupAccess } from "./group-access.js";
 
 type Described = DescribeGroupsResponse["groups"][number];
@@ -14,6 +17,11 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
   apiKey: 15,
   minVersion: 0,
   maxVersion: 5,
+  access: {
+    kind: "needs",
+    needs: (req) => req.groups.map((g) => groupCheck(g, Op.DESCRIBE)),
+    denied: (req, errorCode) => ({ ...defaultsDescribeGroupsResponse(), groups: req.groups.map((groupId) => ({ ...defaultsDescribeGroupsResponseDescribedGroup(), groupId, errorCode })) }),
+  },
   handle(req, ctx) {
     const { broker } = ctx;
     const operations = ctx.apiVersion >= 3 && req.includeAuthorizedOperations ? GROUP_OPERATIONS_ALL : OPERATIONS_NOT_REQUESTED;

@@ -13,6 +13,7 @@ export const saslHandshake = defineHandler<SaslHandshakeRequest, SaslHandshakeRe
   apiKey: 17,
   minVersion: 1,
   maxVersion: 1,
+  access: { kind: "public" },
   handle(req, ctx) {
     const sasl = ctx.conn.sasl;
     if (!sasl) {

@@ -13,6 +13,7 @@ export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse
   apiKey: 18,
   minVersion: 0,
   maxVersion: 4,
+  access: { kind: "public" },
   handle(req, ctx) {
     let errorCode: number = ErrorCode.NONE;
     if (ctx.apiVersion >= 3) {

@@ -12,6 +12,9 @@ import type { CreateTopicsRequest, CreateTopicsResponse } from "../../protocol/m
 import { ErrorCode } from "../../protocol/errors.js";
 import { ZERO_UUID } from "../../protocol/primitives.js";
 import { defineHandler } from "../handler.js";
+import { clusterCheck, topicCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsCreateTopicsResponse, defaultsCreateTopicsResponseCreatableTopicResult } from "../../protocol/messages/index.js";
 import type { Broker } from "../broker.js";
 import { createdTopicConfigs } from "./config-view.js";
 
@@ -22,6 +25,14 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
   apiKey: 19,
   minVersion: 0,
   maxVersion: 7,
+  access: {
+    kind: "needs",
+    needs: (req) => req.topics.map((t) => [clusterCheck(Op.CREATE), topicCheck(t.name, Op.CREATE)]),
+    denied: (req, errorCode) => ({
+      ...defaultsCreateTopicsResponse(),
+      topics: req.topics.map((t) => ({ ...defaultsCreateTopicsResponseCreatableTopicResult(), name: t.name, errorCode, errorMessage: deniedMessageOf(errorCode), numPartitions: -1, replicationFactor: -1, configs: null })),
+    }),
+  },
   async handle(req, ctx) {
     const validateOnly = ctx.apiVersion >= 1 && req.validateOnly;
     const counts = new Map<string, number>();

@@ -7,7 +7,10 @@ import type { DeleteTopicsRequest, DeleteTopicsResponse } from "../../protocol/m
 import { ErrorCode } from "../../protocol/errors.js";
 import { ZERO_UUID } from "../../protocol/primitives.js";
 import type { TopicInfo } from "../../cluster/topics.js";
-import { defineHandler } from "../handler.js";
+import { defineHandler, type RequestContext } from "../handler.js";
+import { topicCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsDeleteTopicsResponse, defaultsDeleteTopicsResponseDeletableTopicResult } from "../../protocol/messages/index.js";
 
 type Result = DeleteTopicsResponse["responses"][number];
 
@@ -15,9 +18,17 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
   apiKey: 20,
   minVersion: 0,
   maxVersion: 6,
+  access: {
+    kind: "needs",
+    needs: (req, ctx) => namesOf(req, ctx).flatMap((t) => (t.name ? [topicCheck(t.name, Op.DELETE)] : [])),
+    denied: (req, errorCode, ctx) => ({
+      ...defaultsDeleteTopicsResponse(),
+      responses: namesOf(req, ctx).map((t) => ({ ...defaultsDeleteTopicsResponseDeletableTopicResult(), name: t.name, topicId: t.topicId, errorCode, errorMessage: deniedMessageOf(errorCode) })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
-    const wanted = ctx.apiVersion >= 6 ? req.topics.map((t) => ({ name: t.name, topicId: t.topicId })) : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    const wanted = requested(req, ctx);
     const keyOf = (w: { name: string | null; topicId: string }) => (w.name !== null ? `n:${w.name}` : `i:${w.topicId}`);
     const counts = new Map<string, number>();
     for (const w of wanted) counts.set(keyOf(w), (counts.get(keyOf(w)) ?? 0) + 1);
@@ -57,3 +68,13 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
     return { throttleTimeMs: 0, responses };
   },
 });
+
+/** The topics a request names, by name (v0-5) or by name or id (v6). */
+function requested(req: DeleteTopicsRequest, ctx: RequestContext): { name: string | null; topicId: string }[] {
+  return ctx.apiVersion >= 6 ? req.topics.map((t) => ({ name: t.name, topicId: t.topicId })) : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+}
+
+/** Like `requested`, with the names of topics asked for by id filled in where the id is known (for the ACL check). */
+function namesOf(req: DeleteTopicsRequest, ctx: RequestContext): { name: string | null; topicId: string }[] {
+  return requested(req, ctx).map((t) => (t.name !== null ? t : { name: ctx.broker.topics.byTopicId(t.topicId)?.name ?? null, topicId: t.topicId }));
+}

@@ -8,12 +8,23 @@
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsOffsetForLeaderEpochResponse } from "../../protocol/messages/index.js";
 import { leadPartition } from "./partition-leader.js";
 
 export const offsetForLeaderEpoch = defineHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>({
   apiKey: 23,
   minVersion: 0,
   maxVersion: 4,
+  access: {
+    kind: "needs",
+    needs: (req) => req.topics.map((t) => topicCheck(t.topic, Op.DESCRIBE)),
+    denied: (req, errorCode) => ({
+      ...defaultsOffsetForLeaderEpochResponse(),
+      topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1n })) })),
+    }),
+  },
   handle(req, ctx) {
     const { broker } = ctx;
     return {

@@ -10,6 +10,9 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from "../../prot
 import { ErrorCode } from "../../protocol/errors.js";
 import { topicNameProblem } from "../../cluster/topics.js";
 import { defineHandler, type RequestContext } from "../handler.js";
+import { configResourceCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsDescribeConfigsResponse } from "../../protocol/messages/index.js";
 import { brokerConfigViews, ResourceType, topicConfigViews, type ConfigView } from "./config-view.js";
 
 type Result = DescribeConfigsResponse["results"][number];
@@ -20,6 +23,14 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
   apiKey: 32,
   minVersion: 0,
   maxVersion: 4,
+  access: {
+    kind: "needs",
+    needs: (req) => req.resources.map((r) => configResourceCheck(r.resourceType, r.resourceName, Op.DESCRIBE_CONFIGS)),
+    denied: (req, errorCode) => ({
+      ...defaultsDescribeConfigsResponse(),
+      results: req.resources.map((r) => ({ errorCode, errorMessage: deniedMessageOf(errorCode), resourceType: r.resourceType, resourceName: r.resourceName, configs: [] })),
+    }),
+  },
   handle(req, ctx) {
     return { throttleTimeMs: 0, results: req.resources.map((r) => describeResource(r, req, ctx)) };
   },

@@ -6,12 +6,23 @@
 import type { AlterConfigsRequest, AlterConfigsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { configResourceCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsAlterConfigsResponse } from "../../protocol/messages/index.js";
 import { alterResources, unknownConfigProblem } from "./topic-config-changes.js";
 
 export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsResponse>({
   apiKey: 33,
   minVersion: 0,
   maxVersion: 2,
+  access: {
+    kind: "needs",
+    needs: (req) => req.resources.map((r) => configResourceCheck(r.resourceType, r.resourceName, Op.ALTER_CONFIGS)),
+    denied: (req, errorCode) => ({
+      ...defaultsAlterConfigsResponse(),
+      responses: req.resources.map((r) => ({ errorCode, errorMessage: deniedMessageOf(errorCode), resourceType: r.resourceType, resourceName: r.resourceName })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const responses = await alterResources(req.resources, broker, async (r, topic) => {

@@ -13,6 +13,7 @@ export const saslAuthenticate = defineHandler<SaslAuthenticateRequest, SaslAuthe
   apiKey: 36,
   minVersion: 0,
   maxVersion: 2,
+  access: { kind: "public" },
   handle(req, ctx) {
     const reply = (errorCode: number, errorMessage: string | null, authBytes: Buffer = Buffer.alloc(0), sessionLifetimeMs = 0n): SaslAuthenticateResponse => ({ errorCode, errorMessage, authBytes, sessionLifetimeMs });
     const sasl = ctx.conn.sasl;

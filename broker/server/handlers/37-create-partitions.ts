@@ -5,6 +5,9 @@
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { topicCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsCreatePartitionsResponse } from "../../protocol/messages/index.js";
 
 type Result = CreatePartitionsResponse["results"][number];
 
@@ -12,6 +15,11 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
   apiKey: 37,
   minVersion: 0,
   maxVersion: 3,
+  access: {
+    kind: "needs",
+    needs: (req) => req.topics.map((t) => topicCheck(t.name, Op.ALTER)),
+    denied: (req, errorCode) => ({ ...defaultsCreatePartitionsResponse(), results: req.topics.map((t) => ({ name: t.name, errorCode, errorMessage: deniedMessageOf(errorCode) })) }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const counts = new Map<string, number>();

@@ -5,12 +5,20 @@
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsDeleteGroupsResponse } from "../../protocol/messages/index.js";
 import { groupAccess } from "./group-access.js";
 
 export const deleteGroups = defineHandler<DeleteGroupsRequest, DeleteGroupsResponse>({
   apiKey: 42,
   minVersion: 0,
   maxVersion: 2,
+  access: {
+    kind: "needs",
+    needs: (req) => req.groupsNames.map((g) => groupCheck(g, Op.DELETE)),
+    denied: (req, errorCode) => ({ ...defaultsDeleteGroupsResponse(), results: req.groupsNames.map((groupId) => ({ groupId, errorCode })) }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const errors = new Map<string, number>();

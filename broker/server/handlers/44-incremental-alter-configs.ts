@@ -9,6 +9,9 @@ import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } 
 import { ErrorCode } from "../../protocol/errors.js";
 import { TOPIC_CONFIGS } from "../../cluster/topic-configs.js";
 import { defineHandler } from "../handler.js";
+import { configResourceCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsIncrementalAlterConfigsResponse } from "../../protocol/messages/index.js";
 import { alterResources, unknownConfigProblem } from "./topic-config-changes.js";
 
 export const ConfigOperation = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
@@ -19,6 +22,14 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
   apiKey: 44,
   minVersion: 0,
   maxVersion: 1,
+  access: {
+    kind: "needs",
+    needs: (req) => req.resources.map((r) => configResourceCheck(r.resourceType, r.resourceName, Op.ALTER_CONFIGS)),
+    denied: (req, errorCode) => ({
+      ...defaultsIncrementalAlterConfigsResponse(),
+      responses: req.resources.map((r) => ({ errorCode, errorMessage: deniedMessageOf(errorCode), resourceType: r.resourceType, resourceName: r.resourceName })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const responses = await alterResources(req.resources, broker, async (r, topic) => {

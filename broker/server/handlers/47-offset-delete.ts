@@ -5,12 +5,24 @@
 import type { OffsetDeleteRequest, OffsetDeleteResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { groupCheck, topicCheck } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
+import { defaultsOffsetDeleteResponse } from "../../protocol/messages/index.js";
 import { groupAccess } from "./group-access.js";
 
 export const offsetDelete = defineHandler<OffsetDeleteRequest, OffsetDeleteResponse>({
   apiKey: 47,
   minVersion: 0,
   maxVersion: 0,
+  access: {
+    kind: "needs",
+    needs: (req) => [groupCheck(req.groupId, Op.DELETE), ...req.topics.map((t) => topicCheck(t.name, Op.READ))],
+    denied: (req, errorCode) => ({
+      ...defaultsOffsetDeleteResponse(),
+      errorCode,
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+    }),
+  },
   async handle(req, ctx) {
     const { broker } = ctx;
     const access = groupAccess(broker, req.groupId);

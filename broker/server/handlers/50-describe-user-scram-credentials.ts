@@ -6,6 +6,8 @@ import { ErrorCode } from "../../protocol/errors.js";
 import { mayManageUsers } from "../../security/authorize.js";
 import { SCRAM_MECHANISM_CODE } from "../../security/scram.js";
 import { defineHandler } from "../handler.js";
+import { clusterCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
 
 type Result = DescribeUserScramCredentialsResponse["results"][number];
 
@@ -13,14 +15,11 @@ export const describeUserScramCredentials = defineHandler<DescribeUserScramCrede
   apiKey: 50,
   minVersion: 0,
   maxVersion: 0,
+  access: { kind: "needs", needs: () => [clusterCheck(Op.DESCRIBE)], denied: (req, errorCode) => refused(req, errorCode) },
   handle(req, ctx) {
     const store = ctx.broker.controller.scram;
     const asked = req.users?.length ? req.users.map((u) => u.name) : null;
-    if (!mayManageUsers(ctx.broker.config, ctx.conn.principal)) {
-      const error = ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
-      const message = "Cluster authorization failed.";
-      return { throttleTimeMs: 0, errorCode: error, errorMessage: message, results: (asked ?? []).map((user) => ({ user, errorCode: error, errorMessage: message, credentialInfos: [] })) };
-    }
+    if (!mayManageUsers(ctx.broker.config, ctx.conn.principal)) return refused(req, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     const counts = new Map<string, number>();
     for (const u of asked ?? []) counts.set(u, (counts.get(u) ?? 0) + 1);
     const results: Result[] = [];
@@ -40,3 +39,9 @@ export const describeUserScramCredentials = defineHandler<DescribeUserScramCrede
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, results };
   },
 });
+
+function refused(req: DescribeUserScramCredentialsRequest, errorCode: number): DescribeUserScramCredentialsResponse {
+  const errorMessage = deniedMessageOf(errorCode);
+  const asked = req.users?.length ? req.users.map((u) => u.name) : [];
+  return { throttleTimeMs: 0, errorCode, errorMessage, results: asked.map((user) => ({ user, errorCode, errorMessage, credentialInfos: [] })) };
+}

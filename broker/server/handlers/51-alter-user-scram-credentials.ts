@@ -7,6 +7,8 @@ import { ErrorCode } from "../../protocol/errors.js";
 import { mayManageUsers } from "../../security/authorize.js";
 import { credentialFromSaltedPassword, hashBytesOf, scramMechanismOfCode, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN, type ScramMechanism } from "../../security/scram.js";
 import { defineHandler } from "../handler.js";
+import { clusterCheck, deniedMessageOf } from "../access.js";
+import { AclOperation as Op } from "../../security/acl.js";
 
 type Upsertion = AlterUserScramCredentialsRequest["upsertions"][number];
 type Change = { kind: "delete"; mechanism: ScramMechanism } | { kind: "upsert"; mechanism: ScramMechanism; u: Upsertion };
@@ -15,11 +17,10 @@ export const alterUserScramCredentials = defineHandler<AlterUserScramCredentials
   apiKey: 51,
   minVersion: 0,
   maxVersion: 0,
+  access: { kind: "needs", needs: () => [clusterCheck(Op.ALTER)], denied: (req, errorCode) => refused(req, errorCode) },
   async handle(req, ctx) {
-    const users = [...new Set([...req.deletions.map((d) => d.name), ...req.upsertions.map((u) => u.name)])];
-    if (!mayManageUsers(ctx.broker.config, ctx.conn.principal)) {
-      return { throttleTimeMs: 0, results: users.map((user) => ({ user, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: "Cluster authorization failed." })) };
-    }
+    const users = usersOf(req);
+    if (!mayManageUsers(ctx.broker.config, ctx.conn.principal)) return refused(req, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     const errors = new Map<string, { errorCode: number; errorMessage: string }>();
     const changes = new Map<string, Change[]>();
     const reject = (user: string, errorCode: number, errorMessage: string) => {
@@ -76,3 +77,11 @@ export const alterUserScramCredentials = defineHandler<AlterUserScramCredentials
     return { throttleTimeMs: 0, results };
   },
 });
+
+function usersOf(req: AlterUserScramCredentialsRequest): string[] {
+  return [...new Set([...req.deletions.map((d) => d.name), ...req.upsertions.map((u) => u.name)])];
+}
+
+function refused(req: AlterUserScramCredentialsRequest, errorCode: number): AlterUserScramCredentialsResponse {
+  return { throttleTimeMs: 0, results: usersOf(req).map((user) => ({ user, errorCode, errorMessage: deniedMessageOf(errorCode) })) };
+}

@@ -17,6 +17,7 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
   apiKey: 60,
   minVersion: 0,
   maxVersion: 1,
+  access: { kind: "authenticated", note: "any authenticated principal, as in Kafka: the cluster's brokers are no secret to a client that may connect" },
   handle(req, ctx) {
     const { broker } = ctx;
     const endpointType = ctx.apiVersion >= 1 ? req.endpointType : ENDPOINT_BROKERS;

@@ -28,6 +28,9 @@ import { saslHandshake } from "./17-sasl-handshake.js";
 import { saslAuthenticate } from "./36-sasl-authenticate.js";
 import { describeUserScramCredentials } from "./50-describe-user-scram-credentials.js";
 import { alterUserScramCredentials } from "./51-alter-user-scram-credentials.js";
+import { describeAcls } from "./29-describe-acls.js";
+import { createAcls } from "./30-create-acls.js";
+import { deleteAcls } from "./31-delete-acls.js";
 
 /** Every API the broker serves; ApiVersions advertises exactly this list. */
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
@@ -35,6 +38,6 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
     produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup,
     describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId, offsetForLeaderEpoch, describeConfigs,
     alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeCluster,
-    saslHandshake, saslAuthenticate, describeUserScramCredentials, alterUserScramCredentials,
+    saslHandshake, saslAuthenticate, describeUserScramCredentials, alterUserScramCredentials, describeAcls, createAcls, deleteAcls,
   ].map((h) => [h.apiKey, h as Handler]),
 );

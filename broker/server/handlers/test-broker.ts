@@ -14,6 +14,7 @@ import { createBrokerMetrics } from "../metrics.js";
 import type { Broker, BrokerEndpoint } from "../broker.js";
 import type { Handler, RequestContext } from "../handler.js";
 import type { ConnectionInfo } from "../connection.js";
+import { authorizerFor, refusal } from "../access.js";
 
 export interface TestBroker extends Broker {
   /** Records the controller made durable, in order. */
@@ -109,8 +110,10 @@ export async function call<Req, Res>(handler: Handler<Req, Res>, broker: Broker,
 export async function callOn<Req, Res>(handler: Handler<Req, Res>, broker: Broker, apiVersion: number, req: Req, conn: ConnectionInfo, clientId = "test-client"): Promise<{ response: Res; closeReason: string | null }> {
   if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) throw new Error(`v${apiVersion} is outside v${handler.minVersion}-${handler.maxVersion}`);
   let closeReason: string | null = null;
-  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker, closeAfterResponse: (reason) => (closeReason = reason) };
-  const res = await handler.handle(req, ctx);
+  const authorize = authorizerFor(broker.config, broker.controller.acls, conn.principal, conn.remoteAddress);
+  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker, authorize, closeAfterResponse: (reason) => (closeReason = reason) };
+  const denied = refusal(handler, req, ctx);
+  const res = denied ? denied.response : await handler.handle(req, ctx);
   if (res === null) throw new Error("handler sent no response");
   return { response: res, closeReason };
 }

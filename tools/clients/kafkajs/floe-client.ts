@@ -8,10 +8,21 @@
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 // line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics (kafkajs's own
 // log lines included) go to stderr. Exit code 0 only if the command fully succeeded.
+// Security (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+// --sasl-mechanism SCRAM-SHA-256|SCRAM-SHA-512|PLAIN, --username U --password P,
+// --ca-file F (trusted CAs), --cert-file F --key-file F (client certificate).
+// Exit codes: 0 success, 1 other failure, 2 usage, 3 authentication failed (SASL or TLS),
+// 4 authorization failed (an ACL said no).
 // Run: node --import tsx tools/clients/kafkajs/floe-client.ts produce ...
-import { Kafka, logLevel, Partitioners, type LogEntry, type PartitionerArgs } from "kafkajs";
+import fs from "node:fs";
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type SASLOptions, type LogEntry, type PartitionerArgs } from "kafkajs";
 
-const OPTIONS = new Set(["bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions"]);
+const OPTIONS = new Set([
+  "bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions",
+  "security-protocol", "sasl-mechanism", "username", "password", "ca-file", "cert-file", "key-file",
+]);
+const EXIT_AUTHENTICATION = 3;
+const EXIT_AUTHORIZATION = 4;
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: floe-client.ts produce|consume|create-topic --bootstrap H:P --topic T ...\n`);
@@ -54,7 +65,44 @@ const toStderr = () => (entry: LogEntry) => {
   const { message, ...extra } = entry.log;
   process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(extra)}\n`);
 };
-const kafka = new Kafka({ clientId: "floe-kafkajs", brokers: [str("bootstrap")], logLevel: logLevel.WARN, logCreator: toStderr });
+function security(): Pick<KafkaConfig, "ssl" | "sasl"> {
+  const protocol = opts.get("security-protocol") ?? "PLAINTEXT";
+  if (!["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].includes(protocol)) usage(`--security-protocol ${protocol} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL`);
+  const config: Pick<KafkaConfig, "ssl" | "sasl"> = {};
+  if (protocol.endsWith("SSL")) {
+    const read = (name: string) => (opts.has(name) ? fs.readFileSync(str(name), "utf8") : undefined);
+    config.ssl = { ca: read("ca-file"), cert: read("cert-file"), key: read("key-file") };
+  }
+  if (protocol.startsWith("SASL")) {
+    const mechanism = (opts.get("sasl-mechanism") ?? "SCRAM-SHA-512").toLowerCase();
+    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") usage(`--sasl-mechanism ${mechanism} is not supported`);
+    config.sasl = { mechanism, username: str("username"), password: str("password") } as SASLOptions;
+  }
+  return config;
+}
+
+const kafka = new Kafka({ clientId: "floe-kafkajs", brokers: [str("bootstrap")], logLevel: logLevel.WARN, logCreator: toStderr, ...security() });
+
+/** kafkajs wraps the error that decided a failure (retries, connection errors); this walks the chain. */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e: unknown = err; e && out.length < 16; e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+function exitCodeOf(err: unknown): number {
+  for (const e of causes(err)) {
+    const name = (e as Error).name ?? "";
+    const type = (e as { type?: string }).type ?? "";
+    const message = (e as Error).message ?? "";
+    if (/AUTHORIZATION_FAILED/.test(type)) return EXIT_AUTHORIZATION;
+    if (name === "KafkaJSSASLAuthenticationError" || type === "SASL_AUTHENTICATION_FAILED") return EXIT_AUTHENTICATION;
+    // A refused TLS handshake: certificate problems on either side.
+    const code = (e as { code?: unknown }).code;
+    if ((typeof code === "string" && code.startsWith("ERR_SSL")) || /certificate|alert|SSL routines|self.signed|UNABLE_TO_VERIFY/i.test(message)) return EXIT_AUTHENTICATION;
+  }
+  return 1;
+}
 
 async function createTopic(topic: string, partitions: number, existOk: boolean): Promise<void> {
   const admin = kafka.admin();
@@ -119,8 +167,13 @@ async function consume(): Promise<number> {
   let seen = 0;
   const next = new Map<number, string>(); // partition -> offset to commit (last printed + 1)
   let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let crash!: (err: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => ((finish = resolve), (crash = reject)));
   const timer = setTimeout(finish, int("timeout-ms", 60_000));
+  // A consumer that kafkajs will not restart (e.g. GROUP_AUTHORIZATION_FAILED) fails the command.
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!event.payload.restart) crash(event.payload.error);
+  });
   await consumer.run({
     // Resolve by hand so that kafkajs's auto-commit never covers a record not printed.
     eachBatchAutoResolve: false,
@@ -135,8 +188,11 @@ async function consume(): Promise<number> {
       await heartbeat();
     },
   });
-  await finished;
-  clearTimeout(timer);
+  try {
+    await finished;
+  } finally {
+    clearTimeout(timer);
+  }
   flushOut();
   // Synchronous commit of exactly what was printed, while still a member of the group.
   if (next.size) await consumer.commitOffsets([...next].map(([partition, offset]) => ({ topic, partition, offset })));
@@ -167,6 +223,6 @@ main().then(
   (err: unknown) => {
     flushOut();
     process.stderr.write(`${command}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
+    process.exit(exitCodeOf(err));
   },
 );

@@ -10,6 +10,12 @@ Same interface as every client in tools/clients:
 stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
+
+Security (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+--sasl-mechanism SCRAM-SHA-256|SCRAM-SHA-512|PLAIN, --username U --password P,
+--ca-file F (trusted CAs), --cert-file F --key-file F (client certificate).
+Exit codes: 0 success, 1 other failure, 2 usage, 3 authentication failed (SASL or TLS),
+4 authorization failed (an ACL said no).
 """
 
 import argparse
@@ -21,6 +27,41 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+EXIT_AUTHENTICATION = 3
+EXIT_AUTHORIZATION = 4
+AUTHORIZATION_CODES = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+}
+
+# Settings shared by every client the command makes: bootstrap and security.
+BASE = {}
+# librdkafka reports failed logins and handshakes through error_cb and keeps retrying;
+# they are collected here so a command can stop at the first one.
+AUTH_ERRORS = []
+
+
+def on_error(err):
+    if err.code() == KafkaError._AUTHENTICATION or err.code() == KafkaError._SSL or "SSL handshake failed" in err.str():
+        AUTH_ERRORS.append(err)
+    else:
+        print(f"librdkafka: {err}", file=sys.stderr)
+
+
+def settings(**extra):
+    return {**BASE, "error_cb": on_error, **extra}
+
+
+def exit_code_of(err):
+    if err.code() in AUTHORIZATION_CODES:
+        return EXIT_AUTHORIZATION
+    if err.code() == KafkaError._AUTHENTICATION or err.code() == KafkaError._SSL:
+        return EXIT_AUTHENTICATION
+    return 1
+
+
 def out(obj):
     sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
@@ -30,7 +71,7 @@ def text(b):
 
 
 def create(bootstrap, topic, partitions, exist_ok):
-    admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "floe-librdkafka-admin"})
+    admin = AdminClient(settings(**{"client.id": "floe-librdkafka-admin"}))
     for fut in admin.create_topics([NewTopic(topic, num_partitions=partitions)], operation_timeout=30).values():
         try:
             fut.result(60)
@@ -42,7 +83,7 @@ def create(bootstrap, topic, partitions, exist_ok):
 def produce(a):
     if a.partitions_hint is not None:
         create(a.bootstrap, a.topic, a.partitions_hint, exist_ok=True)
-    producer = Producer({"bootstrap.servers": a.bootstrap, "client.id": "floe-librdkafka-producer"})
+    producer = Producer(settings(**{"client.id": "floe-librdkafka-producer"}))
     acked = 0
     errors = []
 
@@ -62,8 +103,17 @@ def produce(a):
             except BufferError:  # local queue full: serve delivery reports, then retry
                 producer.poll(0.05)
         producer.poll(0)
-    undelivered = producer.flush(120)
+    deadline = time.monotonic() + 120
+    undelivered = len(producer)
+    while undelivered and not AUTH_ERRORS and time.monotonic() < deadline:
+        undelivered = producer.flush(0.5)
     out({"done": True, "acked": acked, "failed": len(errors) + undelivered})
+    if AUTH_ERRORS:
+        print(f"produce: authentication failed: {AUTH_ERRORS[0]}", file=sys.stderr)
+        return EXIT_AUTHENTICATION
+    if any(e.code() in AUTHORIZATION_CODES for e in errors):
+        print(f"produce: authorization failed: {next(e for e in errors if e.code() in AUTHORIZATION_CODES)}", file=sys.stderr)
+        return EXIT_AUTHORIZATION
     if errors or undelivered:
         print(f"produce: {len(errors)} failed, {undelivered} still queued; first error: {errors[:1]}", file=sys.stderr)
         return 1
@@ -72,13 +122,12 @@ def produce(a):
 
 def consume(a):
     consumer = Consumer(
-        {
-            "bootstrap.servers": a.bootstrap,
+        settings(**{
             "group.id": a.group,
             "client.id": "floe-librdkafka-consumer",
             # A new group reads the topic from its start; an existing group resumes from its commits.
             "auto.offset.reset": "earliest",
-        }
+        })
     )
     consumer.subscribe([a.topic])
     deadline = time.monotonic() + a.timeout_ms / 1000
@@ -86,8 +135,14 @@ def consume(a):
     try:
         while seen < a.count and time.monotonic() < deadline:
             msg = consumer.poll(0.2)
+            if AUTH_ERRORS:
+                print(f"consume: authentication failed: {AUTH_ERRORS[0]}", file=sys.stderr)
+                return EXIT_AUTHENTICATION
             if msg is None:
                 continue
+            if msg.error() and msg.error().code() in AUTHORIZATION_CODES:
+                print(f"consume: authorization failed: {msg.error()}", file=sys.stderr)
+                return EXIT_AUTHORIZATION
             if msg.error():
                 print(f"consume: {msg.error()}", file=sys.stderr)
                 continue
@@ -120,7 +175,23 @@ def main():
     p.add_argument("--group")
     p.add_argument("--timeout-ms", type=int, default=60000)
     p.add_argument("--partitions", type=int)
+    p.add_argument("--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], default="PLAINTEXT")
+    p.add_argument("--sasl-mechanism", choices=["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"], default="SCRAM-SHA-512")
+    p.add_argument("--username")
+    p.add_argument("--password")
+    p.add_argument("--ca-file")
+    p.add_argument("--cert-file")
+    p.add_argument("--key-file")
     a = p.parse_args()
+    BASE["bootstrap.servers"] = a.bootstrap
+    BASE["security.protocol"] = a.security_protocol
+    if a.security_protocol.startswith("SASL"):
+        if not a.username or a.password is None:
+            p.error(f"{a.security_protocol} needs --username and --password")
+        BASE.update({"sasl.mechanisms": a.sasl_mechanism, "sasl.username": a.username, "sasl.password": a.password})
+    for flag, key in (("ca_file", "ssl.ca.location"), ("cert_file", "ssl.certificate.location"), ("key_file", "ssl.key.location")):
+        if getattr(a, flag):
+            BASE[key] = getattr(a, flag)
     if a.command == "consume" and not a.group:
         p.error("consume needs --group")
     if a.command == "create-topic" and not a.partitions:
@@ -129,7 +200,9 @@ def main():
         return {"produce": produce, "consume": consume, "create-topic": create_topic}[a.command](a)
     except KafkaException as e:
         print(f"{a.command}: {e}", file=sys.stderr)
-        return 1
+        if AUTH_ERRORS:
+            return EXIT_AUTHENTICATION
+        return exit_code_of(e.args[0]) if isinstance(e.args[0], KafkaError) else 1
     finally:
         sys.stdout.flush()
 
