@@ -95,6 +95,8 @@ export class Controller {
     return this.serialized(async () => {
       const nameProblem = topicNameProblem(name);
       if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+      const exists = () => fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+      if (this.topics.byTopicName(name)) return exists();
       if (name.startsWith("__") && !opts.internal && name === "__consumer_offsets") {
         return fail(ErrorCode.INVALID_REQUEST, `Topic '${name}' is internal and is created by the broker.`);
       }
@@ -102,8 +104,6 @@ export class Controller {
       if (partitions > PARTITIONS_PER_TOPIC_MAX) return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${PARTITIONS_PER_TOPIC_MAX}.`);
       const configProblem = validateTopicConfigs(configs);
       if (configProblem) return fail(ErrorCode.INVALID_CONFIG, configProblem);
-      const exists = () => fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
-      if (this.topics.byTopicName(name)) return exists();
       if (opts.validateOnly) return ok;
       const clean = Object.fromEntries(Object.entries(configs).filter((e): e is [string, string] => e[1] !== null));
       const result = await this.commit(() => (this.topics.byTopicName(name) ? exists() : { type: "topic-created", topicId: randomUuid(), name, partitions, configs: clean, internal: opts.internal ?? false }));
@@ -190,8 +190,7 @@ export class Controller {
       const gone: AclBinding[] = [];
       for (const acl of this.acls.matching(filter)) {
         // Another broker may have removed it meanwhile: only what this call removed is reported.
-        const result = await this.commit(() => (this.acls.has(acl) ? { type: "acl-deleted", acl } : fail(ErrorCode.NONE, "already removed")));
-        if (result.errorMessage === null) gone.push(acl);
+        if ((await this.commit(() => (this.acls.has(acl) ? { type: "acl-deleted", acl } : ok))).written) gone.push(acl);
       }
       return gone;
     });
@@ -202,7 +201,7 @@ export class Controller {
    * state (it may run again if another broker appended first) and returns a ChangeResult
    * instead when the change no longer holds; then nothing is written.
    */
-  private async commit(build: () => ControllerRecord | ChangeResult): Promise<ChangeResult> {
+  private async commit(build: () => ControllerRecord | ChangeResult): Promise<ChangeResult & { written: boolean }> {
     let refused: ChangeResult = ok;
     let built: ControllerRecord | null = null;
     try {
@@ -218,9 +217,9 @@ export class Controller {
         this.appending.add(r);
         return r;
       });
-      if (!written) return refused;
+      if (!written) return { ...refused, written: false };
       this.apply(written);
-      return ok;
+      return { ...ok, written: true };
     } finally {
       if (built) this.appending.delete(built);
     }
