@@ -58,6 +58,12 @@ export const BROKER_SETTINGS = {
   s3MultipartThresholdBytes: { env: "FLOE_S3_MULTIPART_THRESHOLD_BYTES", kind: "int", default: 16_777_216, min: 5_242_880, max: 5_368_709_120, doc: "Objects of at least this size are uploaded in parts (8 MiB each, 4 at once)." },
   cacheBytesMax: { env: "FLOE_CACHE_BYTES_MAX", kind: "int", default: 268_435_456, min: 0, max: Number.MAX_SAFE_INTEGER, doc: "Bound of the in-memory tail cache of recent record batches." },
   uploadIntervalMs: { env: "FLOE_UPLOAD_INTERVAL_MS", kind: "int", default: 2000, min: 10, max: 3_600_000, doc: "How often WAL contents are turned into stream-set objects." },
+  clusterMode: { env: "FLOE_CLUSTER_MODE", kind: "enum", values: ["standalone", "multi"], default: "standalone", doc: "`standalone`: this broker leads every partition and is its own controller (the embedded default). `multi`: brokers sharing one object store (and metadata log) form a cluster: one is elected controller through the lease object, every broker registers and heartbeats, and partition leadership is spread and moved without copying data (docs/architecture.md)." },
+  internalUrl: { env: "FLOE_INTERNAL_URL", kind: "string", default: "", doc: "`multi`: where the other brokers reach this one's HTTP port for controller calls and partition releases, e.g. `http://floe-1.floe-brokers:9080`. Empty: `http://<advertised host>:<FLOE_HTTP_PORT>`." },
+  brokerSessionTimeoutMs: { env: "FLOE_BROKER_SESSION_TIMEOUT_MS", kind: "int", default: 9000, min: 1000, max: 300_000, doc: "`multi`: a broker that sends no heartbeat for this long is declared dead and its partitions move (after its WAL is recovered). A broker stops acknowledging writes on its own before this, so a cut-off broker never acknowledges a write that its successor cannot see." },
+  controllerLeaseMs: { env: "FLOE_CONTROLLER_LEASE_MS", kind: "int", default: 6000, min: 500, max: 300_000, doc: "`multi`: time to live of the controller lease object; a new controller takes over within about this long after the old one dies. Must be shorter than FLOE_BROKER_SESSION_TIMEOUT_MS." },
+  heartbeatIntervalMs: { env: "FLOE_HEARTBEAT_INTERVAL_MS", kind: "int", default: 1000, min: 50, max: 60_000, doc: "`multi`: how often a broker heartbeats to the controller (and renews its write lease)." },
+  metadataPollIntervalMs: { env: "FLOE_METADATA_POLL_INTERVAL_MS", kind: "int", default: 200, min: 10, max: 60_000, doc: "`multi`: how often a broker reads metadata-log entries other brokers appended (leader moves, other leaders' objects, topics). Each poll is one GET to the object store." },
   fetchMaxWaitMsCap: { env: "FLOE_FETCH_MAX_WAIT_MS_CAP", kind: "int", default: 30_000, min: 0, max: 300_000, doc: "Upper bound on a Fetch request's max.wait.ms." },
   logLevel: { env: "FLOE_LOG_LEVEL", kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info", doc: "pino log level." },
 } as const;
@@ -106,6 +112,11 @@ export function loadBrokerConfig(env: Env = process.env, overrides: Partial<Brok
   }
   saslMechanismsOf(config);
   superUsersOf(config);
+  if (config.clusterMode === "multi") {
+    if (config.controllerLeaseMs >= config.brokerSessionTimeoutMs) throw new ConfigError("FLOE_CONTROLLER_LEASE_MS must be shorter than FLOE_BROKER_SESSION_TIMEOUT_MS, so a new controller takes over before brokers are declared dead");
+    if (config.heartbeatIntervalMs * 3 > config.brokerSessionTimeoutMs) throw new ConfigError("FLOE_HEARTBEAT_INTERVAL_MS must be at most a third of FLOE_BROKER_SESSION_TIMEOUT_MS, so one lost heartbeat does not fence a broker");
+    if (config.httpPort < 0) throw new ConfigError("FLOE_CLUSTER_MODE=multi needs the HTTP port (FLOE_HTTP_PORT >= 0): brokers reach the controller and each other through it");
+  }
   if (config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL") {
     if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError(`FLOE_SECURITY_PROTOCOL=${config.securityProtocol} needs FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE`);
     if (config.tlsClientAuth !== "none" && !config.tlsCaFile) throw new ConfigError(`FLOE_TLS_CLIENT_AUTH=${config.tlsClientAuth} needs FLOE_TLS_CA_FILE`);

@@ -110,15 +110,51 @@ describe("leadership moves between log stores on one bucket", () => {
     expect([...c.log.pendingDeletions().keys()].some((k) => k.startsWith("objects/b1-e1/"))).toBe(true);
   });
 
-  it("a leader refuses to take over while it holds batches that are not uploaded", async () => {
+  it("a leader taking over drops what it held from an older leadership, and its uploader keeps going", async () => {
     const store = new LocalObjectStore(path.join(tmp(), "bucket"));
     const a = await broker(store, 1);
+    const b = await broker(store, 2);
+    await a.metadata.append(leaders(1, 0) as unknown as MetadataRecord);
+    // A accepts two batches under epoch 0 and is cut off before uploading them (never acknowledged).
+    await a.log.append(T, 0, [batchOf(0, 2, 0)]);
+    await a.log.append(T, 0, [batchOf(2, 2, 0)]);
+
+    await b.metadata.catchUp();
+    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    b.log.continueFromObjects(T, 0);
+    await b.log.append(T, 0, [batchOf(100, 3, 1)]);
+    await b.log.flush();
+
+    // The partition comes back to A with epoch 2: A drops its stale batches and continues after B's.
+    await a.metadata.catchUp();
+    await a.metadata.appendChecked(() => leaders(1, 2) as unknown as MetadataRecord);
+    expect(a.log.continueFromObjects(T, 0)).toBe(2);
+    expect(a.log.nextOffset(T, 0)).toBe(3n);
+    await a.log.append(T, 0, [batchOf(200, 2, 2)]);
+    await a.log.flush();
+    expect(a.log.stats.commitsIgnored).toBe(0);
+
+    const c = await broker(store, 3);
+    expect(await readAll(c.log)).toEqual([...values(3, 100), ...values(2, 200)].map((v) => v.value.toString()));
+  });
+
+  it("an uploader whose partition moved away skips ranges no reader would take instead of stalling", async () => {
+    const store = new LocalObjectStore(path.join(tmp(), "bucket"));
+    const a = await broker(store, 1);
+    const b = await broker(store, 2);
     await a.metadata.append(leaders(1, 0) as unknown as MetadataRecord);
     await a.log.append(T, 0, [batchOf(0, 2, 0)]);
-    expect(() => a.log.continueFromObjects(T, 0)).toThrow(/not uploaded/);
+    await b.metadata.catchUp();
+    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    b.log.continueFromObjects(T, 0);
+    await b.log.append(T, 0, [batchOf(100, 5, 1)]);
+    await b.log.flush();
+    await a.metadata.catchUp();
+    // A's held range 0..1 is covered by B's objects; a later one would leave a gap. Neither stalls A.
+    await a.log.append(T, 0, [batchOf(2, 10, 0)]);
     await a.log.flush();
-    a.log.continueFromObjects(T, 0);
-    expect(a.log.nextOffset(T, 0)).toBe(2n);
+    expect(a.log.stats.commitsIgnored).toBe(1);
+    expect(await readAll(b.log)).toEqual(values(5, 100).map((v) => v.value.toString()));
   });
 });
 

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
 import { blockId, blockToTuple, keyOf, PRODUCER_BATCHES_KEPT, StorageIndex, type ObjectCommittedRecord, type ObjectCompactedRecord } from "./log-store-index.js";
+import type { ClusterState } from "../cluster/cluster-state.js";
 import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
 import { encodeStreamSetObject, encodeStreamSetObjectYielding, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
 import { WalWriteError, type Wal, type WalPosition } from "./wal.js";
@@ -269,15 +270,10 @@ export class LogStore {
     if (this.recovered) throw new Error("LogStore: already recovered");
     const nowMs = this.clock.nowMs();
     for (const r of this.metadata.records()) this.index.apply(r, nowMs);
-    const producerTails = this.index.producerTails;
     // Producer state from objects first (older), then from the WAL tail.
     if (onRecoveredBatch) {
-      for (const [k, byProducer] of producerTails) {
-        const part = this.partitions.get(k);
-        if (!part) continue;
-        const headers = [...byProducer.values()].flat().map((h) => readHeader(h));
-        headers.sort((a, b) => (a.baseOffset < b.baseOffset ? -1 : a.baseOffset > b.baseOffset ? 1 : 0));
-        for (const h of headers) onRecoveredBatch(part.topicId, part.partition, h);
+      for (const part of this.partitions.values()) {
+        for (const h of this.committedProducerBatches(part.topicId, part.partition)) onRecoveredBatch(part.topicId, part.partition, h);
       }
     }
     for (const part of this.partitions.values()) {
@@ -324,6 +320,23 @@ export class LogStore {
     return run;
   }
 
+  /** Brokers and partition leaders as the metadata log has them, in step with the object index. */
+  get cluster(): ClusterState {
+    return this.index.cluster;
+  }
+
+  /**
+   * The last batches of each idempotent producer in the partition's committed objects, in
+   * offset order: what a broker needs to rebuild producer state at start-up, or when it
+   * takes over the partition from another leader.
+   */
+  committedProducerBatches(topicId: string, partition: number): BatchHeader[] {
+    const byProducer = this.index.producerTails.get(keyOf(topicId, partition));
+    if (!byProducer) return [];
+    const headers = [...byProducer.values()].flat().map((h) => readHeader(h));
+    return headers.sort((a, b) => (a.baseOffset < b.baseOffset ? -1 : a.baseOffset > b.baseOffset ? 1 : 0));
+  }
+
   // ---- partitions ----
 
   ensurePartition(topicId: string, topic: string, partition: number): void {
@@ -340,11 +353,24 @@ export class LogStore {
   /**
    * This broker becomes the partition's leader after another one (ADR 0003): appends
    * continue where the committed objects end, and reads come from those objects; nothing is
-   * copied. Refused while batches this broker accepted earlier are not in objects yet.
+   * copied. Batches this broker still holds for the partition from an earlier leadership
+   * and never uploaded are dropped: the partition moved away without a release, so they
+   * were written under an older leader epoch and no reader would count them (if they were
+   * acknowledged, the WAL recovery that allowed the move uploaded them). Returns how many
+   * were dropped.
    */
-  continueFromObjects(topicId: string, partition: number): void {
+  continueFromObjects(topicId: string, partition: number): number {
     const part = this.part(topicId, partition);
-    if (part.cache.some((b) => !b.uploaded)) throw new Error(`partition ${topicId}:${partition} still holds batches that are not uploaded`);
+    let abandoned = 0;
+    for (const e of this.uploadQueue) {
+      if (e.part !== part || e.batches.length === 0) continue;
+      abandoned += e.batches.length;
+      this.uploadQueueBytes -= e.bytes;
+      // The entry stays for its WAL position: the WAL is trimmed past it as usual.
+      e.batches = [];
+      e.bytes = 0;
+    }
+    if (abandoned > 0) this.logger?.warn({ topicId, partition, batches: abandoned }, "taking over a partition: dropped batches from an older leadership that were never uploaded");
     if (part.cache.length > 0) {
       part.cache.splice(0);
       this.uploadedCached = this.uploadedCached.slice(this.uploadedCachedHead).filter((e) => e.part !== part);
@@ -353,6 +379,7 @@ export class LogStore {
     }
     part.nextOffset = part.highWatermark = part.uploadedEnd;
     part.notify();
+    return abandoned;
   }
 
   /** Forgets the partition here and in the metadata log; its objects become garbage for the collector. */
@@ -870,16 +897,21 @@ export class LogStore {
     const taken = this.uploadQueue.slice(0, count);
     const byPartition = new Map<PartitionLog, CachedBatch[]>();
     for (const e of taken) {
-      if (this.partitions.get(keyOf(e.part.topicId, e.part.partition)) !== e.part) continue;
+      if (e.batches.length === 0 || this.partitions.get(keyOf(e.part.topicId, e.part.partition)) !== e.part) continue;
       let list = byPartition.get(e.part);
       if (!list) byPartition.set(e.part, (list = []));
       list.push(...e.batches);
     }
     const streams: (SsoStream & { part: PartitionLog; cached: CachedBatch[] })[] = [];
     for (const [part, cached] of byPartition) {
-      // One commit must continue exactly where the partition's objects end.
-      if (cached[0]!.baseOffset !== part.uploadedEnd) {
-        throw new Error(`upload of ${part.topicId}:${part.partition} would start at ${cached[0]!.baseOffset}, objects end at ${part.uploadedEnd}`);
+      // A range no reader would take (it leaves a gap after the partition's objects, or
+      // another leader's objects already cover it) is not uploaded: this broker lost the
+      // partition while holding it, and the index ignores it anyway.
+      const end = cached[cached.length - 1]!.lastOffset + 1n;
+      if (cached[0]!.baseOffset > part.uploadedEnd || end <= part.uploadedEnd) {
+        this.stats.commitsIgnored++;
+        this.logger?.warn({ topicId: part.topicId, partition: part.partition, start: cached[0]!.baseOffset.toString(), end: end.toString(), objectsEnd: part.uploadedEnd.toString() }, "not uploading batches that do not continue the partition's objects (leadership moved away)");
+        continue;
       }
       streams.push({ topicId: part.topicId, partition: part.partition, batches: cached.map((c) => c.bytes), part, cached });
     }
