@@ -64,6 +64,7 @@ export const BROKER_SETTINGS = {
   controllerLeaseMs: { env: "FLOE_CONTROLLER_LEASE_MS", kind: "int", default: 6000, min: 500, max: 300_000, doc: "`multi`: time to live of the controller lease object; a new controller takes over within about this long after the old one dies. Must be shorter than FLOE_BROKER_SESSION_TIMEOUT_MS." },
   heartbeatIntervalMs: { env: "FLOE_HEARTBEAT_INTERVAL_MS", kind: "int", default: 1000, min: 50, max: 60_000, doc: "`multi`: how often a broker heartbeats to the controller (and renews its write lease)." },
   metadataPollIntervalMs: { env: "FLOE_METADATA_POLL_INTERVAL_MS", kind: "int", default: 200, min: 10, max: 60_000, doc: "`multi`: how often a broker reads metadata-log entries other brokers appended (leader moves, other leaders' objects, topics). Each poll is one GET to the object store." },
+  drainTimeoutMs: { env: "FLOE_DRAIN_TIMEOUT_MS", kind: "int", default: 120_000, min: 1000, max: 3_600_000, doc: "`multi`: how long `/admin/v1/drain` waits for the controller to move this broker's partitions away before it answers 503 (the pod's terminationGracePeriodSeconds should be longer)." },
   fetchMaxWaitMsCap: { env: "FLOE_FETCH_MAX_WAIT_MS_CAP", kind: "int", default: 30_000, min: 0, max: 300_000, doc: "Upper bound on a Fetch request's max.wait.ms." },
   logLevel: { env: "FLOE_LOG_LEVEL", kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info", doc: "pino log level." },
 } as const;

@@ -34,7 +34,9 @@ export interface ClusterControllerOptions {
    * false (or throws) when the broker could not; those moves wait for the next round.
    * Without it, only partitions whose leader is gone (or none) may move.
    */
-  release?(brokerId: number, partitions: { topicId: string; partition: number }[]): Promise<boolean>;
+  release?(brokerId: number, partitions: { topicId: string; partition: number }[], generation: number): Promise<boolean>;
+  /** Undoes a release whose move will not be written (the release failed or timed out): the broker may write again. Best effort. */
+  resume?(brokerId: number, partitions: { topicId: string; partition: number }[], generation: number): Promise<void>;
   logger?: Logger;
 }
 
@@ -51,6 +53,13 @@ export class ControllerDeposedError extends Error {
 export class ClusterController {
   readonly membership: Membership;
   private active = true;
+  /**
+   * Partitions a live leader released whose move this controller has not written yet (the
+   * append failed). Their leader refuses writes until a leader record names someone, so
+   * every round writes one for each: the planned move if it still stands, else the same
+   * leader again with the next epoch (which lets it write again).
+   */
+  private readonly releasedUnwritten = new Map<string, LeaderMove>();
 
   constructor(private readonly opts: ClusterControllerOptions) {
     this.membership = new Membership(opts.clock, opts.sessionTimeoutMs);
@@ -77,7 +86,7 @@ export class ClusterController {
     const known = this.opts.state.broker(reg.id);
     if (!known || known.brokerEpoch !== member.brokerEpoch) {
       const { generation } = this.opts;
-      await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType }));
+      await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType, internalUrl: reg.internalUrl }));
     }
     await this.rebalance();
     return { brokerEpoch: member.brokerEpoch };
@@ -107,10 +116,11 @@ export class ClusterController {
 
   /** Scale-in: move every partition off the broker (it keeps serving until they are gone). */
   async drain(id: number, draining = true): Promise<boolean> {
-    if (!this.opts.state.broker(id)) return false;
+    const entry = this.opts.state.broker(id);
+    if (!entry) return false;
     this.membership.setDraining(id, draining);
     const { generation } = this.opts;
-    await this.write(() => ({ type: "broker-draining", generation, id, draining }));
+    if (entry.draining !== draining) await this.write(() => ({ type: "broker-draining", generation, id, draining }));
     await this.rebalance();
     return true;
   }
@@ -145,7 +155,15 @@ export class ClusterController {
       if (owner?.fenced && !owner.walRecovered) continue;
       movable.push({ ...p, leader });
     }
-    const moves = await this.released(planLeaders(movable, this.candidates()));
+    const planned = planLeaders(movable, this.candidates());
+    const moves = await this.released(planned);
+    for (const m of moves) if (m.from >= 0) this.releasedUnwritten.set(`${m.topicId}:${m.partition}`, m);
+    // Released earlier, not written, and no longer planned: give the partition back to its leader.
+    const inPlan = new Set(moves.map((m) => `${m.topicId}:${m.partition}`));
+    for (const [k, m] of this.releasedUnwritten) {
+      if (!inPlan.has(k) && state.leaderOf(m.topicId, m.partition)?.leader === m.from) moves.push({ ...m, to: m.from });
+      else if (!inPlan.has(k)) this.releasedUnwritten.delete(k);
+    }
     const { generation } = this.opts;
     // Many moves per record: a scale-out of thousands of partitions is a handful of appends.
     for (let i = 0; i < moves.length; i += LEADERS_PER_RECORD_MAX) {
@@ -155,6 +173,7 @@ export class ClusterController {
         generation,
         leaders: chunk.map((m) => ({ topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: (state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1) + 1 })),
       }));
+      for (const m of chunk) this.releasedUnwritten.delete(`${m.topicId}:${m.partition}`);
     }
     if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
     return moves.length;
@@ -166,17 +185,20 @@ export class ClusterController {
     const free: LeaderMove[] = [];
     for (const m of moves) {
       const from = m.from >= 0 ? this.opts.state.broker(m.from) : undefined;
-      if (!from || from.fenced) free.push(m);
+      if (!from || from.fenced || this.releasedUnwritten.has(`${m.topicId}:${m.partition}`)) free.push(m);
       else byLeader.set(m.from, [...(byLeader.get(m.from) ?? []), m]);
     }
     const asked = await Promise.all(
       [...byLeader].map(async ([id, list]) => {
         if (!this.opts.release) return [];
+        const partitions = list.map(({ topicId, partition }) => ({ topicId, partition }));
         try {
-          if (await this.opts.release(id, list.map(({ topicId, partition }) => ({ topicId, partition })))) return list;
+          if (await this.opts.release(id, partitions, this.opts.generation)) return list;
         } catch (err) {
           this.opts.logger?.warn({ err, broker: id, partitions: list.length }, "broker did not release partitions; moves retried next round");
         }
+        // It may have released some before failing: they will not move now, so it may write them again.
+        await this.opts.resume?.(id, partitions, this.opts.generation).catch((err: unknown) => this.opts.logger?.warn({ err, broker: id }, "could not tell the broker to resume writes; it resumes when a new controller takes office"));
         return [];
       }),
     );

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../storage/clock.js";
 import type { MetadataLog } from "../storage/metadata-log.js";
 import type { ObjectStore } from "../storage/object-store.js";
-import { ClusterController } from "./cluster-controller.js";
+import { ClusterController, type ClusterControllerOptions } from "./cluster-controller.js";
 import type { ClusterState } from "./cluster-state.js";
 import { HttpControllerClient, holderOf, type ControllerApi } from "./controller-rpc.js";
 import { ControllerElection } from "./election.js";
@@ -36,11 +36,23 @@ export interface ClusterNodeOptions {
   timings?: ClusterTimings;
   partitions(): { topicId: string; partition: number }[];
   /** How the controller (when this broker is it) asks a live leader to give partitions up; see ClusterControllerOptions. */
-  release?(brokerId: number, partitions: { topicId: string; partition: number }[]): Promise<boolean>;
+  release?: ClusterControllerOptions["release"];
+  resume?: ClusterControllerOptions["resume"];
   logger?: Logger;
 }
 
 export const CONTROLLER_LEASE_KEY = "cluster/controller-lease";
+
+/** The timings of a broker's cluster settings (margins derived: a sixth of what they guard). */
+export function clusterTimingsOf(c: { controllerLeaseMs: number; brokerSessionTimeoutMs: number; heartbeatIntervalMs: number }): ClusterTimings {
+  return {
+    leaseTtlMs: c.controllerLeaseMs,
+    leaseMarginMs: Math.floor(c.controllerLeaseMs / 6),
+    sessionTimeoutMs: c.brokerSessionTimeoutMs,
+    writeLeaseMarginMs: Math.floor(c.brokerSessionTimeoutMs / 6),
+    heartbeatIntervalMs: c.heartbeatIntervalMs,
+  };
+}
 
 export class ClusterNode {
   readonly writeLease: WriteLease;
@@ -77,6 +89,11 @@ export class ClusterNode {
 
   get clusterController(): ClusterController | null {
     return this.controller;
+  }
+
+  /** Scale-in: asks the controller to move every partition off this broker; answers how many it still leads. */
+  drain(): Promise<{ found: boolean; partitionsLeft: number }> {
+    return this.member.drain();
   }
 
   start(): void {
@@ -118,7 +135,7 @@ export class ClusterNode {
   private async takeOffice(generation: number): Promise<void> {
     const { log, state, clock, logger } = this.opts;
     await log.catchUp();
-    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, logger });
+    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, resume: this.opts.resume, logger });
     try {
       await controller.start();
     } catch (err) {

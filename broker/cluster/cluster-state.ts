@@ -13,7 +13,7 @@ export type WalKind = "file" | "nfs" | "s3";
 
 export type ClusterRecord =
   | { type: "controller-elected"; generation: number; holder: string }
-  | { type: "broker-registered"; generation: number; id: number; incarnationId: string; brokerEpoch: number; zone: string; host: string; port: number; walType: WalKind }
+  | { type: "broker-registered"; generation: number; id: number; incarnationId: string; brokerEpoch: number; zone: string; host: string; port: number; walType: WalKind; internalUrl?: string }
   | { type: "broker-fenced"; generation: number; id: number; brokerEpoch: number }
   | { type: "wal-recovered"; generation: number; id: number; brokerEpoch: number }
   | { type: "broker-draining"; generation: number; id: number; draining: boolean }
@@ -38,6 +38,8 @@ export interface BrokerEntry {
   host: string;
   port: number;
   walType: WalKind;
+  /** Where the controller reaches the broker's HTTP port (partition releases); empty if unknown. */
+  internalUrl: string;
   /** Declared dead by the controller; it must register again (with a new epoch) to lead. */
   fenced: boolean;
   /** Its WAL (of the fenced epoch) was replayed and uploaded, so its partitions may move. */
@@ -70,7 +72,7 @@ export class ClusterState {
       case "broker-registered": {
         const old = this.brokerMap.get(r.id);
         if (old && old.brokerEpoch >= r.brokerEpoch) return false;
-        this.brokerMap.set(r.id, { id: r.id, incarnationId: r.incarnationId, brokerEpoch: r.brokerEpoch, zone: r.zone, host: r.host, port: r.port, walType: r.walType, fenced: false, walRecovered: false, draining: false });
+        this.brokerMap.set(r.id, { id: r.id, incarnationId: r.incarnationId, brokerEpoch: r.brokerEpoch, zone: r.zone, host: r.host, port: r.port, walType: r.walType, internalUrl: r.internalUrl ?? "", fenced: false, walRecovered: false, draining: false });
         return true;
       }
       case "broker-fenced":
@@ -109,6 +111,11 @@ export class ClusterState {
 
   brokers(): BrokerEntry[] {
     return [...this.brokerMap.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Every partition that has a leader. */
+  leaders(): IterableIterator<PartitionLeader & { topicId: string; partition: number }> {
+    return this.leaderMap.values();
   }
 
   leaderOf(topicId: string, partition: number): PartitionLeader | undefined {

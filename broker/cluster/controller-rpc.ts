@@ -41,6 +41,7 @@ function registrationProblem(b: Partial<BrokerRegistration>): string | null {
   if (typeof b.host !== "string" || !b.host) return "host must be a non-empty string";
   if (!isInt(b.port) || b.port < 1 || b.port > 65535) return "port must be 1..65535";
   if (b.walType !== "file" && b.walType !== "nfs" && b.walType !== "s3") return "walType must be file, nfs or s3";
+  if (b.internalUrl !== undefined && (typeof b.internalUrl !== "string" || !/^https?:\/\//.test(b.internalUrl))) return "internalUrl must be an http(s) URL";
   return null;
 }
 
@@ -114,4 +115,58 @@ export class HttpControllerClient implements ControllerApi {
     if (!res.ok) throw new Error(`controller call ${path} failed with HTTP ${res.status}: ${answer.error ?? "no detail"}`);
     return answer;
   }
+}
+
+// ---- controller → broker: partition releases before a move ----
+
+export interface PartitionsCall {
+  generation: number;
+  partitions: { topicId: string; partition: number }[];
+}
+
+function partitionsCallProblem(b: Partial<PartitionsCall>): string | null {
+  if (!isInt(b.generation) || b.generation < 1) return "generation must be a positive integer";
+  if (!Array.isArray(b.partitions)) return "partitions must be an array";
+  for (const p of b.partitions as unknown[]) {
+    const tp = p as Partial<{ topicId: unknown; partition: unknown }>;
+    if (typeof tp?.topicId !== "string" || !isInt(tp.partition) || tp.partition < 0) return "each partition needs a topicId string and a partition index";
+  }
+  return null;
+}
+
+/**
+ * The broker's side of a move: `release` stops writes to the partitions and resolves once
+ * everything acknowledged for them is in committed objects; `resume` undoes a release the
+ * controller will not follow with a move.
+ */
+export function partitionRoutes(app: FastifyInstance, handlers: { release(call: PartitionsCall): Promise<{ released: number }>; resume(call: PartitionsCall): { resumed: number } }): void {
+  const parse = (body: unknown, reply: { code(n: number): unknown }): PartitionsCall | { error: string } => {
+    const problem = partitionsCallProblem((body ?? {}) as Partial<PartitionsCall>);
+    if (!problem) return body as PartitionsCall;
+    reply.code(400);
+    return { error: `invalid partitions call: ${problem}` };
+  };
+  app.post("/internal/v1/partitions/release", async (req, reply) => {
+    const call = parse(req.body, reply);
+    if ("error" in call) return call;
+    try {
+      return await handlers.release(call);
+    } catch (err) {
+      reply.code(503);
+      return { error: `could not release the partitions: ${(err as Error).message}` };
+    }
+  });
+  app.post("/internal/v1/partitions/resume", async (req, reply) => {
+    const call = parse(req.body, reply);
+    if ("error" in call) return call;
+    return handlers.resume(call);
+  });
+}
+
+/** The controller's side: asks the broker at `baseUrl` (its internal URL). */
+export async function callPartitions(baseUrl: string, action: "release" | "resume", call: PartitionsCall, timeoutMs: number): Promise<{ released?: number; resumed?: number }> {
+  const res = await fetch(`${baseUrl}/internal/v1/partitions/${action}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call), signal: AbortSignal.timeout(timeoutMs) });
+  const answer = (await res.json().catch(() => ({}))) as { released?: number; resumed?: number; error?: string };
+  if (!res.ok) throw new Error(`partition ${action} at ${baseUrl} failed with HTTP ${res.status}: ${answer.error ?? "no detail"}`);
+  return answer;
 }

@@ -7,10 +7,11 @@ export type InternalTopicLog = Pick<LogStore, "append" | "read" | "logStartOffse
 
 /**
  * Reads every partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
- * from its start to its high watermark and hands each keyed record over in log order.
+ * from its start to its high watermark and hands each keyed record over in log order
+ * (`only`: just that partition, for a broker that took it over).
  */
-export async function replayInternalTopic(log: InternalTopicLog, topic: TopicInfo, onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {
-  for (let p = 0; p < topic.partitions; p++) {
+export async function replayInternalTopic(log: InternalTopicLog, topic: TopicInfo, onRecord: (key: Buffer, value: Buffer | null) => void, only?: number): Promise<void> {
+  for (let p = only ?? 0; p < (only === undefined ? topic.partitions : only + 1); p++) {
     let offset = log.logStartOffset(topic.topicId, p);
     const end = log.highWatermark(topic.topicId, p);
     while (offset < end) {

@@ -66,6 +66,18 @@ export class ClusterMember {
     }
   }
 
+  /** Asks the controller to drain this broker (move its partitions away). */
+  async drain(): Promise<{ found: boolean; partitionsLeft: number }> {
+    const controller = await this.findController();
+    if (!controller) throw new Error("no controller is in office right now");
+    try {
+      return await controller.api.drain(this.opts.registration.id);
+    } catch (err) {
+      this.controller = null;
+      throw err;
+    }
+  }
+
   private async findController(): Promise<{ url: string; api: ControllerApi } | null> {
     if (this.controller) return this.controller;
     const lease = await readLease(this.opts.store, this.opts.leaseKey);

@@ -18,6 +18,8 @@ export interface BrokerRegistration {
   host: string;
   port: number;
   walType: "file" | "nfs" | "s3";
+  /** Where the controller reaches this broker's HTTP port (partition releases). */
+  internalUrl?: string;
 }
 
 export interface MemberState extends BrokerRegistration {

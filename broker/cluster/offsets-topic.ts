@@ -1,6 +1,5 @@
-import type { LogStore } from "../storage/log-store.js";
 import { buildRecordBatch } from "../protocol/records.js";
-import { replayInternalTopic } from "./internal-topic-replay.js";
+import { replayInternalTopic, type InternalTopicLog } from "./internal-topic-replay.js";
 import type { TopicInfo } from "./topics.js";
 
 /**
@@ -42,7 +41,8 @@ export interface OffsetsReplayVisitor {
 }
 
 export class OffsetsTopic {
-  constructor(private readonly log: LogStore, readonly topic: TopicInfo) {}
+  /** `log.append` should be the gated one (PartitionManager.appendInternal) once partitions can move. */
+  constructor(private readonly log: InternalTopicLog, readonly topic: TopicInfo) {}
 
   partitionFor(groupId: string): number {
     return offsetsPartitionFor(groupId, this.topic.partitions);
@@ -69,9 +69,9 @@ export class OffsetsTopic {
     await this.log.append(this.topic.topicId, this.partitionFor(groupId), [buildRecordBatch([{ key, value: null }])]);
   }
 
-  /** Reads every partition from its start and reports each group's records in log order. */
-  async replay(visit: OffsetsReplayVisitor): Promise<void> {
-    await replayInternalTopic(this.log, this.topic, (key, value) => replayRecord(key, value, visit));
+  /** Reads every partition (or just `partition`) from its start and reports each group's records in log order. */
+  async replay(visit: OffsetsReplayVisitor, partition?: number): Promise<void> {
+    await replayInternalTopic(this.log, this.topic, (key, value) => replayRecord(key, value, visit), partition);
   }
 }
 

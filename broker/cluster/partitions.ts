@@ -5,6 +5,7 @@ import { ErrorCode } from "../protocol/errors.js";
 import { Attr, BatchError, setPartitionLeaderEpoch, splitAndValidateBatches, type BatchHeader } from "../protocol/record-batch.js";
 import { PartitionProducerState } from "./producer-state.js";
 import type { TopicInfo } from "./topics.js";
+import type { Leadership } from "./leadership.js";
 import type { BrokerMetrics } from "../server/metrics.js";
 
 export interface ProduceResult {
@@ -17,6 +18,14 @@ export interface ProduceResult {
 
 const key = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
+/** This broker may not write the partition (it moved, is moving, or the write lease lapsed). */
+export class NotLeaderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotLeaderError";
+  }
+}
+
 /**
  * The data path of the partitions this broker leads: validation, idempotent-producer
  * checks and offset assignment on the way in; the log store does durability and reads.
@@ -25,6 +34,10 @@ const key = (topicId: string, partition: number) => `${topicId}:${partition}`;
  */
 export class PartitionManager {
   private readonly producerStates = new Map<string, PartitionProducerState>();
+  /** Appends handed to the log store and not yet settled, per partition (a release waits for them). */
+  private readonly inflight = new Map<string, Set<Promise<unknown>>>();
+  /** Who may write (multi-broker mode: the leader, while not moving and its write lease holds) and at which leader epoch. */
+  private leadership: Pick<Leadership, "writeRefusal" | "leaderEpochOf"> = { writeRefusal: () => null, leaderEpochOf: () => 0 };
 
   constructor(
     readonly log: LogStore,
@@ -36,6 +49,55 @@ export class PartitionManager {
   /** Called for each batch the log store replays at start-up, to rebuild producer state. */
   recovered(topicId: string, partition: number, header: BatchHeader): void {
     this.producerState(topicId, partition).observe(header, header.baseOffset);
+  }
+
+  setLeadership(leadership: Pick<Leadership, "writeRefusal" | "leaderEpochOf">): void {
+    this.leadership = leadership;
+  }
+
+  /**
+   * This broker now leads a partition another broker led (or that it led before another
+   * did): it continues from the committed objects and rebuilds the producer state from
+   * them, so idempotent retries of batches the old leader wrote are still recognised.
+   */
+  takeOver(topicId: string, partition: number): void {
+    this.log.continueFromObjects(topicId, partition);
+    const state = new PartitionProducerState();
+    for (const h of this.log.committedProducerBatches(topicId, partition)) state.observe(h, h.baseOffset);
+    this.producerStates.set(key(topicId, partition), state);
+  }
+
+  /**
+   * An append of the broker's own records to an internal topic (committed offsets), under
+   * the same rules as produce: refused unless this broker may write the partition, and
+   * reported as failed if it lost that right before the WAL had the records.
+   */
+  async appendInternal(topicId: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: bigint; logAppendTimeMs: bigint }> {
+    const closed = this.leadership.writeRefusal(topicId, partition);
+    if (closed) throw new NotLeaderError(closed);
+    const appended = await this.tracked(topicId, partition, this.log.append(topicId, partition, batches));
+    const lapsed = this.leadership.writeRefusal(topicId, partition);
+    if (lapsed) throw new NotLeaderError(lapsed);
+    return appended;
+  }
+
+  private async tracked<T>(topicId: string, partition: number, appending: Promise<T>): Promise<T> {
+    const k = key(topicId, partition);
+    let inflight = this.inflight.get(k);
+    if (!inflight) this.inflight.set(k, (inflight = new Set()));
+    inflight.add(appending);
+    try {
+      return await appending;
+    } finally {
+      inflight.delete(appending);
+      if (inflight.size === 0) this.inflight.delete(k);
+    }
+  }
+
+  /** Resolves once every append already started for these partitions has settled. */
+  async settled(partitions: readonly { topicId: string; partition: number }[]): Promise<void> {
+    const pending = partitions.flatMap((p) => [...(this.inflight.get(key(p.topicId, p.partition)) ?? [])]);
+    await Promise.allSettled(pending);
   }
 
   ensurePartitions(topic: TopicInfo, from = 0): void {
@@ -75,6 +137,9 @@ export class PartitionManager {
       }
     }
 
+    const closed = this.leadership.writeRefusal(topic.topicId, partition);
+    if (closed) return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER, closed);
+    const leaderEpoch = this.leadership.leaderEpochOf(topic.topicId, partition);
     const state = this.producerState(topic.topicId, partition);
     const appendable: Buffer[] = [];
     const headers: BatchHeader[] = [];
@@ -91,7 +156,7 @@ export class PartitionManager {
       }
       // Copy out of the socket buffer so the log never pins a whole network chunk.
       const bytes = Buffer.from(b.bytes);
-      setPartitionLeaderEpoch(bytes, topic.leaderEpochs[partition] ?? 0);
+      setPartitionLeaderEpoch(bytes, leaderEpoch);
       appendable.push(bytes);
       headers.push(b.header);
     }
@@ -106,7 +171,7 @@ export class PartitionManager {
     }
     let appended;
     try {
-      appended = await this.log.append(topic.topicId, partition, appendable);
+      appended = await this.tracked(topic.topicId, partition, this.log.append(topic.topicId, partition, appendable));
     } catch (err) {
       state.rewind(firstOffset);
       if (err instanceof WalFullError || err instanceof WalWriteError) {
@@ -115,6 +180,10 @@ export class PartitionManager {
       }
       throw err;
     }
+    // The write is durable, but it may be acknowledged only if this broker still may write:
+    // a broker whose write lease lapsed meanwhile may already have been replaced.
+    const lapsed = this.leadership.writeRefusal(topic.topicId, partition);
+    if (lapsed) return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER, lapsed);
     let recordCount = 0;
     let byteCount = 0;
     for (let i = 0; i < appendable.length; i++) {

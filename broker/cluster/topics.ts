@@ -10,8 +10,6 @@ export interface TopicInfo {
   partitions: number;
   configs: Record<string, string>;
   readonly internal: boolean;
-  /** Leader epoch per partition; bumped whenever leadership moves. */
-  leaderEpochs: number[];
 }
 
 export type TopicRecord =
@@ -47,7 +45,6 @@ export class TopicRegistry {
           partitions: record.partitions,
           configs: { ...record.configs },
           internal: record.internal,
-          leaderEpochs: new Array<number>(record.partitions).fill(0),
         };
         this.byName.set(info.name, info);
         this.byId.set(info.topicId, info);
@@ -63,7 +60,6 @@ export class TopicRegistry {
       case "partitions-created": {
         const info = this.byId.get(record.topicId);
         if (!info) return;
-        while (info.leaderEpochs.length < record.partitions) info.leaderEpochs.push(0);
         info.partitions = record.partitions;
         return;
       }

@@ -221,6 +221,23 @@ export class GroupCoordinator {
     if (g) this.forget(g);
   }
 
+  /**
+   * Another broker now coordinates these groups (their offsets partition moved): drop them
+   * here, answering waiting members with NOT_COORDINATOR so they find the new coordinator,
+   * which loads the committed offsets from the partition.
+   */
+  unloadGroups(isMoved: (groupId: string) => boolean): number {
+    let n = 0;
+    for (const g of [...this.groups.values()]) {
+      if (!isMoved(g.groupId)) continue;
+      this.stopTimers(g, ErrorCode.NOT_COORDINATOR);
+      g.state = "Dead";
+      this.groups.delete(g.groupId);
+      n++;
+    }
+    return n;
+  }
+
   // ---- membership ----
 
   joinGroup(req: JoinRequest): Promise<JoinResult> {

@@ -40,10 +40,12 @@ export interface Broker {
    * auto-creation is on, else null. Returns an error code when the name is invalid.
    */
   autoCreateTopic(name: string): Promise<TopicInfo | { errorCode: number }>;
-  /** Live brokers (this one only, until the multi-broker controller lands). */
+  /** Live brokers (in standalone mode, this one). */
   brokers(): BrokerEndpoint[];
   /** The broker that leads a partition, or null if none does right now. */
   leaderOf(topicId: string, partition: number): BrokerEndpoint | null;
+  /** The partition's current leader epoch (KIP-320); raised on every move. */
+  leaderEpochOf(topicId: string, partition: number): number;
   /** The broker that coordinates a group or transactional id (key type 0 group, 1 transaction). */
   coordinatorFor(keyType: number, key: string): BrokerEndpoint | null;
 }

@@ -21,6 +21,8 @@ import { HANDLERS } from "./handlers/index.js";
 import { bootstrapUsers } from "../security/users-file.js";
 import { loadTls } from "../security/tls.js";
 import type { Broker, BrokerEndpoint } from "./broker.js";
+import { StandaloneLeadership, type Leadership, type TopicPartition } from "../cluster/leadership.js";
+import { ClusterMode } from "./cluster-mode.js";
 
 export interface RunningBroker {
   readonly broker: Broker;
@@ -30,8 +32,9 @@ export interface RunningBroker {
 }
 
 /**
- * A single broker process: recovers storage, replays metadata, then listens. Until the
- * multi-broker controller lands this broker is its own controller and leads every partition.
+ * A broker process: recovers storage, replays metadata, then listens. Standalone (the
+ * embedded default) it is its own controller and leads every partition; in a multi-broker
+ * cluster (`cluster-mode.ts`) the shared metadata log says who leads what.
  */
 class BrokerRuntime implements Broker {
   readonly topics = new TopicRegistry();
@@ -41,6 +44,10 @@ class BrokerRuntime implements Broker {
   groups!: GroupCoordinator;
   self!: BrokerEndpoint;
   offsets!: OffsetsTopic;
+  leadership: Leadership = new StandaloneLeadership(() => this.self);
+  cluster: ClusterMode | null = null;
+  /** Offsets partitions taken over whose groups are still being read in: their groups have no coordinator yet. */
+  readonly loadingOffsets = new Set<number>();
 
   constructor(
     readonly config: BrokerConfig,
@@ -52,7 +59,10 @@ class BrokerRuntime implements Broker {
     this.controller = new Controller(this.topics, storage.metadata, {
       onTopicCreated: (t) => this.partitions.ensurePartitions(t),
       onPartitionsCreated: (t, from) => this.partitions.ensurePartitions(t, from),
-      onTopicDeleted: (t) => this.partitions.dropTopic(t),
+      onTopicDeleted: (t) => {
+        this.cluster?.leadership.forgetTopic(t.topicId);
+        return this.partitions.dropTopic(t);
+      },
     });
     this.partitions = new PartitionManager(storage.log, metrics, logger, { messageMaxBytes: config.messageMaxBytes });
   }
@@ -62,15 +72,59 @@ class BrokerRuntime implements Broker {
   }
 
   brokers(): BrokerEndpoint[] {
-    return [this.self];
+    return this.leadership.brokers();
   }
 
-  leaderOf(): BrokerEndpoint | null {
-    return this.self;
+  leaderOf(topicId: string, partition: number): BrokerEndpoint | null {
+    return this.leadership.leaderOf(topicId, partition);
   }
 
-  coordinatorFor(): BrokerEndpoint | null {
-    return this.self;
+  leaderEpochOf(topicId: string, partition: number): number {
+    return this.leadership.leaderEpochOf(topicId, partition);
+  }
+
+  /** A group's coordinator is the leader of its `__consumer_offsets` partition, once that broker has read the partition in. */
+  coordinatorFor(keyType: number, key: string): BrokerEndpoint | null {
+    if (!this.cluster) return this.self;
+    if (keyType !== 0) return null;
+    const partition = this.offsets.partitionFor(key);
+    const leader = this.leaderOf(this.offsets.topic.topicId, partition);
+    if (leader?.nodeId === this.self.nodeId && this.loadingOffsets.has(partition)) return null;
+    return leader;
+  }
+
+  /** Reads one offsets partition in (a broker that now leads it coordinates its groups). */
+  async loadOffsetsPartition(partition: number): Promise<void> {
+    this.loadingOffsets.add(partition);
+    const begun = Date.now();
+    try {
+      await this.offsets.replay(this.offsetsVisitor(), partition);
+      this.logger.info({ partition, loadMs: Date.now() - begun }, "loaded the groups of an offsets partition");
+    } catch (err) {
+      this.logger.error({ err, partition }, "could not load the groups of an offsets partition; their coordinator stays unavailable");
+      return;
+    } finally {
+      this.loadingOffsets.delete(partition);
+    }
+  }
+
+  offsetsVisitor() {
+    return {
+      offsets: (groupId: string, commits: Parameters<GroupCoordinator["loadOffsets"]>[1]) => this.groups.loadOffsets(groupId, commits),
+      offsetsDeleted: (groupId: string, partitions: { topic: string; partition: number }[]) => this.groups.loadOffsetsDeleted(groupId, partitions),
+      deleted: (groupId: string) => this.groups.loadGroupDeleted(groupId),
+    };
+  }
+
+  /** Partition-level hooks of cluster mode: coordinators follow their internal partitions. */
+  gained(tp: TopicPartition): void {
+    if (this.offsets && tp.topicId === this.offsets.topic.topicId) void this.loadOffsetsPartition(tp.partition);
+  }
+
+  lost(tp: TopicPartition): void {
+    if (!this.offsets || tp.topicId !== this.offsets.topic.topicId) return;
+    const n = this.groups.unloadGroups((g) => this.offsets.partitionFor(g) === tp.partition);
+    if (n > 0) this.logger.info({ partition: tp.partition, groups: n }, "offsets partition moved away; its groups now have another coordinator");
   }
 
   supportedApis() {
@@ -109,6 +163,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
 
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
   await storage.recover((topicId, partition, header) => runtime.partitions.recovered(topicId, partition, header));
+  if (config.clusterMode === "multi") {
+    runtime.cluster = new ClusterMode({ config, logger, storage, partitions: runtime.partitions, topics: runtime.topics, onGained: (tp) => runtime.gained(tp), onLost: (tp) => runtime.lost(tp) });
+    runtime.leadership = runtime.cluster.leadership;
+    runtime.cluster.follow();
+  }
   // Time/size retention reads the topic's current configs at every pass (unknown topic: skip).
   storage.log.setRetentionPolicy((topicId) => {
     const topic = runtime.topics.byTopicId(topicId);
@@ -119,10 +178,18 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   let offsetsTopic = runtime.topics.byTopicName(INTERNAL_OFFSETS_TOPIC);
   if (!offsetsTopic) {
     const created = await runtime.controller.createTopic(INTERNAL_OFFSETS_TOPIC, config.offsetsPartitions, { "cleanup.policy": "compact" }, { internal: true });
-    if (!created.topic) throw new Error(`could not create ${INTERNAL_OFFSETS_TOPIC}: ${created.errorMessage}`);
-    offsetsTopic = created.topic;
+    // Another broker of the cluster may have created it first.
+    offsetsTopic = created.topic ?? runtime.topics.byTopicName(INTERNAL_OFFSETS_TOPIC);
+    if (!offsetsTopic) throw new Error(`could not create ${INTERNAL_OFFSETS_TOPIC}: ${created.errorMessage}`);
   }
-  runtime.offsets = new OffsetsTopic(storage.log, offsetsTopic);
+  // Offset commits are appended under the same leadership rules as produce.
+  const internalLog = {
+    append: (topicId: string, partition: number, batches: Buffer[]) => runtime.partitions.appendInternal(topicId, partition, batches),
+    read: storage.log.read.bind(storage.log),
+    logStartOffset: storage.log.logStartOffset.bind(storage.log),
+    highWatermark: storage.log.highWatermark.bind(storage.log),
+  };
+  runtime.offsets = new OffsetsTopic(internalLog, offsetsTopic);
   runtime.groups = new GroupCoordinator({
     offsetStore: {
       persist: (groupId, commits) => runtime.offsets.persist(groupId, commits),
@@ -134,11 +201,12 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
     logger: logger.child({ component: "groups" }),
   });
-  await runtime.offsets.replay({
-    offsets: (groupId, commits) => runtime.groups.loadOffsets(groupId, commits),
-    offsetsDeleted: (groupId, partitions) => runtime.groups.loadOffsetsDeleted(groupId, partitions),
-    deleted: (groupId) => runtime.groups.loadGroupDeleted(groupId),
-  });
+  if (!runtime.cluster) await runtime.offsets.replay(runtime.offsetsVisitor());
+  else {
+    // Only the offsets partitions this broker leads; others load as they move here.
+    const mine = runtime.cluster.leadership.ledPartitions().filter((tp) => tp.topicId === offsetsTopic.topicId);
+    for (const tp of mine) await runtime.loadOffsetsPartition(tp.partition);
+  }
 
   // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
   const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
@@ -169,16 +237,26 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
       ready: () => ready,
       logger,
       routes: (app) => {
-        // The pod's preStop hook (GET) or an operator (POST): stop taking new clients and
-        // upload everything acknowledged, so the WAL is empty before the process exits and the
-        // next start replays nothing. With the multi-broker controller a drain will also move
-        // this broker's partitions away first.
+        runtime.cluster?.routes(app);
+        // The pod's preStop hook (GET) or an operator (POST): in a cluster, move every
+        // partition to other brokers first (clients follow the new leaders); then upload
+        // everything acknowledged, so the WAL is empty before the process exits and the next
+        // start replays nothing.
         app.route({
           method: ["GET", "POST"],
           url: "/admin/v1/drain",
-          handler: async (_req, reply) => {
-            ready = false;
+          handler: async (req, reply) => {
             const begun = Date.now();
+            if (runtime.cluster) {
+              const timeoutMs = Number((req.query as { timeoutMs?: string }).timeoutMs ?? config.drainTimeoutMs);
+              const moved = await runtime.cluster.drain(Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : config.drainTimeoutMs);
+              if (!moved.drained) {
+                logger.warn(moved, "drain: partitions did not all move away in time");
+                reply.code(503);
+                return { ...moved, walBytes: storage.walUsedBytes() };
+              }
+            }
+            ready = false;
             try {
               await storage.log.flush();
             } catch (err) {
@@ -194,6 +272,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
       },
     });
   }
+  if (runtime.cluster) {
+    const internalUrl = config.internalUrl || `http://${runtime.self.host}:${ops!.port}`;
+    runtime.cluster.start(runtime.self, internalUrl);
+  }
   ready = true;
   logger.info(
     { port, security: config.securityProtocol, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
@@ -208,6 +290,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     close() {
       closing ??= (async () => {
         ready = false;
+        // Hands the controller lease over at once rather than letting it expire.
+        await runtime.cluster?.stop();
         await listener.close();
         runtime.groups.close();
         await ops?.close();

@@ -38,7 +38,7 @@ class MemoryLog implements InternalTopicLog {
   }
 }
 
-const topic = { topicId: "tid-txn", name: "__transaction_state", partitions: 4, configs: {}, internal: true, leaderEpochs: [0, 0, 0, 0] };
+const topic = { topicId: "tid-txn", name: "__transaction_state", partitions: 4, configs: {}, internal: true };
 
 describe("__transaction_state", () => {
   it("persists each transition and replays to the same coordinator state", async () => {

@@ -54,7 +54,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
             return {
               ...base,
               errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
-              currentLeader: { leaderId: leader?.nodeId ?? -1, leaderEpoch: topic.leaderEpochs[pd.index] ?? -1 },
+              currentLeader: { leaderId: leader?.nodeId ?? -1, leaderEpoch: leader ? broker.leaderEpochOf(topic.topicId, pd.index) : -1 },
             };
           }
           const r = await broker.partitions.produce(topic, pd.index, pd.records, apiVersion);

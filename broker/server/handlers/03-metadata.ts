@@ -79,7 +79,7 @@ function describeTopic(t: TopicInfo, ctx: RequestContext, withOperations: boolea
       errorCode: leader ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
       partitionIndex: p,
       leaderId: leader ? leader.nodeId : -1,
-      leaderEpoch: t.leaderEpochs[p] ?? 0,
+      leaderEpoch: ctx.broker.leaderEpochOf(t.topicId, p),
       replicaNodes: nodes,
       isrNodes: nodes,
       offlineReplicas: [],

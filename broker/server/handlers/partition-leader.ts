@@ -9,7 +9,7 @@ import type { Broker } from "../broker.js";
  */
 export function leadPartition(broker: Broker, topic: TopicInfo | undefined, partition: number, currentLeaderEpoch = -1): { errorCode: number; leaderEpoch: number } {
   if (!topic || partition < 0 || partition >= topic.partitions) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1 };
-  const leaderEpoch = topic.leaderEpochs[partition] ?? 0;
+  const leaderEpoch = broker.leaderEpochOf(topic.topicId, partition);
   const leader = broker.leaderOf(topic.topicId, partition);
   if (!leader || leader.nodeId !== broker.self.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderEpoch };
   if (currentLeaderEpoch >= 0 && currentLeaderEpoch < leaderEpoch) return { errorCode: ErrorCode.FENCED_LEADER_EPOCH, leaderEpoch };

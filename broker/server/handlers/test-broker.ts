@@ -84,6 +84,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     autoCreateTopic: () => unavailable("autoCreateTopic"),
     brokers: () => [self],
     leaderOf: () => self,
+    leaderEpochOf: () => 0,
     coordinatorFor() {
       return broker.coordinator;
     },

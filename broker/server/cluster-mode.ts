@@ -1,0 +1,208 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { BrokerConfig } from "../config.js";
+import { ClusterLeadership, type TopicPartition } from "../cluster/leadership.js";
+import { ClusterNode, clusterTimingsOf } from "../cluster/cluster-node.js";
+import { callPartitions, controllerRoutes, partitionRoutes } from "../cluster/controller-rpc.js";
+import type { PartitionManager } from "../cluster/partitions.js";
+import type { TopicRegistry } from "../cluster/topics.js";
+import { systemClock } from "../storage/clock.js";
+import type { Storage } from "../storage/open.js";
+import type { BrokerEndpoint } from "./broker.js";
+
+/**
+ * A broker's part in a multi-broker cluster (FLOE_CLUSTER_MODE=multi), wired to the rest of
+ * the runtime: leadership from the shared metadata log, the controller election and
+ * membership (ClusterNode), partition releases before moves, drains, and the poll that
+ * reads what other brokers append. See ADR 0003 and docs/architecture.md.
+ */
+export interface ClusterModeDeps {
+  config: BrokerConfig;
+  logger: Logger;
+  storage: Storage;
+  partitions: PartitionManager;
+  topics: TopicRegistry;
+  /** This broker now leads / no longer leads a partition (after the log store took it over). */
+  onGained(tp: TopicPartition): void;
+  onLost(tp: TopicPartition): void;
+}
+
+/** How long a release may take on the broker (flushing the WAL), and how long the controller waits for it. */
+const RELEASE_DEADLINE_MS = 20_000;
+const RELEASE_CALL_TIMEOUT_MS = 30_000;
+
+export class ClusterMode {
+  readonly leadership: ClusterLeadership;
+  private node: ClusterNode | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private polling = false;
+  private pollFailures = 0;
+  private unobserve: () => void = () => undefined;
+
+  constructor(private readonly deps: ClusterModeDeps) {
+    const { storage, config, partitions, logger } = deps;
+    this.leadership = new ClusterLeadership({
+      state: storage.log.cluster,
+      selfId: config.nodeId,
+      canAcknowledge: () => this.node?.writeLease.canAcknowledge() ?? false,
+      onGained: (tp, leaderEpoch) => {
+        try {
+          partitions.takeOver(tp.topicId, tp.partition);
+        } catch (err) {
+          logger.error({ err, ...tp, leaderEpoch }, "could not take over the partition");
+          return;
+        }
+        logger.info({ ...tp, leaderEpoch }, "now leading the partition");
+        deps.onGained(tp);
+      },
+      onLost: (tp) => {
+        logger.info(tp, "no longer leading the partition");
+        deps.onLost(tp);
+      },
+      logger,
+    });
+    partitions.setLeadership(this.leadership);
+  }
+
+  /** Starts following the metadata log; call once storage has recovered (the log store applies each record first). */
+  follow(): void {
+    const log = this.deps.storage.metadataLog;
+    this.unobserve = log.subscribe((r) => this.leadership.observe(r));
+    const tick = () => {
+      if (this.polling) return;
+      this.polling = true;
+      log
+        .catchUp()
+        .then(() => {
+          this.pollFailures = 0;
+        })
+        .catch((err: unknown) => {
+          // Logged once per run of failures: the store may be down for a while.
+          if (this.pollFailures++ === 0) this.deps.logger.warn({ err }, "reading the metadata log failed; retrying");
+        })
+        .finally(() => {
+          this.polling = false;
+        });
+    };
+    this.poll = setInterval(tick, this.deps.config.metadataPollIntervalMs);
+    this.poll.unref();
+  }
+
+  /** Joins the cluster once the listener has its address: election, registration, heartbeats. */
+  start(self: BrokerEndpoint, internalUrl: string): void {
+    const { config, storage, topics, logger } = this.deps;
+    this.node = new ClusterNode({
+      store: storage.objectStore,
+      log: storage.metadataLog,
+      state: storage.log.cluster,
+      clock: systemClock,
+      registration: { id: config.nodeId, incarnationId: randomBytes(8).toString("hex"), zone: config.rack, host: self.host, port: self.port, walType: config.walType, internalUrl },
+      internalUrl,
+      timings: clusterTimingsOf(config),
+      partitions: () => topics.all().flatMap((t) => Array.from({ length: t.partitions }, (_, partition) => ({ topicId: t.topicId, partition }))),
+      release: async (brokerId, partitions, generation) => {
+        const url = storage.log.cluster.broker(brokerId)?.internalUrl;
+        if (!url) return false;
+        const answer = await callPartitions(url, "release", { generation, partitions }, RELEASE_CALL_TIMEOUT_MS);
+        return typeof answer.released === "number";
+      },
+      resume: async (brokerId, partitions, generation) => {
+        const url = storage.log.cluster.broker(brokerId)?.internalUrl;
+        if (url) await callPartitions(url, "resume", { generation, partitions }, 5000);
+      },
+      logger: logger.child({ component: "cluster" }),
+    });
+    this.node.start();
+    logger.info({ internalUrl, sessionTimeoutMs: config.brokerSessionTimeoutMs, controllerLeaseMs: config.controllerLeaseMs }, "joining the cluster");
+  }
+
+  /** Controller calls (when this broker is the controller) and the broker's own partition calls. */
+  routes(app: FastifyInstance): void {
+    controllerRoutes(app, () => this.node?.controllerApi() ?? null);
+    partitionRoutes(app, {
+      release: (call) => this.release(call.partitions, call.generation),
+      resume: (call) => ({ resumed: this.leadership.resume(call.partitions, call.generation) }),
+    });
+  }
+
+  /**
+   * Stops writes to the partitions, waits for appends already under way, and uploads the
+   * WAL, so the next leader finds every acknowledged record in committed objects.
+   */
+  async release(partitions: readonly TopicPartition[], generation: number): Promise<{ released: number }> {
+    const mine = this.leadership.release(partitions, generation);
+    if (mine.length === 0) return { released: 0 };
+    const begun = Date.now();
+    try {
+      await withDeadline(
+        (async () => {
+          await this.deps.partitions.settled(mine);
+          await this.deps.storage.log.flush();
+        })(),
+        RELEASE_DEADLINE_MS,
+        "uploading the WAL took too long",
+      );
+    } catch (err) {
+      // The controller sees the failure and does not move them: write them again.
+      this.leadership.resume(mine, generation);
+      throw err;
+    }
+    this.deps.logger.info({ partitions: mine.length, generation, uploadMs: Date.now() - begun }, "released partitions for a move");
+    return { released: mine.length };
+  }
+
+  /**
+   * Scale-in: asks the controller to move every partition away and waits until this broker
+   * leads none (reporting progress), then uploads what is left in the WAL.
+   */
+  async drain(timeoutMs: number): Promise<{ drained: boolean; partitionsLeft: number; waitedMs: number }> {
+    const begun = Date.now();
+    const { logger } = this.deps;
+    let asked = false;
+    let lastAsk = 0;
+    let lastReport = 0;
+    while (Date.now() - begun < timeoutMs) {
+      const left = this.leadership.ledPartitions().length;
+      // Asked again now and then: the controller may have changed since (a new one learns the drain from the log too).
+      if (!asked || (left > 0 && Date.now() - lastAsk >= 5000)) {
+        lastAsk = Date.now();
+        try {
+          await this.node?.drain();
+          asked = true;
+        } catch (err) {
+          logger.debug({ err }, "drain: controller not reachable yet; retrying");
+        }
+      }
+      if (asked && left === 0) {
+        await this.deps.storage.log.flush();
+        return { drained: true, partitionsLeft: 0, waitedMs: Date.now() - begun };
+      }
+      if (Date.now() - lastReport >= 2000) {
+        lastReport = Date.now();
+        logger.info({ partitionsLeft: left, waitedMs: Date.now() - begun }, "draining: waiting for partitions to move away");
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return { drained: false, partitionsLeft: this.leadership.ledPartitions().length, waitedMs: Date.now() - begun };
+  }
+
+  async stop(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    this.unobserve();
+    await this.node?.stop();
+  }
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} (over ${ms} ms)`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
