@@ -70,14 +70,17 @@ describe("planLeaders", () => {
         expect(after.every((p) => ids.has(p.leader))).toBe(true);
         const c = counts(after, brokers);
         expect(Math.max(...c) - Math.min(...c)).toBeLessThanOrEqual(1);
-        // Fewest moves that reach balance: every homeless partition, plus what the most
-        // loaded brokers hold beyond the largest shares they could keep.
-        const homeless = partitions.filter((p) => !ids.has(p.leader)).length;
-        const base = Math.floor(partitions.length / eligible.length);
-        const extra = partitions.length % eligible.length;
-        const before = counts(partitions, brokers).sort((a, b) => b - a);
-        const excess = before.reduce((n, k, i) => n + Math.max(0, k - (base + (i < extra ? 1 : 0))), 0);
-        expect(moves).toHaveLength(homeless + excess);
+        // Each topic is balanced too, and nothing moves that did not have to: every homeless
+        // partition, plus what a broker led beyond its share of the topic.
+        let needed = 0;
+        for (const name of new Set(partitions.map((p) => p.topicId))) {
+          const before = counts(partitions.filter((p) => p.topicId === name), brokers);
+          const per = counts(after.filter((p) => p.topicId === name), brokers);
+          expect(Math.max(...per) - Math.min(...per)).toBeLessThanOrEqual(1);
+          needed += partitions.filter((p) => p.topicId === name && !ids.has(p.leader)).length;
+          needed += before.reduce((n, k, i) => n + Math.max(0, k - per[i]!), 0);
+        }
+        expect(moves).toHaveLength(needed);
         expect(planLeaders(after, brokers)).toEqual([]);
       }),
       { numRuns: 300, seed: 4 },

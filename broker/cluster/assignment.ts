@@ -2,15 +2,19 @@
  * Which broker leads which partition: the controller's pure planning step, spec in, moves
  * out. Moving a partition copies no data (its log lives in the object store), but every
  * move still costs clients a metadata refresh and a retried request, so the plan changes
- * as few leaders as balance allows:
+ * as few leaders as balance allows. Balance means both:
  *
- * - a partition whose leader is dead, draining or unknown always moves;
- * - otherwise a partition moves only off a broker that leads more than its share;
- * - shares differ by at most one partition between eligible brokers (and, where there is a
- *   choice, the brokers that already lead more keep the larger shares);
- * - a partition that must move goes to the broker furthest below its share, preferring
- *   one that leads the fewest partitions of the same topic, then a zone that holds the
- *   fewest of that topic, then the lowest id, so the plan is deterministic.
+ * - per topic: every eligible broker leads floor(P/N) or ceil(P/N) of the topic's P
+ *   partitions (topics differ in traffic, so a topic's load must spread too);
+ * - overall: the brokers' totals differ by at most one.
+ *
+ * Topics are planned one after another (by id). A topic's `P mod N` larger shares go to the
+ * brokers with the lowest totals so far, which keeps the totals within one; among equals,
+ * to those that already lead more of the topic (fewer moves), then to zones that hold the
+ * fewest larger shares of the topic (a small topic still spans zones), then the lowest id.
+ * Partitions of dead, draining or unknown leaders, and those beyond a broker's share, move
+ * to brokers below their share, preferring a zone with the fewest of the topic. The plan
+ * is deterministic, and planning again after applying it moves nothing.
  */
 export interface BrokerCandidate {
   id: number;
@@ -42,66 +46,60 @@ export function eligibleBrokers(brokers: readonly BrokerCandidate[]): BrokerCand
 export function planLeaders(partitions: readonly PartitionLeadership[], brokers: readonly BrokerCandidate[]): LeaderMove[] {
   const eligible = eligibleBrokers(brokers);
   if (eligible.length === 0 || partitions.length === 0) return [];
-  const ids = new Set(eligible.map((b) => b.id));
   const zoneOf = new Map(eligible.map((b) => [b.id, b.zone]));
-
-  const led = new Map<number, PartitionLeadership[]>(eligible.map((b) => [b.id, []]));
-  const homeless: PartitionLeadership[] = [];
+  const totals = new Map(eligible.map((b) => [b.id, 0]));
+  const byTopic = new Map<string, PartitionLeadership[]>();
   for (const p of [...partitions].sort(byKey)) {
-    if (ids.has(p.leader)) led.get(p.leader)!.push(p);
-    else homeless.push(p);
+    const list = byTopic.get(p.topicId);
+    if (list) list.push(p);
+    else byTopic.set(p.topicId, [p]);
   }
-
-  // Shares: floor(P/N) each, one more for the `P mod N` brokers that already lead the most;
-  // among equally loaded brokers, zones take turns, so a small topic still spans zones.
-  const base = Math.floor(partitions.length / eligible.length);
-  const extra = partitions.length % eligible.length;
-  const rankInZone = new Map<number, number>();
-  const perZone = new Map<string, number>();
-  for (const b of eligible) {
-    rankInZone.set(b.id, perZone.get(b.zone) ?? 0);
-    perZone.set(b.zone, (perZone.get(b.zone) ?? 0) + 1);
-  }
-  const byLoad = [...eligible].sort((a, b) => led.get(b.id)!.length - led.get(a.id)!.length || rankInZone.get(a.id)! - rankInZone.get(b.id)! || a.id - b.id);
-  const share = new Map(byLoad.map((b, i) => [b.id, base + (i < extra ? 1 : 0)]));
-
-  // Brokers over their share give up the partitions of the topics they hold most of first.
-  for (const b of eligible) {
-    const mine = led.get(b.id)!;
-    while (mine.length > share.get(b.id)!) {
-      const perTopic = countBy(mine, (p) => p.topicId);
-      let pick = mine.length - 1;
-      for (let i = mine.length - 1; i >= 0; i--) if (perTopic.get(mine[i]!.topicId)! > perTopic.get(mine[pick]!.topicId)!) pick = i;
-      homeless.push(mine.splice(pick, 1)[0]!);
-    }
-  }
-
-  // Per-topic counts by broker and by zone, kept up to date as partitions are placed.
-  const topicByBroker = new Map<string, number>();
-  const topicByZone = new Map<string, number>();
-  const bump = (p: PartitionLeadership, broker: number) => {
-    const kb = `${p.topicId}\u0000${broker}`;
-    const kz = `${p.topicId}\u0000${zoneOf.get(broker)}`;
-    topicByBroker.set(kb, (topicByBroker.get(kb) ?? 0) + 1);
-    topicByZone.set(kz, (topicByZone.get(kz) ?? 0) + 1);
-  };
-  for (const [broker, mine] of led) for (const p of mine) bump(p, broker);
 
   const moves: LeaderMove[] = [];
-  for (const p of homeless.sort(byKey)) {
-    let best: BrokerCandidate | null = null;
-    let bestScore: number[] = [];
-    for (const b of eligible) {
-      const room = share.get(b.id)! - led.get(b.id)!.length;
-      if (room <= 0) continue;
-      const score = [-room, topicByBroker.get(`${p.topicId}\u0000${b.id}`) ?? 0, topicByZone.get(`${p.topicId}\u0000${b.zone}`) ?? 0, b.id];
-      if (!best || lexLess(score, bestScore)) [best, bestScore] = [b, score];
+  for (const list of byTopic.values()) {
+    const led = new Map<number, PartitionLeadership[]>(eligible.map((b) => [b.id, []]));
+    const homeless: PartitionLeadership[] = [];
+    for (const p of list) (led.get(p.leader) ?? homeless).push(p);
+
+    // Shares of this topic: the larger ones picked one at a time, by the rules above.
+    const base = Math.floor(list.length / eligible.length);
+    const share = new Map(eligible.map((b) => [b.id, base]));
+    const largerPerZone = new Map<string, number>();
+    const candidates = [...eligible];
+    for (let k = list.length % eligible.length; k > 0; k--) {
+      let best = 0;
+      for (let i = 1; i < candidates.length; i++) if (lexLess(extraRank(candidates[i]!), extraRank(candidates[best]!))) best = i;
+      const b = candidates.splice(best, 1)[0]!;
+      share.set(b.id, base + 1);
+      largerPerZone.set(b.zone, (largerPerZone.get(b.zone) ?? 0) + 1);
     }
-    // Shares add up to the partition count, so some broker always has room.
-    if (!best) throw new Error("leader planning invariant broken: no broker has room");
-    led.get(best.id)!.push(p);
-    bump(p, best.id);
-    if (p.leader !== best.id) moves.push({ topicId: p.topicId, partition: p.partition, from: p.leader, to: best.id });
+    function extraRank(b: BrokerCandidate): number[] {
+      return [totals.get(b.id)!, -led.get(b.id)!.length, largerPerZone.get(b.zone) ?? 0, b.id];
+    }
+
+    // Over its share: the highest partitions move.
+    for (const b of eligible) {
+      const mine = led.get(b.id)!;
+      while (mine.length > share.get(b.id)!) homeless.push(mine.pop()!);
+    }
+    const perZone = new Map<string, number>();
+    for (const [id, mine] of led) perZone.set(zoneOf.get(id)!, (perZone.get(zoneOf.get(id)!) ?? 0) + mine.length);
+    for (const p of homeless.sort(byKey)) {
+      let best: BrokerCandidate | null = null;
+      let bestScore: number[] = [];
+      for (const b of eligible) {
+        const room = share.get(b.id)! - led.get(b.id)!.length;
+        if (room <= 0) continue;
+        const score = [perZone.get(b.zone) ?? 0, -room, b.id];
+        if (!best || lexLess(score, bestScore)) [best, bestScore] = [b, score];
+      }
+      // Shares add up to the topic's partition count, so some broker always has room.
+      if (!best) throw new Error("leader planning invariant broken: no broker has room");
+      led.get(best.id)!.push(p);
+      perZone.set(best.zone, (perZone.get(best.zone) ?? 0) + 1);
+      if (p.leader !== best.id) moves.push({ topicId: p.topicId, partition: p.partition, from: p.leader, to: best.id });
+    }
+    for (const [id, mine] of led) totals.set(id, totals.get(id)! + mine.length);
   }
   return moves;
 }
@@ -110,11 +108,6 @@ function byKey(a: PartitionLeadership, b: PartitionLeadership): number {
   return a.topicId < b.topicId ? -1 : a.topicId > b.topicId ? 1 : a.partition - b.partition;
 }
 
-function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const t of items) m.set(key(t), (m.get(key(t)) ?? 0) + 1);
-  return m;
-}
 
 function lexLess(a: number[], b: number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;

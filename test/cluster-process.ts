@@ -1,0 +1,120 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { ChildProcess } from "node:child_process";
+import type { MinioServer } from "./s3-server.js";
+import { freePort, startBrokerProcess, type BrokerProc } from "./wal-process.js";
+
+/**
+ * Broker processes of one multi-broker cluster on loopback, sharing a bucket (and prefix)
+ * of a real S3-compatible server. Timings are shortened so failover fits a test, in the
+ * same proportions as the defaults.
+ */
+export interface ClusterBroker {
+  id: number;
+  port: number;
+  httpPort: number;
+  dataDir: string;
+  proc: BrokerProc;
+}
+
+export interface ClusterOptions {
+  minio: MinioServer;
+  prefix: string;
+  walType?: "file" | "nfs" | "s3";
+  /** For `nfs`: the shared folder. */
+  sharedWalDir?: string;
+  env?: Record<string, string>;
+}
+
+export const CLUSTER_TIMINGS = { sessionTimeoutMs: 3000, controllerLeaseMs: 2000, heartbeatIntervalMs: 300 };
+
+export class TestCluster {
+  readonly brokers = new Map<number, ClusterBroker>();
+  private readonly children: ChildProcess[] = [];
+  private readonly dirs: string[] = [];
+
+  constructor(private readonly opts: ClusterOptions) {}
+
+  env(id: number, port: number, httpPort: number, dataDir: string): Record<string, string> {
+    const { minio, prefix } = this.opts;
+    return {
+      FLOE_CLUSTER_MODE: "multi",
+      FLOE_NODE_ID: String(id),
+      FLOE_ZONE: `zone-${String.fromCharCode(97 + ((id - 1) % 3))}`,
+      FLOE_PORT: String(port),
+      FLOE_HTTP_PORT: String(httpPort),
+      FLOE_DATA_DIR: dataDir,
+      FLOE_WAL_TYPE: this.opts.walType ?? "file",
+      ...(this.opts.sharedWalDir ? { FLOE_WAL_DIR: this.opts.sharedWalDir } : {}),
+      FLOE_WAL_FLUSH_INTERVAL_MS: "20",
+      FLOE_OBJECT_STORE: "s3",
+      FLOE_S3_BUCKET: minio.bucket,
+      FLOE_S3_PREFIX: prefix,
+      FLOE_S3_ENDPOINT: minio.endpoint,
+      FLOE_S3_REGION: minio.region,
+      FLOE_S3_FORCE_PATH_STYLE: "true",
+      FLOE_S3_ACCESS_KEY_ID: minio.accessKey,
+      FLOE_S3_SECRET_ACCESS_KEY: minio.secretKey,
+      FLOE_BROKER_SESSION_TIMEOUT_MS: String(CLUSTER_TIMINGS.sessionTimeoutMs),
+      FLOE_CONTROLLER_LEASE_MS: String(CLUSTER_TIMINGS.controllerLeaseMs),
+      FLOE_HEARTBEAT_INTERVAL_MS: String(CLUSTER_TIMINGS.heartbeatIntervalMs),
+      FLOE_METADATA_POLL_INTERVAL_MS: "100",
+      FLOE_UPLOAD_INTERVAL_MS: "300",
+      FLOE_OFFSETS_PARTITIONS: "4",
+      ...this.opts.env,
+    };
+  }
+
+  /** Starts broker `id` (again, with its data folder and ports, if it ran before); resolves once it has registered. */
+  async start(id: number): Promise<ClusterBroker> {
+    const old = this.brokers.get(id);
+    const port = old?.port ?? (await freePort());
+    const httpPort = old?.httpPort ?? (await freePort());
+    let dataDir = old?.dataDir;
+    if (!dataDir) {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-cluster-b${id}-`));
+      this.dirs.push(dataDir);
+    }
+    const proc = await startBrokerProcess(this.env(id, port, httpPort, dataDir), this.children);
+    const broker = { id, port, httpPort, dataDir, proc };
+    this.brokers.set(id, broker);
+    const deadline = Date.now() + 20_000;
+    while (!proc.output().includes("registered with the controller")) {
+      if (Date.now() > deadline || proc.child.exitCode !== null) throw new Error(`broker ${id} did not register:\n${proc.output().slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return broker;
+  }
+
+  bootstrap(): string[] {
+    return [...this.brokers.values()].filter((b) => b.proc.child.exitCode === null && b.proc.child.signalCode === null).map((b) => `127.0.0.1:${b.port}`);
+  }
+
+  async kill(id: number): Promise<void> {
+    const b = this.brokers.get(id)!;
+    b.proc.child.kill("SIGKILL");
+    await b.proc.exited;
+  }
+
+  /** What the pod's preStop hook does, then SIGTERM. */
+  async drainAndStop(id: number): Promise<{ status: number; body: Record<string, unknown> }> {
+    const b = this.brokers.get(id)!;
+    const res = await fetch(`http://127.0.0.1:${b.httpPort}/admin/v1/drain`, { method: "POST", signal: AbortSignal.timeout(60_000) });
+    const body = (await res.json()) as Record<string, unknown>;
+    b.proc.child.kill("SIGTERM");
+    await b.proc.exited;
+    return { status: res.status, body };
+  }
+
+  output(id: number): string {
+    return this.brokers.get(id)?.proc.output() ?? "";
+  }
+
+  async stopAll(): Promise<void> {
+    for (const c of this.children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    }
+    for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
