@@ -72,6 +72,8 @@ describe("multi-broker cluster on one bucket", () => {
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
     await producer.connect();
     const acked: string[] = [];
+    let phase = "three brokers";
+    const phaseOf = new Map<string, string>();
     const errors: string[] = [];
     let producing = true;
     let n = 0;
@@ -81,6 +83,7 @@ describe("multi-broker cluster on one bucket", () => {
         try {
           await producer.send({ topic: TOPIC, acks: -1, messages: values.map((value, i) => ({ partition: i % PARTITIONS, value })) });
           acked.push(...values);
+          for (const v of values) phaseOf.set(v, `${phase} at ${new Date().toISOString()}`);
         } catch (err) {
           errors.push((err as Error).message);
         }
@@ -90,6 +93,7 @@ describe("multi-broker cluster on one bucket", () => {
     await ackedAfter(200);
 
     // Scale out: a fourth broker joins and takes its share; nothing is copied.
+    phase = "scale-out";
     const joinedAt = Date.now();
     await cluster.start(4);
     let lastCounts = new Map<number, number>();
@@ -103,6 +107,7 @@ describe("multi-broker cluster on one bucket", () => {
     await ackedAfter(acked.length + 200);
 
     // Scale in: broker 2 drains (its partitions move away), then exits.
+    phase = "drain";
     const drained = await cluster.drainAndStop(2);
     expect(drained.status).toBe(200);
     expect(drained.body).toMatchObject({ drained: true, walBytes: 0 });
@@ -110,6 +115,7 @@ describe("multi-broker cluster on one bucket", () => {
     await ackedAfter(acked.length + 200);
 
     // Crash: broker 3 is SIGKILLed; its partitions wait for it (file WAL) and it comes back.
+    phase = "kill";
     await cluster.kill(3);
     await new Promise((r) => setTimeout(r, 1000));
     await cluster.start(3);
@@ -126,7 +132,12 @@ describe("multi-broker cluster on one bucket", () => {
     const seen = new Map<string, number>();
     const ackedSet = new Set(acked);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${[...seen.keys()].filter((v) => ackedSet.has(v)).length}/${acked.length} acknowledged records`)), 60_000);
+      const timer = setTimeout(() => {
+        const missing = acked.filter((v) => !seen.has(v));
+        const where = missing.map((v) => `${v} (partition ${Number(v.slice(2)) % PARTITIONS}, ${phaseOf.get(v)})`);
+        const logs = [1, 2, 3, 4].map((id) => `broker ${id}:\n` + cluster.output(id).split("\n").filter((l) => /"level":(40|50|60)|leading the partition|released partitions|moved partition/.test(l)).filter((l) => !/"partition":(0|2|3|5|6|8|9|10|11),/.test(l)).slice(-40).join("\n")).join("\n");
+        reject(new Error(`read ${acked.length - missing.length}/${acked.length} acknowledged records; missing ${where.slice(0, 20).join(", ")}\n${logs}`));
+      }, 30_000);
       let found = 0;
       void consumer.run({
         eachMessage: async ({ message }) => {

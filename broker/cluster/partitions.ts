@@ -75,6 +75,8 @@ export class PartitionManager {
   async appendInternal(topicId: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: bigint; logAppendTimeMs: bigint }> {
     const closed = this.leadership.writeRefusal(topicId, partition);
     if (closed) throw new NotLeaderError(closed);
+    const leaderEpoch = this.leadership.leaderEpochOf(topicId, partition);
+    for (const b of batches) setPartitionLeaderEpoch(b, leaderEpoch);
     const appended = await this.tracked(topicId, partition, this.log.append(topicId, partition, batches));
     const lapsed = this.leadership.writeRefusal(topicId, partition);
     if (lapsed) throw new NotLeaderError(lapsed);

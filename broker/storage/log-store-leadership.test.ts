@@ -32,15 +32,15 @@ function tmp(): string {
   return d;
 }
 
-async function broker(store: ObjectStore, id: number): Promise<{ log: LogStore; metadata: MetadataLog }> {
+async function broker(store: ObjectStore, id: number, walDir = path.join(tmp(), "wal"), epoch = 1): Promise<{ log: LogStore; metadata: MetadataLog; walDir: string }> {
   const metadata = await MetadataLog.open({ store, compact: compactStorageRecords });
-  const wal = await FileWal.open({ dir: path.join(tmp(), "wal"), epoch: 1 });
+  const wal = await FileWal.open({ dir: walDir, epoch });
   // Same epoch on both brokers on purpose: object keys must still not collide.
-  const log = LogStore.create({ objectStore: store, wal, metadata, epoch: 1, writerId: `b${id}-e1`, uploadIntervalMs: 3_600_000, compactionIntervalMs: 0, retentionIntervalMs: 0, gcIntervalMs: 0 });
+  const log = LogStore.create({ objectStore: store, wal, metadata, epoch, writerId: `b${id}-e${epoch}`, uploadIntervalMs: 3_600_000, compactionIntervalMs: 0, retentionIntervalMs: 0, gcIntervalMs: 0 });
   log.ensurePartition(T, "t", 0);
   await log.recover();
   opened.push(log);
-  return { log, metadata };
+  return { log, metadata, walDir };
 }
 
 const leaders = (leader: number, leaderEpoch: number): ClusterRecord => ({ type: "partition-leaders", generation: 1, leaders: [{ topicId: T, partition: 0, leader, leaderEpoch }] });
@@ -136,6 +136,29 @@ describe("leadership moves between log stores on one bucket", () => {
 
     const c = await broker(store, 3);
     expect(await readAll(c.log)).toEqual([...values(3, 100), ...values(2, 200)].map((v) => v.value.toString()));
+  });
+
+  it("WAL replay after a crash keeps the current leader epoch's batches, not older ones at the same offsets", async () => {
+    const store = new LocalObjectStore(path.join(tmp(), "bucket"));
+    const a = await broker(store, 1);
+    const b = await broker(store, 2);
+    await a.metadata.append(leaders(1, 0) as unknown as MetadataRecord);
+    // Epoch 0: two batches A never uploads (cut off); the partition moves to B and back to A.
+    await a.log.append(T, 0, [batchOf(0, 2, 0)]);
+    await b.metadata.catchUp();
+    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    await a.metadata.catchUp();
+    await a.metadata.appendChecked(() => leaders(1, 2) as unknown as MetadataRecord);
+    a.log.continueFromObjects(T, 0);
+    // Epoch 2: acknowledged at the same offsets, then A is killed before any upload.
+    await a.log.append(T, 0, [batchOf(500, 3, 2)]);
+    opened.splice(opened.indexOf(a.log), 1);
+
+    const again = await broker(store, 1, a.walDir, 2);
+    expect(await readAll(again.log)).toEqual(values(3, 500).map((v) => v.value.toString()));
+    await again.log.flush();
+    const c = await broker(store, 3);
+    expect(await readAll(c.log)).toEqual(values(3, 500).map((v) => v.value.toString()));
   });
 
   it("an uploader whose partition moved away skips ranges no reader would take instead of stalling", async () => {

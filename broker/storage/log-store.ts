@@ -1012,9 +1012,17 @@ export class LogStore {
       this.partitions.set(k, part);
     }
     const fresh: CachedBatch[] = [];
+    // Under cluster leadership only batches of the partition's current leader epoch count: the
+    // WAL may still hold batches from an earlier leadership of this broker, and no reader would
+    // take those (they would also hide the current ones at the same offsets).
+    const currentEpoch = this.index.cluster.leaderOf(decoded.topicId, decoded.partition)?.leaderEpoch;
     for (const b of decoded.batches) {
       const base = baseOffsetOf(b);
       const last = base + BigInt(lastOffsetDeltaOf(b));
+      if (currentEpoch !== undefined && partitionLeaderEpochOf(b) !== currentEpoch) {
+        this.stats.walRecordsSkipped++;
+        continue;
+      }
       if (last < part.nextOffset) continue; // already in an object
       if (base !== part.nextOffset) {
         // Follows a hole: an append that was refused to its producer (rolled back). Not part of the log.
