@@ -33,6 +33,8 @@ export class TestCluster {
   readonly brokers = new Map<number, ClusterBroker>();
   private readonly children: ChildProcess[] = [];
   private readonly dirs: string[] = [];
+  /** Output of earlier runs of each broker (before a restart). */
+  private readonly earlier = new Map<number, string>();
 
   constructor(private readonly opts: ClusterOptions) {}
 
@@ -69,6 +71,7 @@ export class TestCluster {
   /** Starts broker `id` (again, with its data folder and ports, if it ran before); resolves once it has registered. */
   async start(id: number): Promise<ClusterBroker> {
     const old = this.brokers.get(id);
+    if (old) this.earlier.set(id, `${this.earlier.get(id) ?? ""}${old.proc.output()}\n--- restarted ---\n`);
     const port = old?.port ?? (await freePort());
     const httpPort = old?.httpPort ?? (await freePort());
     let dataDir = old?.dataDir;
@@ -108,7 +111,7 @@ export class TestCluster {
   }
 
   output(id: number): string {
-    return this.brokers.get(id)?.proc.output() ?? "";
+    return (this.earlier.get(id) ?? "") + (this.brokers.get(id)?.proc.output() ?? "");
   }
 
   async stopAll(): Promise<void> {

@@ -60,6 +60,7 @@ export class ClusterController {
    * leader again with the next epoch (which lets it write again).
    */
   private readonly releasedUnwritten = new Map<string, LeaderMove>();
+  private rebalancing: Promise<number> = Promise.resolve(0);
 
   constructor(private readonly opts: ClusterControllerOptions) {
     this.membership = new Membership(opts.clock, opts.sessionTimeoutMs);
@@ -143,8 +144,19 @@ export class ClusterController {
     };
   }
 
-  /** Plans leader moves and records each with the partition's next leader epoch. */
-  async rebalance(): Promise<number> {
+  /**
+   * Plans leader moves and records each with the partition's next leader epoch. One round at
+   * a time: two rounds planned from the same view would release from the same old leader
+   * and write two moves, the second one taking the partition from the first new leader
+   * without its release.
+   */
+  rebalance(): Promise<number> {
+    const run = this.rebalancing.then(() => this.rebalanceNow());
+    this.rebalancing = run.catch(() => 0);
+    return run;
+  }
+
+  private async rebalanceNow(): Promise<number> {
     const { state } = this.opts;
     const movable: PartitionLeadership[] = [];
     for (const p of this.opts.partitions()) {
@@ -168,11 +180,16 @@ export class ClusterController {
     // Many moves per record: a scale-out of thousands of partitions is a handful of appends.
     for (let i = 0; i < moves.length; i += LEADERS_PER_RECORD_MAX) {
       const chunk = moves.slice(i, i + LEADERS_PER_RECORD_MAX);
-      await this.write(() => ({
-        type: "partition-leaders",
-        generation,
-        leaders: chunk.map((m) => ({ topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: (state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1) + 1 })),
-      }));
+      await this.write(() => {
+        // Only moves whose leader is still the one planned from (and released) are written.
+        const still = chunk.filter((m) => (state.leaderOf(m.topicId, m.partition)?.leader ?? -1) === m.from);
+        if (still.length === 0) return "nothing";
+        return {
+          type: "partition-leaders",
+          generation,
+          leaders: still.map((m) => ({ topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: (state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1) + 1 })),
+        };
+      });
       for (const m of chunk) this.releasedUnwritten.delete(`${m.topicId}:${m.partition}`);
     }
     if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
@@ -213,15 +230,17 @@ export class ClusterController {
     });
   }
 
-  private async write(build: () => ClusterRecord): Promise<void> {
+  /** Appends what `build` makes from the latest log ("nothing": the change no longer applies). */
+  private async write(build: () => ClusterRecord | "nothing"): Promise<void> {
     if (!this.active) throw new ControllerDeposedError("this broker is no longer the controller");
     const { state, generation } = this.opts;
     const done = await this.opts.log.appendChecked(() => {
       // A newer controller took office since: write nothing more.
       if (state.controllerGeneration > generation) return null;
-      return build() as unknown as MetadataRecord;
+      const record = build();
+      return record === "nothing" ? null : (record as unknown as MetadataRecord);
     });
-    if (!done) {
+    if (!done && state.controllerGeneration > generation) {
       this.active = false;
       throw new ControllerDeposedError(`controller generation ${generation} was superseded by ${state.controllerGeneration}`);
     }

@@ -14,8 +14,14 @@ export interface Leadership {
   /** The partition's leader, or null while it has none (clients get LEADER_NOT_AVAILABLE and retry). */
   leaderOf(topicId: string, partition: number): BrokerEndpoint | null;
   leaderEpochOf(topicId: string, partition: number): number;
-  /** Null when this broker may acknowledge a write to the partition now, else why not. */
+  /** Null when this broker may start a write to the partition now, else why not. */
   writeRefusal(topicId: string, partition: number): string | null;
+  /**
+   * Null when a write that is durable now may be acknowledged, else why not. Looser than
+   * `writeRefusal`: a write under way when the partition was released is still uploaded
+   * before the move (the release waits for it), so it may be acknowledged.
+   */
+  ackRefusal(topicId: string, partition: number): string | null;
 }
 
 export type TopicPartition = { topicId: string; partition: number };
@@ -36,6 +42,10 @@ export class StandaloneLeadership implements Leadership {
   }
 
   writeRefusal(): string | null {
+    return null;
+  }
+
+  ackRefusal(): string | null {
     return null;
   }
 }
@@ -109,6 +119,12 @@ export class ClusterLeadership implements Leadership {
     const k = keyOf(topicId, partition);
     if (!this.led.has(k)) return "this broker does not lead the partition (it moved); refresh metadata";
     if (this.released.has(k)) return "the partition is moving to another broker; refresh metadata and retry";
+    if (!this.opts.canAcknowledge()) return "this broker's session with the controller lapsed, so it may no longer acknowledge writes; retry";
+    return null;
+  }
+
+  ackRefusal(topicId: string, partition: number): string | null {
+    if (!this.led.has(keyOf(topicId, partition))) return "this broker does not lead the partition (it moved); refresh metadata";
     if (!this.opts.canAcknowledge()) return "this broker's session with the controller lapsed, so it may no longer acknowledge writes; retry";
     return null;
   }

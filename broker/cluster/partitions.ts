@@ -37,7 +37,7 @@ export class PartitionManager {
   /** Appends handed to the log store and not yet settled, per partition (a release waits for them). */
   private readonly inflight = new Map<string, Set<Promise<unknown>>>();
   /** Who may write (multi-broker mode: the leader, while not moving and its write lease holds) and at which leader epoch. */
-  private leadership: Pick<Leadership, "writeRefusal" | "leaderEpochOf"> = { writeRefusal: () => null, leaderEpochOf: () => 0 };
+  private leadership: Pick<Leadership, "writeRefusal" | "ackRefusal" | "leaderEpochOf"> = { writeRefusal: () => null, ackRefusal: () => null, leaderEpochOf: () => 0 };
 
   constructor(
     readonly log: LogStore,
@@ -51,7 +51,7 @@ export class PartitionManager {
     this.producerState(topicId, partition).observe(header, header.baseOffset);
   }
 
-  setLeadership(leadership: Pick<Leadership, "writeRefusal" | "leaderEpochOf">): void {
+  setLeadership(leadership: Pick<Leadership, "writeRefusal" | "ackRefusal" | "leaderEpochOf">): void {
     this.leadership = leadership;
   }
 
@@ -78,7 +78,7 @@ export class PartitionManager {
     const leaderEpoch = this.leadership.leaderEpochOf(topicId, partition);
     for (const b of batches) setPartitionLeaderEpoch(b, leaderEpoch);
     const appended = await this.tracked(topicId, partition, this.log.append(topicId, partition, batches));
-    const lapsed = this.leadership.writeRefusal(topicId, partition);
+    const lapsed = this.leadership.ackRefusal(topicId, partition);
     if (lapsed) throw new NotLeaderError(lapsed);
     return appended;
   }
@@ -151,6 +151,7 @@ export class PartitionManager {
       if (verdict.kind === "duplicate") {
         // A retry of a batch already written: answer with the offset it got the first time.
         this.metrics.duplicateBatches.inc();
+        this.logger.debug({ topicId: topic.topicId, partition, producerId: b.header.producerId.toString(), baseSequence: b.header.baseSequence, offset: verdict.batch.baseOffset.toString() }, "retried batch answered with its first offset");
         if (batches.length === 1) {
           return { ...result, baseOffset: verdict.batch.baseOffset, logStartOffset: this.log.logStartOffset(topic.topicId, partition) };
         }
@@ -184,8 +185,9 @@ export class PartitionManager {
     }
     // The write is durable, but it may be acknowledged only if this broker still may write:
     // a broker whose write lease lapsed meanwhile may already have been replaced.
-    const lapsed = this.leadership.writeRefusal(topic.topicId, partition);
+    const lapsed = this.leadership.ackRefusal(topic.topicId, partition);
     if (lapsed) return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER, lapsed);
+    this.logger.trace({ topicId: topic.topicId, partition, baseOffset: appended.baseOffset.toString(), producerId: headers[0]!.producerId.toString(), baseSequence: headers[0]!.baseSequence }, "appended");
     let recordCount = 0;
     let byteCount = 0;
     for (let i = 0; i < appendable.length; i++) {

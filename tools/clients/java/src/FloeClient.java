@@ -2,7 +2,7 @@
 // compatibility tests. The producer and consumer keep the client's default settings
 // (idempotence on, acks=all, auto-commit on); only what a test must name is set.
 // Same interface as every client in tools/clients:
-//   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P]
+//   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P] [--rate R/s]
 //   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
 //   create-topic --bootstrap H:P --topic T --partitions P
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
@@ -34,7 +34,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public final class FloeClient {
   private static final Set<String> OPTIONS =
-      Set.of("bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions");
+      Set.of("bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate");
 
   public static void main(String[] argv) throws Exception {
     // slf4j-simple logs INFO by default; the client's INFO lines would drown real problems.
@@ -106,6 +106,9 @@ public final class FloeClient {
     String topic = need(a, "topic");
     int count = Integer.parseInt(need(a, "count"));
     int start = intOpt(a, "start", 0);
+    // Records per second (0: as fast as the client goes), for load that lasts through a test's events.
+    int rate = intOpt(a, "rate", 0);
+    long begun = System.nanoTime();
     if (a.containsKey("partitions-hint")) ensureTopic(bootstrap, topic, Integer.parseInt(a.get("partitions-hint")));
 
     Properties p = new Properties();
@@ -120,6 +123,11 @@ public final class FloeClient {
       for (int i = start; i < start + count; i++) {
         String key = "k-" + i;
         String value = "v-" + i;
+        if (rate > 0) {
+          long due = begun + (long) ((i - start) * (1e9 / rate));
+          long wait = due - System.nanoTime();
+          if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+        }
         producer.send(
             new ProducerRecord<>(topic, key, value),
             (md, err) -> {
