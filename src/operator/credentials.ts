@@ -1,0 +1,60 @@
+import crypto from "node:crypto";
+import type { StreamCluster } from "./api/types.js";
+import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
+import { R } from "./kube/resources.js";
+import { commonLabels, metadataFor, names, namespaceOf, OPERATOR_USER, USERS_FILE_KEY } from "./specs/index.js";
+
+/**
+ * Generated passwords live in Secrets the operator creates once and never rewrites: a
+ * password must survive operator restarts, and rotating one is deleting its Secret.
+ */
+export function generatePassword(): string {
+  // 24 random bytes: 192 bits, 32 URL-safe characters, nothing a JAAS line must escape.
+  return crypto.randomBytes(24).toString("base64url");
+}
+
+export function scramJaasConfig(username: string, password: string): string {
+  return `org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`;
+}
+
+const decode = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, "base64").toString("utf8"));
+
+/**
+ * Creates `secret` unless a Secret of that name exists; either way returns the Secret's
+ * data as text. Create (not apply) so that two reconciles racing can never both write:
+ * the loser's 409 reads the winner's password.
+ */
+export async function ensureSecret(client: KubeClient, secret: KubeObject & { stringData: Record<string, string> }): Promise<Record<string, string>> {
+  const ns = secret.metadata.namespace;
+  const read = async () => {
+    const found = await client.getOrNull<KubeObject & { data?: Record<string, string> }>(R.secret, ns, secret.metadata.name);
+    return found ? Object.fromEntries(Object.entries(found.data ?? {}).map(([k, v]) => [k, decode(v)!])) : null;
+  };
+  const existing = await read();
+  if (existing) return existing;
+  try {
+    await client.create(R.secret, secret);
+    return secret.stringData;
+  } catch (err) {
+    if (err instanceof KubeError && err.isConflict) return (await read()) ?? secret.stringData;
+    throw err;
+  }
+}
+
+/**
+ * The operator's own SCRAM login for a cluster with SASL: a super user (resolveSecurity adds
+ * it to FLOE_SUPER_USERS) whose password the brokers bootstrap from the `users` key of this
+ * Secret (FLOE_SASL_USERS_FILE). Owned by the StreamCluster, so it goes with it.
+ */
+export async function ensureOperatorCredentials(client: KubeClient, sc: StreamCluster): Promise<{ username: string; password: string }> {
+  const password = generatePassword();
+  const data = await ensureSecret(client, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { ...metadataFor(sc, names.operatorCredentials(sc)), labels: commonLabels(sc) },
+    type: "Opaque",
+    stringData: { username: OPERATOR_USER, password, [USERS_FILE_KEY]: `${OPERATOR_USER}:${password}\n` },
+  });
+  if (!data.password) throw new Error(`Secret ${namespaceOf(sc)}/${names.operatorCredentials(sc)} has no password key: delete it and the operator makes a new one`);
+  return { username: data.username ?? OPERATOR_USER, password: data.password };
+}
