@@ -2,7 +2,8 @@ import crypto from "node:crypto";
 import type { StreamCluster } from "./api/types.js";
 import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { R } from "./kube/resources.js";
-import { commonLabels, metadataFor, names, namespaceOf, OPERATOR_USER, USERS_FILE_KEY } from "./specs/index.js";
+import { brokerDnsNames, commonLabels, metadataFor, names, namespaceOf, OPERATOR_USER, USERS_FILE_KEY } from "./specs/index.js";
+import { createCa, loadCa } from "./pki.js";
 
 /**
  * Generated passwords live in Secrets the operator creates once and never rewrites: a
@@ -57,4 +58,22 @@ export async function ensureOperatorCredentials(client: KubeClient, sc: StreamCl
   });
   if (!data.password) throw new Error(`Secret ${namespaceOf(sc)}/${names.operatorCredentials(sc)} has no password key: delete it and the operator makes a new one`);
   return { username: data.username ?? OPERATOR_USER, password: data.password };
+}
+
+/**
+ * security.tls.generated: the operator's CA for the cluster (Secret <name>-ca) and the
+ * brokers' certificate signed by it (Secret <name>-tls, with ca.crt for clients and for
+ * mutual TLS). Each is made once; an existing Secret is never replaced, so a CA that clients
+ * already trust stays the same across operator restarts.
+ */
+export async function ensureGeneratedTls(client: KubeClient, sc: StreamCluster): Promise<void> {
+  const meta = (name: string) => ({ ...metadataFor(sc, name), labels: commonLabels(sc) });
+  const caData = await ensureSecret(client, (() => {
+    const ca = createCa(`${sc.metadata.name}.${namespaceOf(sc)} Floe CA`);
+    return { apiVersion: "v1", kind: "Secret", metadata: meta(names.caSecret(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": ca.certPem, "tls.key": ca.keyPem } };
+  })());
+  if (await client.getOrNull(R.secret, namespaceOf(sc), names.tlsSecret(sc))) return;
+  const ca = loadCa(caData["tls.crt"]!, caData["tls.key"]!);
+  const leaf = ca.sign(names.bootstrap(sc), brokerDnsNames(sc));
+  await ensureSecret(client, { apiVersion: "v1", kind: "Secret", metadata: meta(names.tlsSecret(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": leaf.certPem, "tls.key": leaf.keyPem, "ca.crt": caData["tls.crt"]! } });
 }

@@ -106,7 +106,15 @@ export class Operator {
         }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" }),
     );
     await this.startInformer(this.clusters);
-    await this.startInformer(this.users);
+    try {
+      await this.startInformer(this.users);
+    } catch (err) {
+      // `helm upgrade` never installs new CRDs: an upgraded operator may find no StreamUser
+      // kind. StreamClusters still work; say what to do instead of crash-looping.
+      if (!(err instanceof KubeError && err.isNotFound)) throw err;
+      this.logger.warn({ err }, "the StreamUser CRD is not installed, so StreamUsers are not reconciled: kubectl apply -f crds/floe.dev_streamusers.yaml, then restart the operator");
+      this.users = null;
+    }
     for (const informer of this.children) await this.startInformer(informer);
     const n = this.opts.workers ?? 2;
     for (let i = 0; i < n; i++) this.workers.push(this.work());

@@ -3,7 +3,7 @@ import type { StreamCluster } from "./api/types.js";
 import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { R, resourceOf } from "./kube/resources.js";
 import { desiredChildren, names, operatorCanLogIn, spreadReplicas } from "./specs/index.js";
-import { ensureOperatorCredentials } from "./credentials.js";
+import { ensureGeneratedTls, ensureOperatorCredentials } from "./credentials.js";
 import { computeStatus, setCondition, type ZoneObservation } from "./streamcluster.status.js";
 import type { OperatorMetrics } from "./metrics.js";
 import type { EventRecorder } from "./events.js";
@@ -58,6 +58,7 @@ export class StreamClusterReconciler {
 
     // The brokers mount the operator's login as their users file: it must exist before them.
     if (operatorCanLogIn(sc)) await ensureOperatorCredentials(this.client, sc);
+    if (sc.spec.security?.tls?.generated) await ensureGeneratedTls(this.client, sc);
 
     const replicas = sc.spec.replicas ?? sc.spec.autoscaling?.minReplicas ?? 0;
     let failure: string | null = null;

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -248,6 +249,34 @@ describe("examples/security.yaml reconciled", () => {
       await producer.connect();
       await producer.disconnect();
     })).rejects.toThrow(/SASL|authentication/i);
+  }, 60_000);
+
+  it("security.tls.generated: the operator makes a CA and a broker certificate for the brokers' names, once", async () => {
+    const sc = exampleOf("StreamCluster") as KubeObject & { spec: Record<string, unknown> };
+    sc.metadata.name = "selfsigned";
+    (sc.spec.storage as Record<string, unknown>).bucket = "acme-floe-selfsigned";
+    sc.spec.security = { tls: { generated: true, clientAuth: "requested" } };
+    await client.apply(R.streamCluster, sc);
+    const tlsSecret = await eventually("Secret selfsigned-tls", () => get(R.secret, "selfsigned-tls"));
+    const caSecret = await get(R.secret, "selfsigned-ca");
+    expect(tlsSecret.type).toBe("kubernetes.io/tls");
+    expect(secretText(tlsSecret, "ca.crt")).toBe(secretText(caSecret, "tls.crt"));
+    const caCert = new crypto.X509Certificate(secretText(caSecret, "tls.crt"));
+    const cert = new crypto.X509Certificate(secretText(tlsSecret, "tls.crt"));
+    expect(caCert.ca).toBe(true);
+    expect(cert.verify(caCert.publicKey)).toBe(true);
+    expect(cert.checkHost("selfsigned-us-east-1a-0.selfsigned-brokers.streaming.svc")).toBe("*.selfsigned-brokers.streaming.svc");
+    expect(cert.checkHost("selfsigned-bootstrap.streaming.svc.cluster.local")).toBe("selfsigned-bootstrap.streaming.svc.cluster.local");
+    expect(cert.checkPrivateKey(crypto.createPrivateKey(secretText(tlsSecret, "tls.key")))).toBe(true);
+    const cm = await eventually("ConfigMap selfsigned-config", () => get(R.configMap, "selfsigned-config"));
+    expect(cm.data).toMatchObject({ FLOE_SECURITY_PROTOCOL: "SSL", FLOE_TLS_CLIENT_AUTH: "requested", FLOE_TLS_CA_FILE: "/etc/floe/tls/ca.crt", FLOE_AUTHORIZER: "none" });
+    expect(cm.data.FLOE_SASL_USERS_FILE).toBeUndefined();
+    // Reconciles later never replace either Secret.
+    await client.mergePatch(R.streamCluster, NS, "selfsigned", { metadata: { annotations: { poke: "1" } } });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await get(R.secret, "selfsigned-tls")).data).toEqual(tlsSecret.data);
+    expect((await get(R.secret, "selfsigned-ca")).data).toEqual(caSecret.data);
+    await client.delete(R.streamCluster, NS, "selfsigned");
   }, 60_000);
 
   it("a cluster the operator cannot reach makes the user Ready=False ClusterUnreachable with an Event, retried", async () => {
