@@ -84,7 +84,7 @@ const aclSchema: Schema = {
   },
 };
 
-const SPEC: Schema = {
+export const USER_SPEC_SCHEMA: Schema = {
   type: "object",
   description: "A Kafka user of one StreamCluster.",
   required: ["cluster", "authentication"],
@@ -105,7 +105,7 @@ const SPEC: Schema = {
   "x-kubernetes-validations": [{ rule: "self.cluster == oldSelf.cluster", message: "cluster cannot change: delete the StreamUser and create it for the other cluster" }],
 };
 
-const STATUS: Schema = {
+export const USER_STATUS_SCHEMA: Schema = {
   type: "object",
   description: "Observed state, written by the operator.",
   properties: {
@@ -159,7 +159,7 @@ export function streamUserCrd(): Schema {
             openAPIV3Schema: {
               type: "object",
               description: "A Kafka user of a StreamCluster: credential in a Secret, ACLs from the spec.",
-              properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, spec: SPEC, status: STATUS },
+              properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, spec: USER_SPEC_SCHEMA, status: USER_STATUS_SCHEMA },
               required: ["spec"],
             },
           },
