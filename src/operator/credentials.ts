@@ -2,8 +2,8 @@ import crypto from "node:crypto";
 import type { StreamCluster } from "./api/types.js";
 import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { R } from "./kube/resources.js";
-import { brokerDnsNames, commonLabels, metadataFor, names, namespaceOf, OPERATOR_USER, USERS_FILE_KEY } from "./specs/index.js";
-import { createCa, loadCa } from "./pki.js";
+import { brokerDnsNames, commonLabels, metadataFor, names, namespaceOf, OPERATOR_USER, operatorLogin, USERS_FILE_KEY } from "./specs/index.js";
+import { createCa, loadCa, type CertificateAuthority } from "./pki.js";
 
 /**
  * Generated passwords live in Secrets the operator creates once and never rewrites: a
@@ -72,8 +72,22 @@ export async function ensureGeneratedTls(client: KubeClient, sc: StreamCluster):
     const ca = createCa(`${sc.metadata.name}.${namespaceOf(sc)} Floe CA`);
     return { apiVersion: "v1", kind: "Secret", metadata: meta(names.caSecret(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": ca.certPem, "tls.key": ca.keyPem } };
   })());
-  if (await client.getOrNull(R.secret, namespaceOf(sc), names.tlsSecret(sc))) return;
   const ca = loadCa(caData["tls.crt"]!, caData["tls.key"]!);
-  const leaf = ca.sign(names.bootstrap(sc), brokerDnsNames(sc));
-  await ensureSecret(client, { apiVersion: "v1", kind: "Secret", metadata: meta(names.tlsSecret(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": leaf.certPem, "tls.key": leaf.keyPem, "ca.crt": caData["tls.crt"]! } });
+  if (!(await client.getOrNull(R.secret, namespaceOf(sc), names.tlsSecret(sc)))) {
+    const leaf = ca.sign(names.bootstrap(sc), brokerDnsNames(sc));
+    await ensureSecret(client, { apiVersion: "v1", kind: "Secret", metadata: meta(names.tlsSecret(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": leaf.certPem, "tls.key": leaf.keyPem, "ca.crt": caData["tls.crt"]! } });
+  }
+  if (operatorLogin(sc) === "certificate" && !(await client.getOrNull(R.secret, namespaceOf(sc), names.operatorCertificate(sc)))) {
+    const mine = ca.sign(OPERATOR_USER, [], 365);
+    await ensureSecret(client, { apiVersion: "v1", kind: "Secret", metadata: meta(names.operatorCertificate(sc)), type: "kubernetes.io/tls", stringData: { "tls.crt": mine.certPem, "tls.key": mine.keyPem, "ca.crt": caData["tls.crt"]! } });
+  }
+}
+
+/** The generated CA of a cluster, or null when it has none (cert-manager or a user's Secret). */
+export async function generatedCa(client: KubeClient, sc: StreamCluster): Promise<CertificateAuthority | null> {
+  if (!sc.spec.security?.tls?.generated) return null;
+  const found = await client.getOrNull<KubeObject & { data?: Record<string, string> }>(R.secret, namespaceOf(sc), names.caSecret(sc));
+  const cert = decode(found?.data?.["tls.crt"]);
+  const key = decode(found?.data?.["tls.key"]);
+  return cert && key ? loadCa(cert, key) : null;
 }

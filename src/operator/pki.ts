@@ -114,7 +114,8 @@ function issue(opts: SignOptions): IssuedCertificate & { key: crypto.KeyObject; 
   ];
   if (!opts.ca) {
     exts.push(extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))));
-    exts.push(extension(OID.subjectAltName, false, seq(...(opts.dnsNames ?? []).map((d) => tlv(0x82, Buffer.from(d, "ascii"))))));
+    // A client certificate has no names to check; an empty SAN extension is not allowed.
+    if (opts.dnsNames?.length) exts.push(extension(OID.subjectAltName, false, seq(...opts.dnsNames.map((d) => tlv(0x82, Buffer.from(d, "ascii"))))));
   }
   const serial = crypto.randomBytes(16);
   serial[0]! &= 0x7f;

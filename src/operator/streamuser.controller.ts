@@ -6,8 +6,8 @@ import { STREAM_USER_KIND, type AclOperationName, type StreamUser, type StreamUs
 import type { KubeClient, KubeObject } from "./kube/client.js";
 import { R } from "./kube/resources.js";
 import type { EventRecorder } from "./events.js";
-import { bootstrapAddress, KAFKA_PORT, operatorCanLogIn, resolveSecurity } from "./specs/index.js";
-import { ensureOperatorCredentials, ensureSecret, generatePassword, scramJaasConfig } from "./credentials.js";
+import { bootstrapAddress, certificatesArePrincipals, KAFKA_PORT, names, namespaceOf, operatorCanLogIn, operatorLogin, resolveSecurity } from "./specs/index.js";
+import { ensureOperatorCredentials, ensureSecret, generatedCa, generatePassword, scramJaasConfig } from "./credentials.js";
 import { KafkaAdminClient, KafkaAdminError, type AdminConnection } from "./kafka/admin.js";
 import { RequeueWithBackoff } from "./streamcluster.controller.js";
 import { AclOperation, CLUSTER_NAME, PatternType, PermissionType, ResourceType, type AclBinding } from "../../broker/security/acl.js";
@@ -97,21 +97,31 @@ export class StreamUserReconciler {
       await this.client.mergePatch(R.streamUser, ns, user.metadata.name, { metadata: { finalizers: [...(user.metadata.finalizers ?? []), USER_FINALIZER], resourceVersion: user.metadata.resourceVersion } });
     }
     if (!sc) return this.notReady(user, "ClusterNotFound", `StreamCluster ${user.spec.cluster} does not exist in ${ns}`, true);
+    // Nothing below changes until the cluster's spec does, and that requeues its users.
     if (!operatorCanLogIn(sc)) {
-      // Nothing will change until the cluster's spec does, and that requeues its users.
-      await this.notReady(user, "ClusterWithoutSasl", `StreamCluster ${sc.metadata.name} has no security.sasl: the operator cannot log in to manage users (enable security.sasl)`, false);
+      await this.notReady(user, "ClusterWithoutSasl", `StreamCluster ${sc.metadata.name} has no security.sasl (nor tls.generated with clientAuth): the operator cannot log in to manage users`, false);
       return null;
     }
     const mechanism = scramMechanismOf(user);
     const security = resolveSecurity(sc);
     if (mechanism && !security.mechanisms.includes(mechanism)) {
-      await this.notReady(user, "MechanismNotEnabled", `StreamCluster ${sc.metadata.name} offers ${security.mechanisms.join(", ")}, not ${mechanism}: add it to security.sasl.mechanisms`, false);
+      await this.notReady(user, "MechanismNotEnabled", `StreamCluster ${sc.metadata.name} offers ${security.mechanisms.join(", ") || "no SASL"}, not ${mechanism}: add it to security.sasl.mechanisms`, false);
+      return null;
+    }
+    if (!mechanism && !certificatesArePrincipals(sc)) {
+      await this.notReady(user, "ClusterWithoutClientCertificates", `StreamCluster ${sc.metadata.name} does not take client certificates as logins: tls users need security.tls.clientAuth requested or required, and no security.sasl (with SASL the login names the principal)`, false);
       return null;
     }
     let password: string | null = null;
-    if (mechanism) password = (await this.ensureUserSecret(user)).password;
+    let secret: string | undefined;
+    if (mechanism) {
+      password = (await this.ensureUserSecret(user)).password;
+      secret = user.metadata.name;
+    } else if (await this.ensureUserCertificate(user, sc)) {
+      secret = user.metadata.name;
+    }
 
-    const status: StreamUserStatus = { username: user.spec.authentication.type === "tls" ? `CN=${user.metadata.name}` : user.metadata.name, ...(mechanism ? { secret: user.metadata.name } : {}) };
+    const status: StreamUserStatus = { username: user.spec.authentication.type === "tls" ? `CN=${user.metadata.name}` : user.metadata.name, ...(secret ? { secret } : {}) };
     try {
       const admin = await this.connect(sc);
       try {
@@ -145,33 +155,65 @@ export class StreamUserReconciler {
   private async ensureUserSecret(user: StreamUser): Promise<{ password: string }> {
     const ns = user.metadata.namespace ?? "default";
     const password = generatePassword();
-    const data = await ensureSecret(this.client, {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: {
-        name: user.metadata.name,
-        namespace: ns,
-        labels: { "app.kubernetes.io/managed-by": "floe-operator", "app.kubernetes.io/part-of": "floe", "floe.dev/cluster": user.spec.cluster },
-        ownerReferences: [{ apiVersion: API_VERSION, kind: STREAM_USER_KIND, name: user.metadata.name, uid: user.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }],
-      },
-      type: "Opaque",
-      stringData: { password, "sasl.jaas.config": scramJaasConfig(user.metadata.name, password) },
-    });
+    const data = await ensureSecret(this.client, { ...this.userSecretShell(user), stringData: { password, "sasl.jaas.config": scramJaasConfig(user.metadata.name, password) } });
     if (!data.password) throw new Error(`Secret ${ns}/${user.metadata.name} has no password key: delete it and the operator makes a new one`);
     return { password: data.password };
   }
 
+  /**
+   * tls users of a cluster with the operator's own CA get a client certificate, subject
+   * CN=<name>, in their Secret (user.crt, user.key, ca.crt, as Strimzi names them), made
+   * once. Other clusters' CAs are not the operator's: the user brings the certificate.
+   */
+  private async ensureUserCertificate(user: StreamUser, sc: StreamCluster): Promise<boolean> {
+    const ca = await generatedCa(this.client, sc);
+    if (!ca) return false;
+    const existing = await this.client.getOrNull(R.secret, user.metadata.namespace, user.metadata.name);
+    if (existing) return true;
+    const issued = ca.sign(user.metadata.name, [], 365);
+    await ensureSecret(this.client, { ...this.userSecretShell(user), stringData: { "user.crt": issued.certPem, "user.key": issued.keyPem, "ca.crt": ca.certPem } });
+    return true;
+  }
+
+  private userSecretShell(user: StreamUser): KubeObject {
+    return {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: user.metadata.name,
+        namespace: user.metadata.namespace ?? "default",
+        labels: { "app.kubernetes.io/managed-by": "floe-operator", "app.kubernetes.io/part-of": "floe", "floe.dev/cluster": user.spec.cluster },
+        ownerReferences: [{ apiVersion: API_VERSION, kind: STREAM_USER_KIND, name: user.metadata.name, uid: user.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }],
+      },
+      type: "Opaque",
+    };
+  }
+
   private async connect(sc: StreamCluster): Promise<KafkaAdminClient> {
     const security = resolveSecurity(sc);
-    const { username, password } = await ensureOperatorCredentials(this.client, sc);
-    const mechanism = (security.mechanisms.find((m) => m !== "PLAIN") ?? "SCRAM-SHA-512") as ScramMechanism;
     const { host, port } = this.bootstrap(sc);
-    const opts: AdminConnection = { host, port, sasl: { mechanism, username, password } };
+    const opts: AdminConnection = { host, port };
+    const secretData = async (name: string) => {
+      const s = await this.client.getOrNull<KubeObject & { data?: Record<string, string> }>(R.secret, sc.metadata.namespace, name);
+      return (key: string) => (s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key]!, "base64").toString("utf8"));
+    };
     if (security.tlsSecret) {
-      const secret = await this.client.getOrNull<KubeObject & { data?: Record<string, string> }>(R.secret, sc.metadata.namespace, security.tlsSecret);
-      const ca = secret?.data?.["ca.crt"];
-      opts.tls = { ca: ca ? Buffer.from(ca, "base64").toString("utf8") : undefined };
-      if (security.clientAuth === "required") throw new KafkaAdminError("Refused", `StreamCluster ${sc.metadata.name} requires client certificates (security.tls.clientAuth: required); the operator logs in with SASL only, so use clientAuth: requested`);
+      const tlsData = await secretData(security.tlsSecret);
+      // The certificate is for the Service names, whatever address the brokers are reached at.
+      opts.tls = { ca: tlsData("ca.crt"), servername: `${names.bootstrap(sc)}.${namespaceOf(sc)}.svc` };
+    }
+    if (operatorLogin(sc) === "sasl") {
+      const { username, password } = await ensureOperatorCredentials(this.client, sc);
+      const mechanism = (security.mechanisms.find((m) => m !== "PLAIN") ?? "SCRAM-SHA-512") as ScramMechanism;
+      opts.sasl = { mechanism, username, password };
+      if (security.clientAuth === "required") throw new KafkaAdminError("Refused", `StreamCluster ${sc.metadata.name} requires client certificates next to SASL (security.tls.clientAuth: required); the operator has no certificate for that listener, so use clientAuth: requested`);
+    } else {
+      const mine = await secretData(names.operatorCertificate(sc));
+      const cert = mine("tls.crt");
+      const key = mine("tls.key");
+      // Made by the StreamCluster's reconcile; until then, try again later.
+      if (!cert || !key) throw new KafkaAdminError("Unreachable", `the operator's client certificate (Secret ${names.operatorCertificate(sc)}) does not exist yet`);
+      opts.tls = { ...opts.tls, cert, key };
     }
     return KafkaAdminClient.connect(opts);
   }

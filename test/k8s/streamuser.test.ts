@@ -30,6 +30,8 @@ let client: KubeClient;
 let operator: Operator | undefined;
 let broker: BrokerHandle | undefined;
 let brokerPort: number;
+let certsBroker: BrokerHandle | undefined;
+let certsPort: number;
 let ca: TestCa;
 let caPem: string;
 
@@ -71,6 +73,7 @@ beforeAll(async () => {
   for (const name of ["streamclusters.floe.dev", "streamusers.floe.dev", "certificates.cert-manager.io"]) await establish(name);
   await client.apply(R.namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
   brokerPort = await freePort();
+  certsPort = await freePort();
   ca = makeCa("Floe StreamUser Test CA");
   caPem = fs.readFileSync(ca.caFile, "utf8");
   const offline = await freePort(); // nothing listens here
@@ -79,7 +82,7 @@ beforeAll(async () => {
     identity: "op-users",
     leaseDurationMs: 3000,
     resyncMs: 5_000,
-    kafkaBootstrap: (sc) => ({ host: "127.0.0.1", port: sc.metadata.name === "payments" ? brokerPort : offline }),
+    kafkaBootstrap: (sc) => ({ host: "127.0.0.1", port: sc.metadata.name === "payments" ? brokerPort : sc.metadata.name === "certs" ? certsPort : offline }),
   });
   operator.start();
 }, 3_600_000);
@@ -87,6 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await operator?.stop();
   await broker?.stop();
+  await certsBroker?.stop();
   client?.close();
   await api?.stop();
   if (ca) fs.rmSync(ca.dir, { recursive: true, force: true });
@@ -175,7 +179,8 @@ describe("examples/security.yaml reconciled", () => {
 
   it("a broker started with those settings (cert-manager and kubelet played by the test) takes the operator's login", async () => {
     // cert-manager's part: the Secret the Certificate names, with a certificate for the address the test dials.
-    const server = makeCert(ca, "localhost");
+    // The operator checks the broker's certificate against the bootstrap Service's name, as in a cluster.
+    const server = makeCert(ca, "localhost", { sans: "DNS:payments-bootstrap.streaming.svc,DNS:localhost,IP:127.0.0.1" });
     await client.apply(R.secret, { apiVersion: "v1", kind: "Secret", metadata: { name: "payments-tls", namespace: NS }, type: "kubernetes.io/tls", stringData: { "tls.crt": fs.readFileSync(server.certFile, "utf8"), "tls.key": fs.readFileSync(server.keyFile, "utf8"), "ca.crt": caPem } } as unknown as KubeObject);
     // kubelet's part: the Secrets as files, the ConfigMap as environment.
     const cm = await get(R.configMap, "payments-config");
@@ -301,6 +306,63 @@ describe("examples/security.yaml reconciled", () => {
     await client.delete(R.streamUser, NS, "lonely");
     await eventually("StreamUser lonely gone", async () => (await get(R.streamUser, "lonely")) === null, 30_000);
   }, 90_000);
+});
+
+describe("tls StreamUsers on a cluster with the operator's CA and client certificates as logins", () => {
+  const servername = "certs-bootstrap.streaming.svc";
+  const withCert = async <T>(pem: { cert: string; key: string }, fn: (kafka: Kafka) => Promise<T>): Promise<T> => {
+    const tlsSecret = await get(R.secret, "certs-tls");
+    const kafka = new Kafka({ clientId: "streamuser-tls-test", brokers: [`127.0.0.1:${certsPort}`], logLevel: logLevel.NOTHING, retry: { retries: 2 }, ssl: { ca: secretText(tlsSecret, "ca.crt"), servername, ...pem } });
+    return fn(kafka);
+  };
+
+  it("the operator signs itself a client certificate, is a super user by its subject, and the broker takes it", async () => {
+    const sc = exampleOf("StreamCluster") as KubeObject & { spec: Record<string, unknown> };
+    sc.metadata.name = "certs";
+    (sc.spec.storage as Record<string, unknown>).bucket = "acme-floe-certs";
+    sc.spec.security = { tls: { generated: true, clientAuth: "required" }, authorization: { type: "acl" } };
+    await client.apply(R.streamCluster, sc);
+    const tlsSecret = await eventually("Secret certs-tls", () => get(R.secret, "certs-tls"));
+    const mine = await eventually("Secret certs-operator-certificate", () => get(R.secret, "certs-operator-certificate"));
+    expect(new crypto.X509Certificate(secretText(mine, "tls.crt")).subject).toBe("CN=floe-operator");
+    const cm = await eventually("ConfigMap certs-config", () => get(R.configMap, "certs-config"));
+    expect(cm.data).toMatchObject({ FLOE_SECURITY_PROTOCOL: "SSL", FLOE_TLS_CLIENT_AUTH: "required", FLOE_AUTHORIZER: "acl", FLOE_SUPER_USERS: "User:CN=floe-operator" });
+    const dir = fs.mkdtempSync(path.join(ca.dir, "certs-"));
+    const file = (name: string, key: string) => (fs.writeFileSync(path.join(dir, name), secretText(tlsSecret, key)), path.join(dir, name));
+    const env: Record<string, string> = Object.fromEntries(Object.entries(cm.data as Record<string, string>).filter(([k]) => /^FLOE_(SECURITY|TLS|SASL|SUPER|AUTHORIZER)/.test(k)));
+    Object.assign(env, { FLOE_TLS_CERT_FILE: file("tls.crt", "tls.crt"), FLOE_TLS_KEY_FILE: file("tls.key", "tls.key"), FLOE_TLS_CA_FILE: file("ca.crt", "ca.crt") });
+    certsBroker = await startBroker({ port: certsPort, env });
+    await withCert({ cert: secretText(mine, "tls.crt"), key: secretText(mine, "tls.key") }, (kafka) => withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: "invoices" }, { topic: "salaries" }] })));
+  }, 120_000);
+
+  it("a tls StreamUser gets a certificate CN=<name> in its Secret and exactly its ACLs; deleting it takes them away", async () => {
+    await client.apply(R.streamUser, { apiVersion: "floe.dev/v1alpha1", kind: "StreamUser", metadata: { name: "billing", namespace: NS }, spec: { cluster: "certs", authentication: { type: "tls" }, authorization: { acls: [{ resource: { type: "topic", name: "invoices" }, operations: ["Write"] }] } } });
+    const ready = await eventually("StreamUser billing Ready=True", async () => {
+      const u = await get(R.streamUser, "billing");
+      return u?.status?.conditions?.find((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True") && u;
+    }, 60_000, () => certsBroker?.logs() ?? "");
+    expect(ready.status).toMatchObject({ username: "CN=billing", secret: "billing" });
+    const secret = await get(R.secret, "billing");
+    const cert = new crypto.X509Certificate(secretText(secret, "user.crt"));
+    expect(cert.subject).toBe("CN=billing");
+    expect(cert.verify(new crypto.X509Certificate(secretText(secret, "ca.crt")).publicKey)).toBe(true);
+    const pem = { cert: secretText(secret, "user.crt"), key: secretText(secret, "user.key") };
+    const produce = (topic: string) => withCert(pem, async (kafka) => {
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await producer.send({ topic, messages: [{ value: "x" }] });
+      } finally {
+        await producer.disconnect();
+      }
+    });
+    await produce("invoices");
+    await expect(produce("salaries")).rejects.toThrow(/authoriz/i);
+    await client.delete(R.streamUser, NS, "billing");
+    await eventually("StreamUser billing gone", async () => (await get(R.streamUser, "billing")) === null, 30_000);
+    // The certificate stays valid (no revocation); without its ACLs it may do nothing.
+    await expect(produce("invoices")).rejects.toThrow(/authoriz/i);
+  }, 120_000);
 });
 
 async function operatorPassword(): Promise<string> {

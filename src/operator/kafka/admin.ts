@@ -29,8 +29,9 @@ export interface AdminConnection {
   host: string;
   port: number;
   /** TLS to the listener; `ca` is the PEM bundle to trust (absent: the system roots). */
-  tls?: { ca?: string; servername?: string };
-  sasl: { mechanism: ScramMechanism; username: string; password: string };
+  tls?: { ca?: string; servername?: string; cert?: string; key?: string };
+  /** SCRAM login; absent: the client certificate (tls.cert) is the login. */
+  sasl?: { mechanism: ScramMechanism; username: string; password: string };
   timeoutMs?: number;
 }
 
@@ -73,7 +74,7 @@ export class KafkaAdminClient {
     return new Promise((resolve, reject) => {
       const where = `${host}:${port}`;
       const socket = this.opts.tls
-        ? tls.connect({ host, port, ca: this.opts.tls.ca, servername: this.opts.tls.servername ?? (net.isIP(host) ? undefined : host) })
+        ? tls.connect({ host, port, ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key, servername: this.opts.tls.servername ?? (net.isIP(host) ? undefined : host) })
         : net.connect({ host, port });
       const ready = this.opts.tls ? "secureConnect" : "connect";
       const timer = setTimeout(() => socket.destroy(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
@@ -133,6 +134,7 @@ export class KafkaAdminClient {
   }
 
   private async login(): Promise<void> {
+    if (!this.opts.sasl) return;
     const { mechanism, username, password } = this.opts.sasl;
     const hs = await this.call<SaslHandshakeResponse>(17, V.saslHandshake, { mechanism });
     if (hs.errorCode !== 0) throw new KafkaAdminError("AuthenticationFailed", `SASL handshake for ${mechanism}: ${errorInfo(hs.errorCode).name} (the listener offers ${hs.mechanisms.join(", ") || "no SASL"})`);

@@ -68,6 +68,8 @@ export const names = {
   caSecret: (sc: StreamCluster) => `${sc.metadata.name}-ca`,
   /** The operator's own SCRAM login (a super user) and the brokers' users file holding it. */
   operatorCredentials: (sc: StreamCluster) => `${sc.metadata.name}-operator-credentials`,
+  /** The operator's client certificate (CN=floe-operator) from the generated CA, for SSL listeners. */
+  operatorCertificate: (sc: StreamCluster) => `${sc.metadata.name}-operator-certificate`,
   /**
    * StorageClass parameters cannot change once created, and the class is shared by every
    * cluster: one class per parameter set, so clusters asking for different IOPS or

@@ -32,7 +32,9 @@ export function resolveSecurity(sc: StreamCluster): ResolvedSecurity {
   const authorizer = sec.authorization?.type ?? "none";
   const superUsers = [...(sec.authorization?.superUsers ?? [])];
   // The operator's own login must never be refused by the ACLs it manages.
-  if (sasl && !superUsers.includes(`User:${OPERATOR_USER}`)) superUsers.push(`User:${OPERATOR_USER}`);
+  const login = operatorLogin(sc);
+  const operatorPrincipal = login === "sasl" ? `User:${OPERATOR_USER}` : login === "certificate" ? `User:CN=${OPERATOR_USER}` : null;
+  if (operatorPrincipal && !superUsers.includes(operatorPrincipal)) superUsers.push(operatorPrincipal);
   return {
     protocol,
     tlsSecret,
@@ -43,9 +45,26 @@ export function resolveSecurity(sc: StreamCluster): ResolvedSecurity {
   };
 }
 
-/** True when the operator can log in to the cluster and so manage StreamUsers. */
+/**
+ * How the operator logs in to manage StreamUsers: SCRAM when the listener has SASL; else a
+ * client certificate from the operator's own CA (tls.generated with client certificates on,
+ * where the certificate is the principal); else it cannot.
+ */
+export function operatorLogin(sc: StreamCluster): "sasl" | "certificate" | null {
+  const sec = sc.spec.security;
+  if (sec?.sasl) return "sasl";
+  if (sec?.tls?.generated && (sec.tls.clientAuth ?? "none") !== "none") return "certificate";
+  return null;
+}
+
 export function operatorCanLogIn(sc: StreamCluster): boolean {
-  return sc.spec.security?.sasl !== undefined;
+  return operatorLogin(sc) !== null;
+}
+
+/** True when client certificates name the principal: an SSL listener that asks for them. */
+export function certificatesArePrincipals(sc: StreamCluster): boolean {
+  const sec = sc.spec.security;
+  return sec?.tls !== undefined && sec.sasl === undefined && (sec.tls.clientAuth ?? "none") !== "none";
 }
 
 /** The FLOE_* settings of spec.security; all of them are owned by the operator. */
