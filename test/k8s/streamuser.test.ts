@@ -82,7 +82,7 @@ beforeAll(async () => {
     identity: "op-users",
     leaseDurationMs: 3000,
     resyncMs: 5_000,
-    kafkaBootstrap: (sc) => ({ host: "127.0.0.1", port: sc.metadata.name === "payments" ? brokerPort : sc.metadata.name === "certs" ? certsPort : offline }),
+    kafkaBootstrap: (sc) => ({ host: "127.0.0.1", port: sc.metadata.name === "payments" || sc.metadata.name === "impostor" ? brokerPort : sc.metadata.name === "certs" ? certsPort : offline }),
   });
   operator.start();
 }, 3_600_000);
@@ -180,7 +180,7 @@ describe("examples/security.yaml reconciled", () => {
   it("a broker started with those settings (cert-manager and kubelet played by the test) takes the operator's login", async () => {
     // cert-manager's part: the Secret the Certificate names, with a certificate for the address the test dials.
     // The operator checks the broker's certificate against the bootstrap Service's name, as in a cluster.
-    const server = makeCert(ca, "localhost", { sans: "DNS:payments-bootstrap.streaming.svc,DNS:localhost,IP:127.0.0.1" });
+    const server = makeCert(ca, "localhost", { sans: "DNS:payments-bootstrap.streaming.svc,DNS:impostor-bootstrap.streaming.svc,DNS:localhost,IP:127.0.0.1" });
     await client.apply(R.secret, { apiVersion: "v1", kind: "Secret", metadata: { name: "payments-tls", namespace: NS }, type: "kubernetes.io/tls", stringData: { "tls.crt": fs.readFileSync(server.certFile, "utf8"), "tls.key": fs.readFileSync(server.keyFile, "utf8"), "ca.crt": caPem } } as unknown as KubeObject);
     // kubelet's part: the Secrets as files, the ConfigMap as environment.
     const cm = await get(R.configMap, "payments-config");
@@ -254,6 +254,25 @@ describe("examples/security.yaml reconciled", () => {
       await producer.connect();
       await producer.disconnect();
     })).rejects.toThrow(/SASL|authentication/i);
+  }, 60_000);
+
+  it("brokers that refuse the operator's login make the user Ready=False OperatorLoginFailed with an Event", async () => {
+    // "impostor" is reached at the payments broker, which never heard of impostor's operator password.
+    const sc = exampleOf("StreamCluster") as KubeObject & { spec: Record<string, unknown> };
+    sc.metadata.name = "impostor";
+    (sc.spec.storage as Record<string, unknown>).bucket = "acme-floe-impostor";
+    sc.spec.security = { tls: { secretName: "payments-tls" }, sasl: { mechanisms: ["SCRAM-SHA-512"] }, authorization: { type: "acl" } };
+    await client.apply(R.streamCluster, sc);
+    await client.apply(R.streamUser, { apiVersion: "floe.dev/v1alpha1", kind: "StreamUser", metadata: { name: "mallory", namespace: NS }, spec: { cluster: "impostor", authentication: { type: "scram-sha-512" } } });
+    const u = await eventually("StreamUser mallory Ready=False OperatorLoginFailed", async () => {
+      const got = await get(R.streamUser, "mallory");
+      return got?.status?.conditions?.find((c: { type: string; reason: string }) => c.type === "Ready" && c.reason === "OperatorLoginFailed") && got;
+    }, 30_000);
+    expect(u.status.conditions[0].message).toMatch(/SASL SCRAM-SHA-512 login as floe-operator: .*Authentication failed/i);
+    await eventually("an OperatorLoginFailed Event", async () => (await client.list<KubeObject & { reason: string; involvedObject: { name: string } }>(R.event, NS)).items.some((e) => e.reason === "OperatorLoginFailed" && e.involvedObject.name === "mallory"));
+    await client.delete(R.streamCluster, NS, "impostor");
+    await client.delete(R.streamUser, NS, "mallory");
+    await eventually("StreamUser mallory gone", async () => (await get(R.streamUser, "mallory")) === null, 30_000);
   }, 60_000);
 
   it("security.tls.generated: the operator makes a CA and a broker certificate for the brokers' names, once", async () => {
