@@ -13,6 +13,8 @@ import { CloudResources } from "./aws/cloud.js";
 import { secretCredentials } from "./aws/credentials.js";
 import { EventRecorder } from "./events.js";
 import { createOperatorMetrics } from "./metrics.js";
+import type { StreamUser } from "./api/streamuser.js";
+import { StreamUserReconciler, type BootstrapResolver } from "./streamuser.controller.js";
 
 /** Namespaced kinds the operator makes for a StreamCluster and watches for drift. */
 const OWNED_KINDS = [R.statefulSet, R.service, R.configMap, R.serviceAccount, R.podDisruptionBudget, R.horizontalPodAutoscaler, R.persistentVolumeClaim];
@@ -29,6 +31,8 @@ export interface OperatorOptions {
   workers?: number;
   /** Makes the S3 and EC2 clients (tests and S3-compatible stores override the endpoint). Default: AWS. */
   aws?: AwsClientFactory;
+  /** Where to reach a cluster's brokers for StreamUsers. Default: its bootstrap Service. */
+  kafkaBootstrap?: BootstrapResolver;
 }
 
 /**
@@ -40,7 +44,10 @@ export interface OperatorOptions {
 export class Operator {
   readonly metrics;
   private readonly queue = new WorkQueue();
+  private readonly userQueue = new WorkQueue();
   private readonly reconciler: StreamClusterReconciler;
+  private readonly userReconciler: StreamUserReconciler;
+  private users: Informer<StreamUser & KubeObject> | null = null;
   private readonly elector: LeaderElector;
   private clusters: Informer<StreamCluster & KubeObject> | null = null;
   private children: Informer[] = [];
@@ -51,6 +58,7 @@ export class Operator {
     this.metrics = createOperatorMetrics(registry);
     const cloud = new CloudResources(opts.aws ?? awsClientFactory(), logger, secretCredentials(client));
     this.reconciler = new StreamClusterReconciler(client, logger, this.metrics, new EventRecorder(client, logger), cloud);
+    this.userReconciler = new StreamUserReconciler(client, logger, new EventRecorder(client, logger), opts.kafkaBootstrap);
     this.elector = new LeaderElector(
       client,
       { namespace: opts.leaseNamespace, name: opts.leaseName ?? "floe-operator", identity: opts.identity ?? `${os.hostname()}-${process.pid}`, leaseDurationMs: opts.leaseDurationMs },
@@ -82,7 +90,12 @@ export class Operator {
   }
 
   private async startControllers(): Promise<void> {
-    this.clusters = new Informer(this.client, R.streamCluster, this.opts.watchNamespace, (_ev, obj) => this.queue.add(Informer.keyOf(obj)), this.logger, { resyncMs: this.opts.resyncMs ?? 300_000 });
+    this.clusters = new Informer(this.client, R.streamCluster, this.opts.watchNamespace, (_ev, obj) => {
+      this.queue.add(Informer.keyOf(obj));
+      // A cluster's security settings decide whether its users can be applied: look again.
+      for (const u of this.users?.list() ?? []) if (u.metadata.namespace === obj.metadata.namespace && u.spec.cluster === obj.metadata.name) this.userQueue.add(Informer.keyOf(u));
+    }, this.logger, { resyncMs: this.opts.resyncMs ?? 300_000 });
+    this.users = new Informer(this.client, R.streamUser, this.opts.watchNamespace, (_ev, obj) => this.userQueue.add(Informer.keyOf(obj)), this.logger, { resyncMs: this.opts.resyncMs ?? 300_000 });
     // A change to a child (a StatefulSet's ready replicas, someone editing or deleting a
     // Service) requeues its owner at once, instead of waiting for the periodic resync.
     this.children = OWNED_KINDS.map(
@@ -93,9 +106,43 @@ export class Operator {
         }, this.logger, { labelSelector: "app.kubernetes.io/managed-by=floe-operator" }),
     );
     await this.startInformer(this.clusters);
+    try {
+      await this.startInformer(this.users);
+    } catch (err) {
+      // `helm upgrade` never installs new CRDs: an upgraded operator may find no StreamUser
+      // kind. StreamClusters still work; say what to do instead of crash-looping.
+      if (!(err instanceof KubeError && err.isNotFound)) throw err;
+      this.logger.warn({ err }, "the StreamUser CRD is not installed, so StreamUsers are not reconciled: kubectl apply -f crds/floe.dev_streamusers.yaml, then restart the operator");
+      this.users = null;
+    }
     for (const informer of this.children) await this.startInformer(informer);
     const n = this.opts.workers ?? 2;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
+    this.workers.push(this.workUsers());
+  }
+
+  /** StreamUsers have their own queue: a cluster that is slow to answer never holds up cluster reconciles. */
+  private async workUsers(): Promise<void> {
+    for (;;) {
+      const key = await this.userQueue.get();
+      if (key === null) return;
+      try {
+        const user = this.users?.get(key);
+        if (user) {
+          const again = await this.userReconciler.reconcile(user);
+          this.userQueue.forget(key);
+          if (again !== null) this.userQueue.addAfter(key, again);
+        }
+        this.metrics.reconciles.inc({ result: "success" });
+      } catch (err) {
+        const delay = this.userQueue.addRateLimited(key);
+        const temporary = (err instanceof KubeError && err.isTemporary) || err instanceof RequeueWithBackoff;
+        this.metrics.reconciles.inc({ result: temporary ? "requeue" : "error" });
+        this.logger[temporary ? "info" : "warn"]({ err, streamuser: key, retryInMs: delay }, temporary ? "user not applied yet (see its Ready condition); will retry" : "user reconcile failed; will retry");
+      } finally {
+        this.userQueue.done(key);
+      }
+    }
   }
 
   /**
@@ -103,7 +150,7 @@ export class Operator {
    * just-created CRD's storage, 5xx): retry those with backoff. Anything else (403 from
    * missing RBAC) still fails the process with the API server's own message.
    */
-  private async startInformer(informer: Informer<KubeObject> | Informer<StreamCluster & KubeObject>): Promise<void> {
+  private async startInformer(informer: Informer<KubeObject> | Informer<StreamCluster & KubeObject> | Informer<StreamUser & KubeObject>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await informer.start();
@@ -149,7 +196,8 @@ export class Operator {
     if (this.stopping) return;
     this.stopping = true;
     this.queue.shutDown();
-    await Promise.all([this.clusters?.stop(), ...this.children.map((i) => i.stop())]);
+    this.userQueue.shutDown();
+    await Promise.all([this.clusters?.stop(), this.users?.stop(), ...this.children.map((i) => i.stop())]);
     await Promise.all(this.workers);
     await this.elector.stop();
   }

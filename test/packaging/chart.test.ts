@@ -7,7 +7,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { startApiServer, type ApiServer, eventually } from "../k8s/apiserver.js";
 import { KubeError, type KubeClient, type KubeObject } from "../../src/operator/kube/client.js";
 import { R } from "../../src/operator/kube/resources.js";
-import { renderCrd } from "../../src/operator/api/render-crd.js";
+import { renderCrd, renderUserCrd } from "../../src/operator/api/render-crd.js";
 import { names, resolveSpec } from "../../src/operator/specs/index.js";
 import { freePort } from "../ports.js";
 import { CHART, REPO, discover, helm, installHelm, render, KUBE_VERSION } from "./helm.js";
@@ -137,11 +137,13 @@ async function stop(child: ChildProcess): Promise<number | null> {
 }
 
 describe("chart source", () => {
-  it("ships the generated CRD unchanged (one source: npm run gen:crds writes both copies)", () => {
-    const chartCopy = fs.readFileSync(path.join(CHART, "crds/floe.dev_streamclusters.yaml"), "utf8");
-    expect(chartCopy, "charts/floe/crds/ is stale: run npm run gen:crds").toBe(renderCrd());
-    expect(chartCopy).toBe(fs.readFileSync(path.join(REPO, "crds/floe.dev_streamclusters.yaml"), "utf8"));
-    expect(fs.readdirSync(path.join(CHART, "crds"))).toEqual(["floe.dev_streamclusters.yaml"]);
+  it("ships the generated CRDs unchanged (one source: npm run gen:crds writes both copies)", () => {
+    for (const [file, rendered] of [["floe.dev_streamclusters.yaml", renderCrd()], ["floe.dev_streamusers.yaml", renderUserCrd()]]) {
+      const chartCopy = fs.readFileSync(path.join(CHART, "crds", file), "utf8");
+      expect(chartCopy, "charts/floe/crds/ is stale: run npm run gen:crds").toBe(rendered);
+      expect(chartCopy).toBe(fs.readFileSync(path.join(REPO, "crds", file), "utf8"));
+    }
+    expect(fs.readdirSync(path.join(CHART, "crds")).sort()).toEqual(["floe.dev_streamclusters.yaml", "floe.dev_streamusers.yaml"]);
   });
 
   it("README.md lists every value of values.yaml with its default, and nothing else", () => {

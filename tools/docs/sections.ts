@@ -7,6 +7,7 @@ import { BROKER_SETTINGS } from "../../broker/config.js";
 import { API_SPECS } from "../../broker/protocol/messages/index.js";
 import { HANDLERS } from "../../broker/server/handlers/index.js";
 import { SPEC_SCHEMA, STATUS_SCHEMA } from "../../src/operator/api/crd.js";
+import { USER_SPEC_SCHEMA, USER_STATUS_SCHEMA } from "../../src/operator/api/streamuser.js";
 import { schemaFields, schemaRules } from "./crd-reference.js";
 
 const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../docs");
@@ -73,6 +74,33 @@ export const SECTIONS: GeneratedSection[] = [
       "| field | type | description |",
       "|---|---|---|",
       ...schemaFields(STATUS_SCHEMA, "status").map((f) => `| \`${f.path}\` | ${f.type} | ${f.description} |`),
+    ],
+  },
+  {
+    file: "reference/streamuser.md",
+    name: "spec fields",
+    render: () => [
+      "| field | type | default | validation | description |",
+      "|---|---|---|---|---|",
+      ...schemaFields(USER_SPEC_SCHEMA, "spec").map((f) => `| \`${f.path}\` | ${f.type} | ${f.default} | ${f.validation} | ${f.description} |`),
+    ],
+  },
+  {
+    file: "reference/streamuser.md",
+    name: "spec rules",
+    render: () => [
+      "| applies to | rule (CEL) | message when broken |",
+      "|---|---|---|",
+      ...schemaRules(USER_SPEC_SCHEMA, "spec").map((r) => `| \`${r.path}\` | \`${r.rule}\` | ${r.message} |`),
+    ],
+  },
+  {
+    file: "reference/streamuser.md",
+    name: "status fields",
+    render: () => [
+      "| field | type | description |",
+      "|---|---|---|",
+      ...schemaFields(USER_STATUS_SCHEMA, "status").map((f) => `| \`${f.path}\` | ${f.type} | ${f.description} |`),
     ],
   },
 ];

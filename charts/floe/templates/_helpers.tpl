@@ -50,11 +50,16 @@ apply, which is a PATCH and, for an object that does not exist yet, also needs c
 */}}
 {{- define "floe.namespacedRules" -}}
 # patch: the cloud-resources finalizer (added while the operator manages a bucket or endpoint).
+# get: a StreamUser's reconcile reads its cluster's security settings.
 - apiGroups: [floe.dev]
   resources: [streamclusters]
+  verbs: [get, list, watch, patch]
+# patch: the user-cleanup finalizer and the annotation recording which password is applied.
+- apiGroups: [floe.dev]
+  resources: [streamusers]
   verbs: [list, watch, patch]
 - apiGroups: [floe.dev]
-  resources: [streamclusters/status]
+  resources: [streamclusters/status, streamusers/status]
   verbs: [patch]
 - apiGroups: [apps]
   resources: [statefulsets]
@@ -72,8 +77,14 @@ apply, which is a PATCH and, for an object that does not exist yet, also needs c
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-# Only to read storage.credentialsSecret (S3 keys for stores without IRSA).
+# get: storage.credentialsSecret (S3 keys for stores without IRSA), security.tls's ca.crt, and
+# the generated passwords. create: those passwords (the operator's login per cluster, one per
+# StreamUser), made once; never update, patch or delete (owner references clean them up).
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, create]
+# security.tls.issuerRef: the brokers' cert-manager Certificate.
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [create, patch]
 {{- end -}}

@@ -109,6 +109,57 @@ export const SPEC_SCHEMA: Schema = obj(
       targetCPUUtilizationPercentage: int("Scale on CPU.", { minimum: 1, maximum: 100, default: 70 }),
       scaleDownStabilizationSeconds: int("Wait this long before scaling in (scale-out is immediate).", { minimum: 0, maximum: 3600, default: 300 }),
     }, { "x-kubernetes-validations": [{ rule: "self.minReplicas <= self.maxReplicas", message: "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }] }),
+    security: obj(
+      "Listener security: TLS, SASL logins and ACL authorization (docs/operations.md#security). Leave it out for a plaintext listener without authentication.",
+      {
+        tls: obj(
+          "Encrypt the Kafka listener. The certificate comes from exactly one of issuerRef (cert-manager), secretName (yours) or generated (the operator's own CA).",
+          {
+            issuerRef: obj("A cert-manager Issuer or ClusterIssuer: the operator creates a Certificate for the brokers' names into the Secret <name>-tls.", {
+              name: str("Issuer name.", { minLength: 1 }),
+              kind: str("Issuer or ClusterIssuer.", { enum: ["Issuer", "ClusterIssuer"], default: "Issuer" }),
+              group: str("API group of the issuer.", { default: "cert-manager.io" }),
+            }, { required: ["name"] }),
+            secretName: str("An existing Secret with tls.crt, tls.key and (for clientAuth) ca.crt, valid for the brokers' names.", { minLength: 1, maxLength: 253 }),
+            generated: bool("The operator creates a CA (Secret <name>-ca) and a broker certificate signed by it (Secret <name>-tls)."),
+            clientAuth: str("Client certificates (Kafka's ssl.client.auth): none, requested, or required (mutual TLS).", { enum: ["none", "requested", "required"], default: "none" }),
+          },
+          {
+            "x-kubernetes-validations": [
+              { rule: "[has(self.issuerRef), has(self.secretName), has(self.generated) && self.generated].filter(x, x).size() == 1", message: "security.tls needs exactly one certificate source: issuerRef, secretName, or generated: true" },
+            ],
+          },
+        ),
+        sasl: obj("SASL logins on the listener. The operator adds its own super user (Secret <name>-operator-credentials) to manage StreamUsers.", {
+          mechanisms: {
+            type: "array",
+            description: "Mechanisms offered to clients.",
+            items: { type: "string", enum: ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] },
+            minItems: 1,
+            maxItems: 3,
+            default: ["SCRAM-SHA-512"],
+            "x-kubernetes-list-type": "set",
+          },
+        }),
+        authorization: obj("Which authenticated principals may do what.", {
+          type: str("none: every authenticated client may do everything. acl: Kafka ACLs decide (StreamUser authorization.acls, kafka-acls).", { enum: ["none", "acl"], default: "none" }),
+          superUsers: {
+            type: "array",
+            description: "Principals allowed everything, e.g. User:admin or User:CN=ops,O=acme (Kafka's super.users).",
+            items: { type: "string", pattern: "^User:[^;]+$", maxLength: 512 },
+            maxItems: 64,
+            "x-kubernetes-list-type": "set",
+          },
+        }),
+      },
+      {
+        "x-kubernetes-validations": [
+          { rule: "!has(self.sasl) || !self.sasl.mechanisms.exists(m, m == 'PLAIN') || has(self.tls)", message: "security.sasl.mechanisms PLAIN sends passwords in the clear: enable security.tls too, or use SCRAM only" },
+          { rule: "!has(self.authorization) || self.authorization.type != 'acl' || has(self.sasl) || (has(self.tls) && self.tls.clientAuth == 'required')", message: "security.authorization.type acl needs authenticated clients: enable security.sasl or security.tls.clientAuth: required" },
+          { rule: "!has(self.authorization) || !has(self.authorization.superUsers) || self.authorization.type == 'acl'", message: "security.authorization.superUsers only matter with security.authorization.type acl" },
+        ],
+      },
+    ),
     resources: obj("Broker container resources.", { requests: stringMap("Requests."), limits: stringMap("Limits.") }),
     serviceAccount: obj("The brokers' ServiceAccount.", { annotations: stringMap("Annotations, e.g. eks.amazonaws.com/role-arn for IRSA.") }),
     brokerConfig: stringMap("Extra broker settings as FLOE_* environment variables (docs/configuration.md)."),

@@ -50,11 +50,25 @@ export interface StreamClusterSpec {
     targetCPUUtilizationPercentage?: number;
     scaleDownStabilizationSeconds?: number;
   };
+  security?: SecuritySpec;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   serviceAccount?: { annotations?: Record<string, string> };
   /** Extra broker settings (FLOE_* variables), see docs/configuration.md. */
   brokerConfig?: Record<string, string>;
   deletionPolicy?: DeletionPolicy;
+}
+
+export type SaslMechanismName = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
+
+export interface SecuritySpec {
+  tls?: {
+    issuerRef?: { name: string; kind?: "Issuer" | "ClusterIssuer"; group?: string };
+    secretName?: string;
+    generated?: boolean;
+    clientAuth?: "none" | "requested" | "required";
+  };
+  sasl?: { mechanisms?: SaslMechanismName[] };
+  authorization?: { type?: "none" | "acl"; superUsers?: string[] };
 }
 
 export interface Condition {

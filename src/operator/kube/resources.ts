@@ -17,6 +17,8 @@ export const R = {
   pod: { apiVersion: "v1", plural: "pods", namespaced: true },
   crd: { apiVersion: "apiextensions.k8s.io/v1", plural: "customresourcedefinitions", namespaced: false },
   namespace: { apiVersion: "v1", plural: "namespaces", namespaced: false },
+  certificate: { apiVersion: "cert-manager.io/v1", plural: "certificates", namespaced: true },
+  streamUser: { apiVersion: "floe.dev/v1alpha1", plural: "streamusers", namespaced: true },
 } satisfies Record<string, ResourceRef>;
 
 const BY_KIND: Record<string, ResourceRef> = {
@@ -35,6 +37,8 @@ const BY_KIND: Record<string, ResourceRef> = {
   Pod: R.pod,
   CustomResourceDefinition: R.crd,
   Namespace: R.namespace,
+  Certificate: R.certificate,
+  StreamUser: R.streamUser,
 };
 
 export function resourceOf(kind: string): ResourceRef {

@@ -1,5 +1,6 @@
 import type { StreamCluster } from "../api/types.js";
 import { DATA_DIR, Manifest, metadataFor, names, NFS_WAL_DIR, resolveSpec } from "./common.js";
+import { securitySettings } from "./security.js";
 
 /**
  * The broker settings every pod of the cluster shares, as a ConfigMap read with envFrom.
@@ -26,6 +27,8 @@ export function brokerSettings(sc: StreamCluster): Record<string, string> {
     derived.FLOE_WAL_FLUSH_INTERVAL_MS = String(spec.wal.s3?.flushIntervalMs ?? 250);
     derived.FLOE_WAL_FLUSH_BYTES = String(spec.wal.s3?.flushBytes ?? 4194304);
   }
+  // Security comes from spec.security only: a brokerConfig entry cannot weaken it.
+  Object.assign(derived, securitySettings(sc));
   const owned = new Set(Object.keys(derived).filter((k) => k !== "FLOE_HOST"));
   const user = Object.fromEntries(Object.entries(spec.brokerConfig ?? {}).filter(([k]) => !owned.has(k)));
   return Object.fromEntries(Object.entries({ ...derived, ...user }).sort(([a], [b]) => (a < b ? -1 : 1)));

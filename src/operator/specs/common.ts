@@ -62,6 +62,14 @@ export const names = {
   pdb: (sc: StreamCluster, zone: string) => `${sc.metadata.name}-${zone}`,
   nfsClaim: (sc: StreamCluster) => `${sc.metadata.name}-wal`,
   hpa: (sc: StreamCluster) => sc.metadata.name,
+  /** The brokers' certificate: filled by cert-manager or the operator (unless security.tls.secretName names one). */
+  tlsSecret: (sc: StreamCluster) => `${sc.metadata.name}-tls`,
+  /** The operator-generated CA (security.tls.generated). */
+  caSecret: (sc: StreamCluster) => `${sc.metadata.name}-ca`,
+  /** The operator's own SCRAM login (a super user) and the brokers' users file holding it. */
+  operatorCredentials: (sc: StreamCluster) => `${sc.metadata.name}-operator-credentials`,
+  /** The operator's client certificate (CN=floe-operator) from the generated CA, for SSL listeners. */
+  operatorCertificate: (sc: StreamCluster) => `${sc.metadata.name}-operator-certificate`,
   /**
    * StorageClass parameters cannot change once created, and the class is shared by every
    * cluster: one class per parameter set, so clusters asking for different IOPS or

@@ -4,6 +4,7 @@ import { type Manifest, spreadReplicas } from "./common.js";
 import { horizontalPodAutoscaler, podDisruptionBudget, serviceAccount } from "./policy.js";
 import { bootstrapService, headlessService } from "./services.js";
 import { statefulSet } from "./statefulset.js";
+import { certificate } from "./security.js";
 import { ebsStorageClass, nfsClaim } from "./storage.js";
 
 /**
@@ -17,6 +18,7 @@ export function desiredChildren(sc: StreamCluster, replicas = sc.spec.replicas ?
     serviceAccount(sc),
     configMap(sc),
     nfsClaim(sc),
+    certificate(sc),
     headlessService(sc),
     bootstrapService(sc),
     ...sc.spec.zones.map((zone, i) => statefulSet(sc, zone, i, perZone.get(zone)!)),
@@ -28,3 +30,4 @@ export function desiredChildren(sc: StreamCluster, replicas = sc.spec.replicas ?
 
 export * from "./common.js";
 export { brokerSettings } from "./broker-config.js";
+export * from "./security.js";

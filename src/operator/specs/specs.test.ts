@@ -27,7 +27,7 @@ describe("replica spreading", () => {
 });
 
 describe("children of each example", () => {
-  it.each(["local.yaml", "aws-ebs.yaml", "nfs-wal.yaml", "s3-wal.yaml", "autoscaling.yaml"])("%s: one StatefulSet and one PDB per zone, owned by the StreamCluster", (file) => {
+  it.each(["local.yaml", "aws-ebs.yaml", "nfs-wal.yaml", "s3-wal.yaml", "autoscaling.yaml", "security.yaml"])("%s: one StatefulSet and one PDB per zone, owned by the StreamCluster", (file) => {
     const sc = example(file);
     const children = desiredChildren(sc);
     const sets = byKind(children, "StatefulSet");

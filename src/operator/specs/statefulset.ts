@@ -1,4 +1,5 @@
 import type { StreamCluster } from "../api/types.js";
+import { securityVolumes } from "./security.js";
 import { DATA_DIR, HTTP_PORT, KAFKA_PORT, type Manifest, metadataFor, names, NFS_WAL_DIR, resolveSpec, zoneLabels, commonLabels, BROKER_ID_STRIDE } from "./common.js";
 
 /**
@@ -38,6 +39,9 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
       volumes.push({ name: "data", emptyDir: {} });
       break;
   }
+  const security = securityVolumes(sc);
+  volumes.push(...security.volumes);
+  mounts.push(...security.mounts);
   const env: unknown[] = [
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "FLOE_POD_INDEX", valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },

@@ -10,11 +10,19 @@
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 // line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 // Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
+//
+// Security (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+// --sasl-mechanism SCRAM-SHA-256|SCRAM-SHA-512|PLAIN, --username U --password P,
+// --ca-file F (trusted CAs), --cert-file F --key-file F (client certificate).
+// Exit codes: 0 success, 1 other failure, 2 usage, 3 authentication failed (SASL or TLS),
+// 4 authorization failed (an ACL said no).
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,7 +34,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
+
+const (
+	exitAuthentication = 3
+	exitAuthorization  = 4
+)
+
+// base holds the options every client the command makes shares: seeds and security.
+var base []kgo.Opt
 
 type record struct {
 	P int32  `json:"p"`
@@ -72,14 +90,30 @@ func main() {
 	fs.IntVar(&o.partitions, "partitions", 0, "partitions of the created topic")
 	fs.IntVar(&o.hint, "partitions-hint", 0, "produce: create the topic with this many partitions if it is missing")
 	timeoutMs := fs.Int("timeout-ms", 60000, "consume: give up after this long")
+	protocol := fs.String("security-protocol", "PLAINTEXT", "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL")
+	mechanism := fs.String("sasl-mechanism", "SCRAM-SHA-512", "SCRAM-SHA-256|SCRAM-SHA-512|PLAIN")
+	username := fs.String("username", "", "SASL user")
+	password := fs.String("password", "", "SASL password")
+	caFile := fs.String("ca-file", "", "PEM file of the CAs to trust")
+	certFile := fs.String("cert-file", "", "PEM client certificate (mutual TLS)")
+	keyFile := fs.String("key-file", "", "PEM key of the client certificate")
 	_ = fs.Parse(os.Args[2:])
 	o.timeout = time.Duration(*timeoutMs) * time.Millisecond
 	if o.bootstrap == "" || o.topic == "" {
 		fmt.Fprintln(os.Stderr, "--bootstrap and --topic are required")
 		os.Exit(2)
 	}
+	security, err := securityOpts(*protocol, *mechanism, *username, *password, *caFile, *certFile, *keyFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	base = append([]kgo.Opt{
+		kgo.SeedBrokers(o.bootstrap),
+		// franz-go logs nothing by default; its warnings are the diagnostics a failed run needs.
+		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)),
+	}, security...)
 
-	var err error
 	switch os.Args[1] {
 	case "produce":
 		err = produce(o)
@@ -98,8 +132,109 @@ func main() {
 	stdoutMu.Unlock()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		os.Exit(exitCodeOf(err))
 	}
+}
+
+func securityOpts(protocol, mechanism, username, password, caFile, certFile, keyFile string) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	switch protocol {
+	case "PLAINTEXT", "SASL_PLAINTEXT":
+	case "SSL", "SASL_SSL":
+		// crypto/tls's defaults: TLS 1.2+, the system roots unless a CA file is given.
+		config := &tls.Config{}
+		if caFile != "" {
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				return nil, err
+			}
+			config.RootCAs = x509.NewCertPool()
+			if !config.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+			}
+		}
+		if certFile != "" || keyFile != "" {
+			pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("client certificate: %w", err)
+			}
+			config.Certificates = []tls.Certificate{pair}
+		}
+		// DialTLSConfig sets ServerName from each broker's host, as the other clients verify it.
+		opts = append(opts, kgo.DialTLSConfig(config))
+	default:
+		return nil, fmt.Errorf("--security-protocol %s is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", protocol)
+	}
+	if protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL" {
+		if username == "" {
+			return nil, fmt.Errorf("%s needs --username and --password", protocol)
+		}
+		auth := scram.Auth{User: username, Pass: password}
+		switch mechanism {
+		case "SCRAM-SHA-256":
+			opts = append(opts, kgo.SASL(auth.AsSha256Mechanism()))
+		case "SCRAM-SHA-512":
+			opts = append(opts, kgo.SASL(auth.AsSha512Mechanism()))
+		case "PLAIN":
+			opts = append(opts, kgo.SASL(plain.Auth{User: username, Pass: password}.AsMechanism()))
+		default:
+			return nil, fmt.Errorf("--sasl-mechanism %s is not supported", mechanism)
+		}
+	}
+	return opts, nil
+}
+
+// newClient makes a client and checks that a broker lets it in. franz-go retries a refused
+// login or TLS handshake for as long as records may wait (forever by default), so without
+// this check a wrong password would hang the command; other failures are left to the client.
+func newClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil && isAuthError(err) {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// exitCodeOf sorts a failure into the exit codes the tests tell apart.
+func exitCodeOf(err error) int {
+	var kafkaErr *kerr.Error
+	if errors.As(err, &kafkaErr) {
+		switch kafkaErr.Code {
+		case kerr.SaslAuthenticationFailed.Code, kerr.IllegalSaslState.Code, kerr.UnsupportedSaslMechanism.Code:
+			return exitAuthentication
+		case kerr.TopicAuthorizationFailed.Code, kerr.GroupAuthorizationFailed.Code, kerr.ClusterAuthorizationFailed.Code,
+			kerr.TransactionalIDAuthorizationFailed.Code, kerr.DelegationTokenAuthorizationFailed.Code:
+			return exitAuthorization
+		}
+	}
+	if isTLSFailure(err) {
+		return exitAuthentication
+	}
+	return 1
+}
+
+// isTLSFailure: a certificate this client refused, or an alert the broker sent during the handshake.
+func isTLSFailure(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var verification *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var recordHeader tls.RecordHeaderError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
+		errors.As(err, &verification) || errors.As(err, &alert) || errors.As(err, &recordHeader)
+}
+
+// isAuthError: a refused login, TLS handshake or ACL, which retrying will not cure.
+func isAuthError(err error) bool {
+	code := exitCodeOf(err)
+	return code == exitAuthentication || code == exitAuthorization
 }
 
 func produce(o options) error {
@@ -108,7 +243,7 @@ func produce(o options) error {
 			return err
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(o.bootstrap), kgo.ClientID("floe-franz-producer"), kgo.DefaultProduceTopic(o.topic))
+	cl, err := newClient(append(base, kgo.ClientID("floe-franz-producer"), kgo.DefaultProduceTopic(o.topic))...)
 	if err != nil {
 		return err
 	}
@@ -152,14 +287,13 @@ func consume(o options) error {
 	if o.group == "" {
 		return errors.New("consume needs --group")
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(o.bootstrap),
+	cl, err := newClient(append(base,
 		kgo.ClientID("floe-franz-consumer"),
 		kgo.ConsumerGroup(o.group),
 		kgo.ConsumeTopics(o.topic),
 		// A new group reads the topic from its start (franz-go's default too, said out loud).
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -167,10 +301,15 @@ func consume(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	seen := 0
-	for seen < o.count && ctx.Err() == nil {
+	var fatal error
+	for seen < o.count && ctx.Err() == nil && fatal == nil {
 		fetches := cl.PollFetches(ctx)
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			if isAuthError(err) && fatal == nil {
+				// A group or topic the ACLs refuse, or a refused login: franz-go would keep
+				// retrying, so the command stops here.
+				fatal = fmt.Errorf("%s/%d: %w", t, p, err)
+			} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				fmt.Fprintf(os.Stderr, "consume: %s/%d: %v\n", t, p, err)
 			}
 		})
@@ -178,6 +317,9 @@ func consume(o options) error {
 			emit(record{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
 			seen++
 		})
+	}
+	if fatal != nil {
+		return fatal
 	}
 	// Every record printed above came from PollFetches, so committing what was polled covers
 	// exactly what was printed; synchronous, so it is durable before exit.
@@ -194,7 +336,7 @@ func createTopic(bootstrap, topic string, partitions int, existOK bool) error {
 	if partitions <= 0 {
 		return errors.New("create-topic needs --partitions")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ClientID("floe-franz-admin"))
+	cl, err := newClient(append(base, kgo.ClientID("floe-franz-admin"))...)
 	if err != nil {
 		return err
 	}

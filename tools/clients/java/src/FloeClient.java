@@ -8,6 +8,14 @@
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 // line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 // Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
+// Security (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+// --sasl-mechanism SCRAM-SHA-256|SCRAM-SHA-512|PLAIN, --username U --password P,
+// --ca-file F (trusted CAs), --cert-file F --key-file F (client certificate), all PEM.
+// Exit codes: 0 success, 1 other failure, 2 usage, 3 authentication failed (SASL or TLS),
+// 4 authorization failed (an ACL said no).
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -28,28 +36,108 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 public final class FloeClient {
   private static final Set<String> OPTIONS =
-      Set.of("bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate");
+      Set.of(
+          "bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate",
+          "security-protocol", "sasl-mechanism", "username", "password", "ca-file", "cert-file", "key-file");
+  private static final int EXIT_AUTHENTICATION = 3;
+  private static final int EXIT_AUTHORIZATION = 4;
+  /** Bootstrap and security settings, shared by every client a command makes. */
+  private static final Properties BASE = new Properties();
 
   public static void main(String[] argv) throws Exception {
     // slf4j-simple logs INFO by default; the client's INFO lines would drown real problems.
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getenv().getOrDefault("FLOE_CLIENT_LOG_LEVEL", "warn"));
     if (argv.length == 0) fail("usage: FloeClient produce|consume|create-topic --bootstrap H:P --topic T ...");
     Map<String, String> a = parse(argv);
-    int status =
-        switch (argv[0]) {
-          case "produce" -> produce(a);
-          case "consume" -> consume(a);
-          case "create-topic" -> createTopic(a);
-          default -> fail("unknown command " + argv[0]);
-        };
+    BASE.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need(a, "bootstrap"));
+    security(a);
+    int status;
+    try {
+      status =
+          switch (argv[0]) {
+            case "produce" -> produce(a);
+            case "consume" -> consume(a);
+            case "create-topic" -> createTopic(a);
+            default -> fail("unknown command " + argv[0]);
+          };
+    } catch (Exception e) {
+      System.out.flush();
+      System.err.println(argv[0] + ": " + causes(e));
+      status = exitCodeOf(e);
+    }
     System.out.flush();
     System.exit(status);
+  }
+
+  /** The client's own security settings; certificates and keys are given to it as PEM text. */
+  private static void security(Map<String, String> a) throws IOException {
+    String protocol = a.getOrDefault("security-protocol", "PLAINTEXT");
+    if (!Set.of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL").contains(protocol)) {
+      fail("--security-protocol " + protocol + " is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
+    }
+    BASE.put("security.protocol", protocol);
+    if (protocol.endsWith("SSL")) {
+      if (a.containsKey("ca-file")) {
+        BASE.put("ssl.truststore.type", "PEM");
+        BASE.put("ssl.truststore.certificates", Files.readString(Path.of(a.get("ca-file"))));
+      }
+      if (a.containsKey("cert-file") != a.containsKey("key-file")) fail("--cert-file and --key-file go together");
+      if (a.containsKey("cert-file")) {
+        BASE.put("ssl.keystore.type", "PEM");
+        BASE.put("ssl.keystore.certificate.chain", Files.readString(Path.of(a.get("cert-file"))));
+        BASE.put("ssl.keystore.key", Files.readString(Path.of(a.get("key-file"))));
+      }
+    }
+    if (protocol.startsWith("SASL")) {
+      String mechanism = a.getOrDefault("sasl-mechanism", "SCRAM-SHA-512");
+      String module =
+          switch (mechanism) {
+            case "SCRAM-SHA-256", "SCRAM-SHA-512" -> "org.apache.kafka.common.security.scram.ScramLoginModule";
+            case "PLAIN" -> "org.apache.kafka.common.security.plain.PlainLoginModule";
+            default -> {
+              fail("--sasl-mechanism " + mechanism + " is not supported");
+              yield "";
+            }
+          };
+      BASE.put("sasl.mechanism", mechanism);
+      BASE.put(
+          "sasl.jaas.config",
+          module + " required username=" + jaasQuote(need(a, "username")) + " password=" + jaasQuote(need(a, "password")) + ";");
+    }
+  }
+
+  private static String jaasQuote(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  /** Walks the cause chain: a refused login or handshake is 3, an ACL's refusal 4. */
+  private static int exitCodeOf(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof AuthenticationException) return EXIT_AUTHENTICATION;
+      if (t instanceof AuthorizationException) return EXIT_AUTHORIZATION;
+    }
+    return 1;
+  }
+
+  /** The client's wrappers hide the reason (e.g. "SSL handshake failed"); the chain names it. */
+  private static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder(e.toString());
+    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) b.append(" <- ").append(t);
+    return b.toString();
+  }
+
+  private static Properties props() {
+    Properties p = new Properties();
+    p.putAll(BASE);
+    return p;
   }
 
   private static Map<String, String> parse(String[] argv) {
@@ -111,8 +199,7 @@ public final class FloeClient {
     long begun = System.nanoTime();
     if (a.containsKey("partitions-hint")) ensureTopic(bootstrap, topic, Integer.parseInt(a.get("partitions-hint")));
 
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties p = props();
     p.put(ProducerConfig.CLIENT_ID_CONFIG, "floe-java-producer");
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -144,15 +231,14 @@ public final class FloeClient {
     }
     System.out.println("{\"done\":true,\"acked\":" + acked.get() + ",\"failed\":" + failed.get() + "}");
     if (firstError.get() != null) {
-      System.err.println("produce failed for " + failed.get() + " records; first error: " + firstError.get());
-      return 1;
+      System.err.println("produce failed for " + failed.get() + " records; first error: " + causes(firstError.get()));
+      return exitCodeOf(firstError.get());
     }
     return 0;
   }
 
   private static int consume(Map<String, String> a) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, need(a, "bootstrap"));
+    Properties p = props();
     p.put(ConsumerConfig.GROUP_ID_CONFIG, need(a, "group"));
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, "floe-java-consumer");
     // A new group reads the topic from its start; an existing group resumes from its commits.
@@ -188,8 +274,7 @@ public final class FloeClient {
   }
 
   private static void create(String bootstrap, String topic, int partitions) throws Exception {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties p = props();
     p.put(AdminClientConfig.CLIENT_ID_CONFIG, "floe-java-admin");
     try (Admin admin = Admin.create(p)) {
       admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()))).all().get(60, TimeUnit.SECONDS);
