@@ -11,6 +11,7 @@ import { Controller } from "../cluster/controller.js";
 import { PartitionManager } from "../cluster/partitions.js";
 import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
+import { TxnService } from "../txn/txn-service.js";
 import { openStorage, type Storage } from "../storage/open.js";
 import { retentionFromConfigs } from "../storage/retention.js";
 import { FetchSessionCache } from "./fetch-sessions.js";
@@ -41,6 +42,7 @@ class BrokerRuntime implements Broker {
   groups!: GroupCoordinator;
   self!: BrokerEndpoint;
   offsets!: OffsetsTopic;
+  txn!: TxnService;
 
   constructor(
     readonly config: BrokerConfig,
@@ -140,6 +142,22 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     deleted: (groupId) => runtime.groups.loadGroupDeleted(groupId),
   });
 
+  // 3b. Transactions: `__transaction_state` replayed (after the offsets, so a commit a crash
+  // interrupted re-applies its offsets last); its ticker completes unfinished ones once serving.
+  runtime.txn = await TxnService.start(
+    {
+      log: storage.log,
+      topics: runtime.topics,
+      controller: runtime.controller,
+      partitionManager: runtime.partitions,
+      groups: runtime.groups,
+      offsets: runtime.offsets,
+      leads: (topicId, partition) => (runtime as Broker).leaderOf(topicId, partition)?.nodeId === config.nodeId,
+      logger: logger.child({ component: "txn" }),
+    },
+    { partitions: config.transactionPartitions, maxTimeoutMs: config.transactionMaxTimeoutMs },
+  );
+
   // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
   const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
   const tlsSettings = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth, reloadIntervalMs: config.tlsReloadIntervalMs };
@@ -209,6 +227,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
       closing ??= (async () => {
         ready = false;
         await listener.close();
+        await runtime.txn.close();
         runtime.groups.close();
         await ops?.close();
         await storage.close();

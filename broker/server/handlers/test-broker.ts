@@ -76,6 +76,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     controller,
     groups,
     partitions: throwing("partitions"),
+    txn: throwing("txn"),
     fetchSessions: throwing("fetchSessions"),
     journal,
     persisted,
