@@ -299,9 +299,10 @@ public final class FloeClient {
    * Exactly-once read-process-write: each poll's records are copied to the output topic in
    * one transaction that also carries the consumer's offsets. Any failure other than being
    * fenced (a broker restart) closes both clients and starts over from the committed
-   * offsets; InitProducerId aborts whatever the previous instance left open. Stops once
-   * `count` input records were committed through. Prints each output record once its
-   * transaction committed.
+   * offsets; InitProducerId aborts whatever the previous instance left open. Stops once the
+   * group's committed offsets reach the end of every input partition (holding at least
+   * `count` records). Prints each output record once its transaction committed (a commit
+   * whose answer was lost to a crash is not printed: the checker reads the output topic).
    */
   private static int eos(Map<String, String> a) throws Exception {
     String bootstrap = need(a, "bootstrap");
@@ -313,7 +314,8 @@ public final class FloeClient {
     long deadline = System.currentTimeMillis() + intOpt(a, "timeout-ms", 300_000);
     int done = 0;
     int restarts = 0;
-    while (done < count && System.currentTimeMillis() < deadline) {
+    boolean finished = false;
+    while (!finished && System.currentTimeMillis() < deadline) {
       Properties c = new Properties();
       c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
       c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -327,9 +329,15 @@ public final class FloeClient {
           KafkaProducer<String, String> producer = txnProducer(bootstrap, id, "floe-java-eos-producer")) {
         producer.initTransactions();
         consumer.subscribe(List.of(input));
-        while (done < count && System.currentTimeMillis() < deadline) {
+        while (System.currentTimeMillis() < deadline) {
           ConsumerRecords<String, String> polled = consumer.poll(Duration.ofMillis(200));
-          if (polled.isEmpty()) continue;
+          if (polled.isEmpty()) {
+            if (caughtUp(consumer, input, count)) {
+              finished = true;
+              break;
+            }
+            continue;
+          }
           producer.beginTransaction();
           List<Future<RecordMetadata>> sent = new ArrayList<>();
           List<ConsumerRecord<String, String>> in = new ArrayList<>();
@@ -358,7 +366,23 @@ public final class FloeClient {
         Thread.sleep(500);
       }
     }
-    System.out.println("{\"done\":true,\"processed\":" + done + ",\"restarts\":" + restarts + "}");
-    return done >= count ? 0 : 1;
+    System.out.println("{\"done\":true,\"processed\":" + done + ",\"restarts\":" + restarts + ",\"finished\":" + finished + "}");
+    return finished ? 0 : 1;
+  }
+
+  /** Whether the group's committed offsets are at the end of every partition of `topic`, which holds at least `count` records. */
+  private static boolean caughtUp(KafkaConsumer<String, String> consumer, String topic, int count) {
+    List<TopicPartition> tps = new ArrayList<>();
+    consumer.partitionsFor(topic).forEach((pi) -> tps.add(new TopicPartition(topic, pi.partition())));
+    Map<TopicPartition, Long> end = consumer.endOffsets(tps);
+    Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new java.util.HashSet<>(tps));
+    long total = 0;
+    for (TopicPartition tp : tps) {
+      long e = end.get(tp);
+      total += e;
+      OffsetAndMetadata c = committed.get(tp);
+      if (e > 0 && (c == null || c.offset() < e)) return false;
+    }
+    return total >= count;
   }
 }
