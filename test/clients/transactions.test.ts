@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDelivery, installClient, runClient, startTarget, targetKind, type BrokerHandle, type ClientName, type ClientRecord, type InstallResult } from "./harness.js";
 
 /**
- * Transactions with real clients (Java, librdkafka), against one broker process:
+ * Transactions with real clients (Java, librdkafka, franz-go), against one broker process:
  * - a transactional producer commits some transactions and aborts others; read_committed
  *   consumers of both clients see exactly the committed records, while read_uncommitted
  *   shows the aborted ones were really written;
@@ -11,7 +11,7 @@ import { checkDelivery, installClient, runClient, startTarget, targetKind, type 
  *   runs while the broker is SIGKILLed and restarted; the output read with read_committed
  *   holds every input exactly once.
  */
-const CLIENTS: readonly ClientName[] = ["java", "librdkafka"];
+const CLIENTS: readonly ClientName[] = ["java", "librdkafka", "franz-go"];
 let broker: BrokerHandle | undefined;
 let startError: unknown;
 const installs = new Map<ClientName, InstallResult>();
