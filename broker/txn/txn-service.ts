@@ -99,6 +99,16 @@ export class TxnService {
     };
   }
 
+  /** `topic\0partition` of the group's offsets held in transactions not yet complete (OffsetFetch RequireStable). */
+  pendingOffsets(groupId: string): Set<string> {
+    const out = new Set<string>();
+    for (const t of this.coordinator.state.all()) {
+      if (t.status !== "Ongoing" && t.status !== "PrepareCommit") continue;
+      for (const o of t.offsets) if (o.groupId === groupId) out.add(`${o.topic}\u0000${o.partition}`);
+    }
+    return out;
+  }
+
   close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
