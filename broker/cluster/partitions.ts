@@ -84,8 +84,6 @@ export class PartitionManager {
         if (!txnCheck) return refuse(ErrorCode.INVALID_RECORD, "transactional batch without a transactional id in the request");
         const refused = txnCheck(b.header);
         if (refused) return refuse(refused.errorCode, refused.message);
-      } else if (txnCheck) {
-        return refuse(ErrorCode.INVALID_RECORD, "a request with a transactional id must carry transactional batches");
       }
     }
 
