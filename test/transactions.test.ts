@@ -153,6 +153,9 @@ describe("transactions on the wire", () => {
     expect(await offsetFetch(true)).toMatchObject({ committedOffset: -1n, errorCode: ErrorCode.NONE });
 
     await c.request(25, 3, { transactionalId: "tx-o", producerId: pid, producerEpoch: epoch, groupId: group });
+    // A consumer that is not (or no longer) a member of the group's generation is refused (KIP-447).
+    const zombie = await c.request(28, 3, { transactionalId: "tx-o", groupId: group, producerId: pid, producerEpoch: epoch, generationId: 5, memberId: "gone", groupInstanceId: null, topics: [{ name: T, partitions: [{ partitionIndex: 0, committedOffset: 99n, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    expect(zombie.topics[0].partitions[0].errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
     await commitOffset(9n);
     expect((await endTxn(c, "tx-o", pid, epoch, true)).errorCode).toBe(ErrorCode.NONE);
     expect(await offsetFetch(true)).toMatchObject({ committedOffset: 9n, errorCode: ErrorCode.NONE });

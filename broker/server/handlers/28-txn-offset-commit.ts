@@ -3,8 +3,9 @@
 // (KIP-447), flexible, PRODUCER_FENCED.  v4: TRANSACTION_ABORTABLE.
 // The offsets are held in the transaction and written to `__consumer_offsets` only when it
 // commits, so OffsetFetch shows them exactly when the output they describe is visible.
-// v3: a member id that is not in the group is UNKNOWN_MEMBER_ID (the generation itself is
-// not checked yet).
+// v3+: a consumer naming its member id and generation must still be that member of that
+// generation (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID), which fences zombie
+// consumers (KIP-447).
 import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
@@ -30,9 +31,9 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
     if (group !== ErrorCode.NONE) return answer(req, () => group);
     const txn = txnAccess(broker, req.transactionalId);
     if (txn !== ErrorCode.NONE) return answer(req, () => txn);
-    if (apiVersion >= 3 && req.memberId !== "") {
-      const members = broker.groups.describeGroup(req.groupId)?.members ?? [];
-      if (!members.some((m) => m.memberId === req.memberId)) return answer(req, () => ErrorCode.UNKNOWN_MEMBER_ID);
+    if (apiVersion >= 3) {
+      const refusal = broker.groups.txnOffsetCommitRefusal({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId });
+      if (refusal !== ErrorCode.NONE) return answer(req, () => refusal);
     }
     const errors = new Map<string, number>();
     const offsets: TxnOffset[] = [];
