@@ -36,6 +36,8 @@ export const BROKER_SETTINGS = {
   defaultPartitions: { env: "FLOE_DEFAULT_PARTITIONS", kind: "int", default: 1, min: 1, max: 100_000, doc: "Partitions of auto-created topics and of CreateTopics requests that ask for -1." },
   messageMaxBytes: { env: "FLOE_MESSAGE_MAX_BYTES", kind: "int", default: 1_048_588, min: 1024, max: 2 ** 31 - 1, doc: "Default max.message.bytes: the largest record batch accepted for a topic." },
   offsetsPartitions: { env: "FLOE_OFFSETS_PARTITIONS", kind: "int", default: 8, min: 1, max: 1000, doc: "Partitions of the internal `__consumer_offsets` topic (fixed once created)." },
+  transactionPartitions: { env: "FLOE_TRANSACTION_PARTITIONS", kind: "int", default: 8, min: 1, max: 1000, doc: "Partitions of the internal `__transaction_state` topic (fixed once created)." },
+  transactionMaxTimeoutMs: { env: "FLOE_TRANSACTION_MAX_TIMEOUT_MS", kind: "int", default: 900_000, min: 1000, max: 2 ** 31 - 1, doc: "Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms); a transaction open longer is aborted." },
   groupInitialRebalanceDelayMs: { env: "FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS", kind: "int", default: 3000, min: 0, max: 300_000, doc: "Wait for more members before the first rebalance of an empty group." },
   groupMinSessionTimeoutMs: { env: "FLOE_GROUP_MIN_SESSION_TIMEOUT_MS", kind: "int", default: 6000, min: 1, max: 2 ** 31 - 1, doc: "Smallest session timeout a consumer may ask for." },
   groupMaxSessionTimeoutMs: { env: "FLOE_GROUP_MAX_SESSION_TIMEOUT_MS", kind: "int", default: 1_800_000, min: 1, max: 2 ** 31 - 1, doc: "Largest session timeout a consumer may ask for." },

@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import type { LogStore } from "../storage/log-store.js";
 import { WalFullError, WalWriteError } from "../storage/wal.js";
 import { ErrorCode } from "../protocol/errors.js";
-import { Attr, BatchError, setPartitionLeaderEpoch, splitAndValidateBatches, type BatchHeader } from "../protocol/record-batch.js";
+import { Attr, BatchError, readBatchHeader, setPartitionLeaderEpoch, splitAndValidateBatches, type BatchHeader } from "../protocol/record-batch.js";
+import { buildControlBatch } from "../txn/partition-txn-index.js";
 import { PartitionProducerState } from "./producer-state.js";
 import type { TopicInfo } from "./topics.js";
 import type { Leadership } from "./leadership.js";
@@ -15,6 +16,9 @@ export interface ProduceResult {
   logAppendTimeMs: bigint;
   logStartOffset: bigint;
 }
+
+/** Refuses a transactional batch (fenced producer, partition not in its transaction), else null. */
+export type TxnProduceCheck = (header: BatchHeader) => { errorCode: number; message: string } | null;
 
 const key = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
@@ -113,7 +117,11 @@ export class PartitionManager {
     }
   }
 
-  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number): Promise<ProduceResult> {
+  /**
+   * `txnCheck` is given for requests with a transactional id: it refuses a transactional
+   * batch whose producer is fenced or whose transaction does not hold this partition.
+   */
+  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number, txnCheck?: TxnProduceCheck): Promise<ProduceResult> {
     const result: ProduceResult = { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
     const refuse = (errorCode: number, errorMessage: string): ProduceResult => {
       this.metrics.produceErrors.inc({ error: String(errorCode) });
@@ -134,8 +142,12 @@ export class PartitionManager {
     if (apiVersion >= 3 && batches.length !== 1) return refuse(ErrorCode.INVALID_RECORD, `Produce v3+ must carry exactly one record batch per partition, got ${batches.length}`);
     for (const b of batches) {
       if (b.bytes.length > maxBytes) return refuse(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${b.bytes.length} bytes exceeds max.message.bytes ${maxBytes}`);
-      if (b.header.attributes & (Attr.transactional | Attr.control)) {
-        return refuse(ErrorCode.INVALID_RECORD, "transactional and control batches are not supported yet");
+      // Markers are written by the transaction coordinator only (writeMarker).
+      if (b.header.attributes & Attr.control) return refuse(ErrorCode.INVALID_RECORD, "clients may not write control batches");
+      if (b.header.attributes & Attr.transactional) {
+        if (!txnCheck) return refuse(ErrorCode.INVALID_RECORD, "transactional batch without a transactional id in the request");
+        const refused = txnCheck(b.header);
+        if (refused) return refuse(refused.errorCode, refused.message);
       }
     }
 
@@ -197,6 +209,32 @@ export class PartitionManager {
     this.metrics.recordsIn.inc(recordCount);
     this.metrics.bytesIn.inc(byteCount);
     return { ...result, baseOffset: appended.baseOffset, logStartOffset: this.log.logStartOffset(topic.topicId, partition) };
+  }
+
+  /**
+   * Appends a commit or abort marker for a producer's transaction (the coordinator's
+   * EndTxn, abort on fencing or timeout). Resolves once it is durable. No sequence check:
+   * markers carry none; the marker's epoch fences older producers on this partition.
+   */
+  async writeMarker(topic: TopicInfo, partition: number, producerId: bigint, producerEpoch: number, commit: boolean, coordinatorEpoch: number): Promise<bigint> {
+    const closed = this.leadership.writeRefusal(topic.topicId, partition);
+    if (closed) throw new NotLeaderError(closed);
+    const bytes = buildControlBatch(producerId, producerEpoch, commit, coordinatorEpoch, BigInt(Date.now()));
+    setPartitionLeaderEpoch(bytes, this.leadership.leaderEpochOf(topic.topicId, partition));
+    const header = readBatchHeader(bytes);
+    const state = this.producerState(topic.topicId, partition);
+    const offset = this.log.nextOffset(topic.topicId, partition);
+    state.observe(header, offset);
+    let baseOffset: bigint;
+    try {
+      baseOffset = (await this.tracked(topic.topicId, partition, this.log.append(topic.topicId, partition, [bytes]))).baseOffset;
+    } catch (err) {
+      state.rewind(offset);
+      throw err;
+    }
+    const lapsed = this.leadership.ackRefusal(topic.topicId, partition);
+    if (lapsed) throw new NotLeaderError(lapsed);
+    return baseOffset;
   }
 
   producerState(topicId: string, partition: number): PartitionProducerState {

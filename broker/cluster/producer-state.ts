@@ -1,4 +1,4 @@
-import type { BatchHeader } from "../protocol/record-batch.js";
+import { Attr, type BatchHeader } from "../protocol/record-batch.js";
 
 /**
  * Idempotent-producer bookkeeping for one partition, as Kafka defines it:
@@ -76,6 +76,7 @@ export class PartitionProducerState {
   /** Records a batch that was appended at `baseOffset` (also used when replaying the log). */
   observe(header: BatchHeader, baseOffset: bigint): void {
     if (header.producerId < 0n) return;
+    if (header.attributes & Attr.control) return this.observeMarker(header);
     let entry = this.producers.get(header.producerId);
     if (!entry || header.producerEpoch > entry.epoch) {
       entry = { epoch: header.producerEpoch, batches: [] };
@@ -87,18 +88,32 @@ export class PartitionProducerState {
     if (entry.batches.length > DUPLICATE_WINDOW_BATCHES) entry.batches.shift();
   }
 
+  /**
+   * A commit/abort marker carries no sequence; it only raises the producer's epoch (a marker
+   * written at a bumped epoch fences the old one), which then starts again at sequence 0.
+   */
+  private observeMarker(header: BatchHeader): void {
+    const entry = this.producers.get(header.producerId);
+    if (!entry) this.producers.set(header.producerId, { epoch: header.producerEpoch, batches: [] });
+    else if (header.producerEpoch > entry.epoch) this.producers.set(header.producerId, { epoch: header.producerEpoch, batches: [] });
+  }
+
   /** Forgets batches at or after `offset`: their append failed and the log rewound. */
   rewind(offset: bigint): void {
     for (const [pid, entry] of this.producers) {
+      const had = entry.batches.length;
       entry.batches = entry.batches.filter((b) => b.baseOffset < offset);
-      if (entry.batches.length === 0) this.producers.delete(pid);
+      // An entry a marker left without batches keeps its epoch: it still fences older producers.
+      if (had > 0 && entry.batches.length === 0) this.producers.delete(pid);
     }
   }
 
   /** For DescribeProducers and tests. */
   snapshot(): { producerId: bigint; epoch: number; lastSeq: number; lastOffset: bigint; lastTimestampMs: bigint }[] {
     return [...this.producers].map(([producerId, e]) => {
-      const last = e.batches[e.batches.length - 1]!;
+      const last = e.batches[e.batches.length - 1];
+      // Only a marker seen since the epoch started: no sequence yet.
+      if (!last) return { producerId, epoch: e.epoch, lastSeq: -1, lastOffset: -1n, lastTimestampMs: -1n };
       return { producerId, epoch: e.epoch, lastSeq: last.lastSeq, lastOffset: last.baseOffset + BigInt(last.lastOffsetDelta), lastTimestampMs: last.timestampMs };
     });
   }

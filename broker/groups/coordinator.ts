@@ -428,6 +428,23 @@ export class GroupCoordinator {
     };
   }
 
+  /**
+   * TxnOffsetCommit v3+ (KIP-447): a consumer that names its member id and generation must
+   * still be that member of that generation, so a zombie consumer's transaction cannot commit
+   * offsets. No member id or a negative generation (older clients): nothing to check.
+   */
+  txnOffsetCommitRefusal(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null }): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const g = this.groups.get(req.groupId);
+    if (g?.state === "Dead") return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (req.generationId < 0 || req.memberId === "") return ErrorCode.NONE;
+    if (!g) return ErrorCode.ILLEGAL_GENERATION;
+    if (this.fenced(g, req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
+    if (!g.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (req.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    return ErrorCode.NONE;
+  }
+
   fetchOffsets(
     groupId: string,
     topics: { name: string; partitionIndexes: number[] }[] | null,

@@ -8,6 +8,7 @@ import type { BrokerMetrics } from "./metrics.js";
 import type { PartitionManager } from "../cluster/partitions.js";
 import type { TopicInfo } from "../cluster/topics.js";
 import type { FetchSessionCache } from "./fetch-sessions.js";
+import type { TxnService } from "../txn/txn-service.js";
 
 /** Where clients reach a broker. */
 export interface BrokerEndpoint {
@@ -31,6 +32,8 @@ export interface Broker {
   readonly topics: TopicRegistry;
   readonly controller: Controller;
   readonly groups: GroupCoordinator;
+  /** Transaction coordinator (`__transaction_state`) and the produce-side transaction check. */
+  readonly txn: TxnService;
   readonly partitions: PartitionManager;
   readonly fetchSessions: FetchSessionCache;
   /** What ApiVersions advertises: exactly the handlers that are registered. */

@@ -11,6 +11,7 @@ import { Controller } from "../cluster/controller.js";
 import { PartitionManager } from "../cluster/partitions.js";
 import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
+import { TxnService } from "../txn/txn-service.js";
 import { openStorage, type Storage } from "../storage/open.js";
 import { retentionFromConfigs } from "../storage/retention.js";
 import { FetchSessionCache } from "./fetch-sessions.js";
@@ -48,6 +49,7 @@ class BrokerRuntime implements Broker {
   cluster: ClusterMode | null = null;
   /** Offsets partitions taken over whose groups are still being read in: their groups have no coordinator yet. */
   readonly loadingOffsets = new Set<number>();
+  txn!: TxnService;
 
   constructor(
     readonly config: BrokerConfig,
@@ -208,6 +210,23 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     for (const tp of mine) await runtime.loadOffsetsPartition(tp.partition);
   }
 
+  // 3b. Transactions: `__transaction_state` replayed (after the offsets, so a commit a crash
+  // interrupted re-applies its offsets last); its ticker completes unfinished ones once serving.
+  runtime.txn = await TxnService.start(
+    {
+      log: storage.log,
+      topics: runtime.topics,
+      controller: runtime.controller,
+      partitionManager: runtime.partitions,
+      groups: runtime.groups,
+      offsets: runtime.offsets,
+      leads: (topicId, partition) => (runtime as Broker).leaderOf(topicId, partition)?.nodeId === config.nodeId,
+      leaderEpochOf: (topicId, partition) => runtime.leaderEpochOf(topicId, partition),
+      logger: logger.child({ component: "txn" }),
+    },
+    { partitions: config.transactionPartitions, maxTimeoutMs: config.transactionMaxTimeoutMs },
+  );
+
   // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
   const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
   const tlsSettings = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth, reloadIntervalMs: config.tlsReloadIntervalMs };
@@ -293,6 +312,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
         // Hands the controller lease over at once rather than letting it expire.
         await runtime.cluster?.stop();
         await listener.close();
+        await runtime.txn.close();
         runtime.groups.close();
         await ops?.close();
         await storage.close();

@@ -2,6 +2,7 @@ import { CLUSTER_RECORD_TYPES, ClusterState, type ClusterRecord } from "../clust
 import type { MetadataRecord } from "./metadata-log.js";
 import { PartitionLog, type BlockRef } from "./partition-log.js";
 import type { SsoBlock } from "./stream-set-object.js";
+import { PartitionTxnIndex, type TxnEventTuple } from "../txn/partition-txn-index.js";
 
 /**
  * The object index of the log store, as the storage records of the metadata log build it:
@@ -14,7 +15,8 @@ import type { SsoBlock } from "./stream-set-object.js";
  * one `storage-state` record for metadata snapshots.
  *
  * Records (all JSON, bigints as strings):
- *  - object-committed   a stream-set object: per partition its offset range, blocks, producer tails
+ *  - object-committed   a stream-set object: per partition its offset range, blocks, producer tails,
+ *                       transaction events (opens, commit/abort markers; ADR 0004)
  *  - object-compacted   a stream object replaces the blocks of [start, end) of one partition;
  *                       only applied if the partition's blocks there are exactly `replaced`
  *  - log-start-advanced blocks wholly below `offset` leave the index (retention, DeleteRecords)
@@ -50,6 +52,8 @@ export interface ObjectCommittedRecord extends MetadataRecord {
     producers: string[];
     /** The leader epoch the range was written under (absent before multi-broker leadership). */
     leaderEpoch?: number;
+    /** Transaction events of the range (absent before transactions, or when it has none). */
+    txn?: TxnEventTuple[];
   }[];
 }
 
@@ -80,6 +84,9 @@ export interface StorageStateRecord extends MetadataRecord {
     /** [object index, ...BlockTuple] */
     blocks: [number, ...BlockTuple][];
     producers: string[];
+    /** Open transactions `[pid, firstOffset]` and aborted ranges `[pid, first, last]` at `end`. */
+    txnOpen?: [string, string][];
+    txnAborted?: [string, string, string][];
   }[];
   deleted: [string, number][];
   /** [object index, unreferenced since ms] */
@@ -195,6 +202,8 @@ export class StorageIndex {
   advanceLogStart(part: PartitionLog, offset: bigint, atMs: number): void {
     if (offset <= part.logStartOffset) return;
     part.logStartOffset = offset;
+    part.txnCommitted.truncateBelow(offset);
+    part.txn.truncateBelow(offset);
     this.release(part.dropBlocksBelow(offset), atMs);
   }
 
@@ -271,6 +280,7 @@ export class StorageIndex {
       this.addBlocks(part, rec.key, s.blocks.map((t) => tupleToBlock(s.topicId, s.partition, t)).filter((b) => b.lastOffset >= from));
       part.uploadedEnd = end;
       this.addProducers(k, s.producers);
+      for (const e of s.txn ?? []) if (BigInt(e[1]) >= from) part.txnCommitted.observeEvent(e);
     }
     if ((this.objects.get(rec.key)?.refs ?? 0) === 0) this.markPending(rec.key, atMs);
   }
@@ -300,6 +310,7 @@ export class StorageIndex {
       this.deleted.delete(k);
       part.logStartOffset = BigInt(p.logStart);
       part.uploadedEnd = BigInt(p.end);
+      part.txnCommitted = PartitionTxnIndex.fromTuples({ open: p.txnOpen, aborted: p.txnAborted });
       for (const [obj, ...t] of p.blocks) {
         const key = keys[obj]!;
         part.addBlocks(key, [tupleToBlock(p.topicId, p.partition, t as BlockTuple)]);
@@ -334,6 +345,7 @@ export class StorageIndex {
         end: part.uploadedEnd.toString(),
         blocks: part.blocks.map((b) => [idx(b.key), ...blockToTuple(b)]),
         producers: tails ? [...tails.values()].flat().map((h) => h.toString("base64")) : [],
+        ...txnTuplesOf(part.txnCommitted),
       });
     }
     const pending: StorageStateRecord["pending"] = [...this.pending].map(([key, since]) => [idx(key), since]);
@@ -343,6 +355,11 @@ export class StorageIndex {
     });
     return { type: "storage-state", objects, partitions, deleted, pending };
   }
+}
+
+function txnTuplesOf(ix: PartitionTxnIndex): Pick<StorageStateRecord["partitions"][number], "txnOpen" | "txnAborted"> {
+  const { open, aborted } = ix.toTuples();
+  return { ...(open.length > 0 ? { txnOpen: open } : {}), ...(aborted.length > 0 ? { txnAborted: aborted } : {}) };
 }
 
 /**

@@ -13,6 +13,7 @@ import { planCompaction, readPlannedBatches, streamObjectKey, type CompactionOpt
 import { GarbageCollector } from "./gc.js";
 import { ReadAhead } from "./read-ahead.js";
 import { retentionTarget, type RetentionPolicy } from "./retention.js";
+import { txnEventsOf, type AbortedTxn } from "../txn/partition-txn-index.js";
 
 export type { TopicPartition } from "./partition-log.js";
 export type { RetentionPolicy } from "./retention.js";
@@ -278,6 +279,8 @@ export class LogStore {
     }
     for (const part of this.partitions.values()) {
       part.nextOffset = part.highWatermark = part.uploadedEnd > part.nextOffset ? part.uploadedEnd : part.nextOffset;
+      // Transactions: what the objects committed, then the WAL tail observed on top.
+      part.txn = part.txnCommitted.clone();
       // Object seq restarts per start; the writer id is new on every start, so keys stay unique.
     }
     let records = 0;
@@ -378,6 +381,7 @@ export class LogStore {
       this.uploadedCachedBytes = this.uploadedCached.reduce((n, e) => n + e.batch.bytes.length, 0);
     }
     part.nextOffset = part.highWatermark = part.uploadedEnd;
+    part.txn = part.txnCommitted.clone();
     part.notify();
     return abandoned;
   }
@@ -411,6 +415,22 @@ export class LogStore {
     return this.part(topicId, partition).logStartOffset;
   }
 
+  /** First offset of the oldest open transaction, else the high watermark: read_committed reads stop here. */
+  lastStableOffset(topicId: string, partition: number): bigint {
+    const part = this.part(topicId, partition);
+    return part.txn.lastStableOffset(part.highWatermark);
+  }
+
+  /** Aborted transactions overlapping [fetchOffset, upTo), oldest first (Fetch's aborted_transactions). */
+  abortedTransactions(topicId: string, partition: number, fetchOffset: bigint, upTo: bigint): AbortedTxn[] {
+    return this.part(topicId, partition).txn.abortedBetween(fetchOffset, upTo);
+  }
+
+  /** Open transactions of the partition: producer id and first offset (DescribeProducers). */
+  openTransactions(topicId: string, partition: number): { producerId: bigint; firstOffset: bigint }[] {
+    return this.part(topicId, partition).txn.openTransactions();
+  }
+
   onAppend(topicId: string, partition: number, listener: () => void): () => void {
     const part = this.partitions.get(keyOf(topicId, partition));
     if (!part) return () => undefined;
@@ -438,6 +458,7 @@ export class LogStore {
       b.writeBigInt64BE(part.nextOffset, 0);
       const lastOffset = part.nextOffset + BigInt(lastOffsetDeltaOf(b));
       cached.push({ baseOffset: part.nextOffset, lastOffset, maxTimestamp: maxTimestampOf(b), bytes: b, durable: false, uploaded: false });
+      part.txn.observeBatch(b);
       part.nextOffset = lastOffset + 1n;
     }
     part.cache.push(...cached);
@@ -460,6 +481,7 @@ export class LogStore {
   private rollBack(part: PartitionLog, offset: bigint): void {
     if (part.nextOffset <= offset) return;
     part.nextOffset = offset;
+    part.txn.rewind(offset);
     const keep = part.cache.findIndex((b) => b.baseOffset >= offset);
     if (keep >= 0) part.cache.splice(keep);
   }
@@ -483,10 +505,13 @@ export class LogStore {
   /**
    * Whole batches from the one containing `fetchOffset`, up to `maxBytes` (but always at
    * least one batch), never beyond the high watermark. Empty at the high watermark.
+   * `endOffset` stops earlier, before the first batch starting at or past it (read_committed
+   * reads stop at the last stable offset, which is always a batch's base offset).
    */
-  async read(topicId: string, partition: number, fetchOffset: bigint, maxBytes: number): Promise<Buffer> {
+  async read(topicId: string, partition: number, fetchOffset: bigint, maxBytes: number, endOffset?: bigint): Promise<Buffer> {
     const part = this.part(topicId, partition);
     if (fetchOffset === part.highWatermark) return Buffer.alloc(0);
+    if (endOffset !== undefined && fetchOffset >= endOffset) return Buffer.alloc(0);
     if (fetchOffset < part.logStartOffset || fetchOffset > part.highWatermark) {
       throw new OffsetOutOfRangeError(`offset ${fetchOffset} is outside [${part.logStartOffset}, ${part.highWatermark}] of ${topicId}:${partition}`);
     }
@@ -494,6 +519,7 @@ export class LogStore {
     let size = 0;
     let offset = fetchOffset;
     const take = (bytes: Buffer): boolean => {
+      if (endOffset !== undefined && baseOffsetOf(bytes) >= endOffset) return false;
       if (size > 0 && size + bytes.length > maxBytes) return false;
       out.push(bytes);
       size += bytes.length;
@@ -943,6 +969,7 @@ export class LogStore {
             end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
             blocks: blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition).map(blockToTuple),
             producers: producerTail(s.batches).map((h) => h.toString("base64")),
+            ...txnEventsField(s.batches),
             // The leader epoch its batches were accepted under (stamped into each batch by the produce path).
             leaderEpoch: partitionLeaderEpochOf(s.batches[0]!),
           };
@@ -1031,6 +1058,7 @@ export class LogStore {
         break;
       }
       fresh.push({ baseOffset: base, lastOffset: last, maxTimestamp: maxTimestampOf(b), bytes: b, durable: true, uploaded: false });
+      part.txn.observeBatch(b);
       part.nextOffset = last + 1n;
       onRecoveredBatch?.(part.topicId, part.partition, readHeader(b));
     }
@@ -1086,6 +1114,12 @@ function decodeWalRecord(record: Buffer): { topicId: string; partition: number; 
   const topicId = record.toString("utf8", 3, 3 + idLength);
   const partition = record.readInt32BE(3 + idLength);
   return { topicId, partition, batches: splitBatches(record.subarray(3 + idLength + 4)) };
+}
+
+/** The range's transaction events for its commit record; no field when it has none (older readers see the record unchanged). */
+function txnEventsField(batches: Buffer[]): { txn?: ReturnType<typeof txnEventsOf> } {
+  const events = txnEventsOf(batches);
+  return events.length > 0 ? { txn: events } : {};
 }
 
 /** Headers of the last PRODUCER_BATCHES_KEPT batches of each idempotent producer, in offset order. */

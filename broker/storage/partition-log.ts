@@ -1,4 +1,5 @@
 import type { SsoBlock } from "./stream-set-object.js";
+import { PartitionTxnIndex } from "../txn/partition-txn-index.js";
 
 export interface TopicPartition {
   topic: string;
@@ -41,6 +42,13 @@ export class PartitionLog {
   readonly blocks: BlockRef[] = [];
   cache: CachedBatch[] = [];
   readonly listeners = new Set<() => void>();
+  /**
+   * Transactions as the committed objects left them (folded from the commits' events, up to
+   * `uploadedEnd`): what a restart or a new leader starts from (ADR 0004).
+   */
+  txnCommitted = new PartitionTxnIndex();
+  /** Transactions up to `nextOffset`: the committed view plus every batch appended since. Serves LSO and aborted ranges. */
+  txn = new PartitionTxnIndex();
 
   constructor(
     readonly topicId: string,

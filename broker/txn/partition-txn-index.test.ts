@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Attr, readBatchHeader, type BatchHeader } from "../protocol/record-batch.js";
-import { buildControlBatch, controlTypeOf, CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, PartitionTxnIndex } from "./partition-txn-index.js";
+import { buildRecordBatch } from "../protocol/records.js";
+import { buildControlBatch, controlTypeOf, CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, PartitionTxnIndex, txnEventsOf } from "./partition-txn-index.js";
 
 function data(producerId: bigint, transactional: boolean): BatchHeader {
   return {
@@ -96,6 +97,38 @@ describe("partition transaction index", () => {
           const expected = [...open.values()].reduce((a, b) => (b < a ? b : a), offset);
           expect(ix.lastStableOffset(offset)).toBe(expected);
         }
+      }),
+    );
+  });
+
+  it("folding the events of any split of the log into commits equals observing every batch (property)", () => {
+    const step = fc.record({ pid: fc.integer({ min: -1, max: 3 }), kind: fc.constantFrom("data", "data", "commit", "abort") });
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 50 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }), (steps, cuts) => {
+        // Batches with offsets assigned, as the log store holds them; pid -1 is a plain batch.
+        let offset = 0n;
+        const batches = steps.map((s) => {
+          const pid = BigInt(s.pid);
+          const b =
+            s.kind === "data" || pid < 0n
+              ? buildRecordBatch([{ key: null, value: Buffer.from("x") }], pid < 0n ? {} : { producerId: pid, producerEpoch: 0, baseSequence: 0, attributes: Attr.transactional })
+              : buildControlBatch(pid, 0, s.kind === "commit", 0, 1n);
+          b.writeBigInt64BE(offset++, 0);
+          return b;
+        });
+        const live = new PartitionTxnIndex();
+        for (const b of batches) live.observeBatch(b);
+        // The same batches cut into commit ranges of varying sizes, then snapshotted and restored.
+        const committed = new PartitionTxnIndex();
+        let at = 0;
+        for (let i = 0; at < batches.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          for (const e of txnEventsOf(batches.slice(at, at + n))) committed.observeEvent(e);
+          at += n;
+        }
+        expect(committed.toTuples()).toEqual(live.toTuples());
+        expect(PartitionTxnIndex.fromTuples(committed.toTuples()).clone().toTuples()).toEqual(live.toTuples());
+        expect(committed.lastStableOffset(offset)).toBe(live.lastStableOffset(offset));
       }),
     );
   });

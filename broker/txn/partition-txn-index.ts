@@ -59,6 +59,37 @@ export function controlTypeOf(batch: Buffer): number {
   return record.key.readInt16BE(2);
 }
 
+/**
+ * What a run of batches changes in a partition's transaction index, compact enough to ride
+ * in an object commit: `[producerId, offset, kind]` with kind TXN_EVENT_DATA for the first
+ * transactional data batch of a producer in the run (or after its marker), else the
+ * marker's control type. Folding the events of every committed range in order rebuilds
+ * the index exactly as observing every batch would.
+ */
+export type TxnEventTuple = [string, string, number];
+export const TXN_EVENT_DATA = -1;
+
+/** The transaction events of `batches` (whole v2 batches with offsets assigned), in offset order. */
+export function txnEventsOf(batches: readonly Buffer[]): TxnEventTuple[] {
+  const out: TxnEventTuple[] = [];
+  const seen = new Set<bigint>();
+  for (const b of batches) {
+    const attributes = b.readInt16BE(21);
+    if ((attributes & Attr.transactional) === 0) continue;
+    const producerId = b.readBigInt64BE(43);
+    if (producerId < 0n) continue;
+    const offset = b.readBigInt64BE(0);
+    if ((attributes & Attr.control) !== 0) {
+      out.push([producerId.toString(), offset.toString(), controlTypeOf(b)]);
+      seen.delete(producerId);
+    } else if (!seen.has(producerId)) {
+      out.push([producerId.toString(), offset.toString(), TXN_EVENT_DATA]);
+      seen.add(producerId);
+    }
+  }
+  return out;
+}
+
 export class PartitionTxnIndex {
   /** Producer id -> first offset of its open transaction. */
   private readonly open = new Map<bigint, bigint>();
@@ -70,16 +101,54 @@ export class PartitionTxnIndex {
    */
   observe(header: BatchHeader, baseOffset: bigint, controlType?: number): void {
     if (header.producerId < 0n || !isTransactionalBatch(header)) return;
-    if (!isControlBatch(header)) {
-      if (!this.open.has(header.producerId)) this.open.set(header.producerId, baseOffset);
-      return;
-    }
-    const first = this.open.get(header.producerId);
-    this.open.delete(header.producerId);
+    if (!isControlBatch(header)) this.observeData(header.producerId, baseOffset);
+    else this.observeMarker(header.producerId, baseOffset, controlType);
+  }
+
+  /** Observes a whole batch by its bytes (offsets assigned); reads the marker type itself. */
+  observeBatch(batch: Buffer): void {
+    for (const e of txnEventsOf([batch])) this.observeEvent(e);
+  }
+
+  observeEvent([producerId, offset, kind]: TxnEventTuple): void {
+    if (kind === TXN_EVENT_DATA) this.observeData(BigInt(producerId), BigInt(offset));
+    else this.observeMarker(BigInt(producerId), BigInt(offset), kind);
+  }
+
+  private observeData(producerId: bigint, offset: bigint): void {
+    if (!this.open.has(producerId)) this.open.set(producerId, offset);
+  }
+
+  private observeMarker(producerId: bigint, offset: bigint, controlType: number | undefined): void {
+    const first = this.open.get(producerId);
+    this.open.delete(producerId);
     // A marker with no open transaction (a retried EndTxn) closes nothing.
     if (first === undefined || controlType !== CONTROL_TYPE_ABORT) return;
-    this.aborted.push({ producerId: header.producerId, firstOffset: first, lastOffset: baseOffset });
+    this.aborted.push({ producerId, firstOffset: first, lastOffset: offset });
     if (this.aborted.length > ABORTED_INDEX_MAX) this.aborted.shift();
+  }
+
+  /** A copy: the live index of a partition starts from the one its committed objects built. */
+  clone(): PartitionTxnIndex {
+    const c = new PartitionTxnIndex();
+    for (const [pid, first] of this.open) c.open.set(pid, first);
+    c.aborted = [...this.aborted];
+    return c;
+  }
+
+  /** Snapshot form, for the storage-state record: open `[pid, first]`, aborted `[pid, first, last]`. */
+  toTuples(): { open: [string, string][]; aborted: [string, string, string][] } {
+    return {
+      open: [...this.open].map(([pid, first]) => [pid.toString(), first.toString()]),
+      aborted: this.aborted.map((a) => [a.producerId.toString(), a.firstOffset.toString(), a.lastOffset.toString()]),
+    };
+  }
+
+  static fromTuples(t: { open?: [string, string][]; aborted?: [string, string, string][] }): PartitionTxnIndex {
+    const ix = new PartitionTxnIndex();
+    for (const [pid, first] of t.open ?? []) ix.open.set(BigInt(pid), BigInt(first));
+    ix.aborted = (t.aborted ?? []).map(([pid, first, last]) => ({ producerId: BigInt(pid), firstOffset: BigInt(first), lastOffset: BigInt(last) }));
+    return ix;
   }
 
   hasOpen(producerId: bigint): boolean {

@@ -6,6 +6,9 @@
 // v5: log start offset.  v7: zstd.  v8: per-record errors and an error message.
 // v9: flexible.  v10: current leader and node endpoints on NOT_LEADER_OR_FOLLOWER (KIP-951).
 // v11: TRANSACTION_ABORTABLE may be returned.
+// Transactional batches (v3+ with a transactional id) are checked against the coordinator:
+// a fenced epoch is INVALID_PRODUCER_EPOCH, a partition outside the open transaction
+// INVALID_TXN_STATE. Control batches come from the coordinator only.
 // acks: 0 (no response), 1 and -1 both answer once the batch is durable in the WAL.
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartitionProduceResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
@@ -44,9 +47,6 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
         topicData.partitionData.map(async (pd) => {
           const base = partitionResponse(pd.index);
           if (!validAcks) return { ...base, errorCode: ErrorCode.INVALID_REQUIRED_ACKS, errorMessage: `acks must be -1, 0 or 1, got ${req.acks}` };
-          if (req.transactionalId !== null) {
-            return { ...base, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, errorMessage: "transactions are not supported yet" };
-          }
           if (!topic || pd.index < 0 || pd.index >= topic.partitions) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
           if (topic.internal) return { ...base, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: `cannot produce to internal topic ${topic.name}` };
           const leader = broker.leaderOf(topic.topicId, pd.index);
@@ -57,7 +57,9 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
               currentLeader: { leaderId: leader?.nodeId ?? -1, leaderEpoch: leader ? broker.leaderEpochOf(topic.topicId, pd.index) : -1 },
             };
           }
-          const r = await broker.partitions.produce(topic, pd.index, pd.records, apiVersion);
+          // Transactional batches: the producer must be current and the partition in its open transaction.
+          const txnCheck = req.transactionalId !== null ? broker.txn.produceCheck(req.transactionalId, topic, pd.index) : undefined;
+          const r = await broker.partitions.produce(topic, pd.index, pd.records, apiVersion, txnCheck);
           return { ...base, errorCode: r.errorCode, errorMessage: r.errorMessage, baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTimeMs, logStartOffset: r.logStartOffset };
         }),
       );

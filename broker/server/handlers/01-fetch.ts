@@ -1,6 +1,8 @@
 // Fetch v4-17
 // v4: isolation level, last stable offset, aborted transactions (record batch v2 only:
-// v0-3 expect message formats 0/1 and are not advertised).  v5: log start offset.
+// v0-3 expect message formats 0/1 and are not advertised). read_committed reads stop at the
+// last stable offset and carry the aborted transactions of the range read; the client drops
+// their records and every control batch (markers are never records to a consumer).  v5: log start offset.
 // v7: incremental fetch sessions (KIP-227).  v9: current leader epoch (KIP-320).
 // v10: zstd.  v11: rack id, preferred read replica.  v12: flexible, diverging epoch.
 // v13: topic ids replace names.  v15: replica state.  v16: node endpoints (KIP-951).
@@ -174,10 +176,11 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     }
     const hw = log.highWatermark(e.topicId, e.partition);
     const start = log.logStartOffset(e.topicId, e.partition);
+    const lso = log.lastStableOffset(e.topicId, e.partition);
+    const readCommitted = req.isolationLevel === 1;
     data.highWatermark = hw;
-    data.lastStableOffset = hw;
+    data.lastStableOffset = lso;
     data.logStartOffset = start;
-    if (req.isolationLevel === 1) data.abortedTransactions = [];
     if (e.fetchOffset < start || e.fetchOffset > hw) {
       data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       out.partitions.push({ entry: e, data });
@@ -189,7 +192,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
       const limit = Math.min(e.partitionMaxBytes, budget);
       let bytes: Buffer;
       try {
-        bytes = await log.read(e.topicId, e.partition, e.fetchOffset, limit);
+        bytes = await log.read(e.topicId, e.partition, e.fetchOffset, limit, readCommitted ? lso : undefined);
       } catch (err) {
         // A damaged object or an unreachable store: report it for this partition, never serve bad bytes.
         broker.logger.warn({ err, topicId: e.topicId, partition: e.partition, offset: e.fetchOffset.toString() }, "fetch could not read stored data");
@@ -207,6 +210,11 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
       }
     }
     data.records = records ?? Buffer.alloc(0);
+    if (readCommitted) {
+      data.abortedTransactions = records
+        ? log.abortedTransactions(e.topicId, e.partition, e.fetchOffset, lso).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }))
+        : [];
+    }
     const changed = e.sentHighWatermark !== hw || e.sentLogStartOffset !== start;
     if (!incremental || records || changed) {
       out.partitions.push({ entry: e, data });

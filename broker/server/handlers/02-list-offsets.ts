@@ -1,7 +1,7 @@
 // ListOffsets v0-6
 // v0: OldStyleOffsets (MaxNumOffsets).  v1: one offset with its timestamp.
-// v2: isolation level (read_committed sees the last stable offset, equal to the high
-// watermark until transactions land).  v4: current leader epoch (fencing).  v6: flexible.
+// v2: isolation level: read_committed's latest offset is the last stable offset (the first
+// offset of the oldest open transaction), read_uncommitted's the high watermark.  v4: current leader epoch (fencing).  v6: flexible.
 // Not advertised: v7 (max timestamp), v8/v9 (tiered-storage offsets), v10 (async remote).
 // A timestamp lookup answers with the first batch whose max timestamp is at or after the
 // target; for uncompressed batches the exact record is found inside it.
@@ -43,7 +43,7 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
             const id = topic!.topicId;
             let offset: bigint;
             let timestamp = -1n;
-            if (p.timestamp === LATEST) offset = log.highWatermark(id, p.partitionIndex);
+            if (p.timestamp === LATEST) offset = ctx.apiVersion >= 2 && req.isolationLevel === 1 ? log.lastStableOffset(id, p.partitionIndex) : log.highWatermark(id, p.partitionIndex);
             else if (p.timestamp === EARLIEST) offset = log.logStartOffset(id, p.partitionIndex);
             else if (p.timestamp < 0n) return { ...out, errorCode: ErrorCode.INVALID_REQUEST };
             else {

@@ -3,7 +3,8 @@
 // reported on every partition asked for.
 // v2: null Topics = every committed offset of the group; top-level ErrorCode.
 // v3: throttle time.  v5: CommittedLeaderEpoch.  v6: flexible.
-// v7: RequireStable (ignored until transactions: no offsets are ever pending).
+// v7: RequireStable (KIP-447): a partition with offsets pending in an open transaction
+// answers UNSTABLE_OFFSET_COMMIT (retriable) instead of its last committed offset.
 // v8: batched Groups, each with its own error code.  v9: MemberId/MemberEpoch for
 // KIP-848 groups (ignored: classic groups only).
 // A partition without a committed offset answers offset -1, as Kafka does.
@@ -61,14 +62,14 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
         topics: [],
         errorCode: ErrorCode.NONE,
         groups: req.groups.map((g) => {
-          const fetched = fetchGroup(broker, g.groupId, g.topics);
+          const fetched = fetchGroup(broker, g.groupId, g.topics, req.requireStable);
           return { groupId: g.groupId, topics: fetched.topics, errorCode: fetched.errorCode };
         }),
       };
     }
     // v0-1 cannot express "all topics"; an absent list there asks for nothing.
     const topics = v < 2 ? (req.topics ?? []) : req.topics;
-    const fetched = fetchGroup(broker, req.groupId, topics);
+    const fetched = fetchGroup(broker, req.groupId, topics, v >= 7 && req.requireStable);
     if (v < 2 && fetched.errorCode !== ErrorCode.NONE) {
       const errorCode = fetched.errorCode;
       const partitions = (t: Wanted) => t.partitionIndexes.map((partitionIndex) => ({ ...noOffset(partitionIndex), errorCode }));
@@ -83,11 +84,12 @@ function noOffset(partitionIndex: number): PartitionOffset {
 }
 
 /** One group's offsets for `topics` (null: all it has committed). */
-function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] | null): GroupOffsets {
+function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] | null, requireStable = false): GroupOffsets {
   const access = groupAccess(broker, groupId);
   if (access !== ErrorCode.NONE) return { errorCode: access, topics: [] };
   const fetched = broker.groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })));
   if (fetched.errorCode !== ErrorCode.NONE) return { errorCode: fetched.errorCode, topics: [] };
+  const pending = requireStable ? broker.txn.pendingOffsets(groupId) : new Set<string>();
   return {
     errorCode: ErrorCode.NONE,
     topics: fetched.topics.map((t) => ({
@@ -97,7 +99,7 @@ function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] |
         committedOffset: p.committedOffset,
         committedLeaderEpoch: p.committedLeaderEpoch,
         metadata: p.metadata,
-        errorCode: p.errorCode,
+        errorCode: pending.has(`${t.name}\u0000${p.partitionIndex}`) ? ErrorCode.UNSTABLE_OFFSET_COMMIT : p.errorCode,
       })),
     })),
   };

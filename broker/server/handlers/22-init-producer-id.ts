@@ -2,13 +2,16 @@
 // v2: flexible.  v3: ProducerId/ProducerEpoch let a producer ask again after an error (KIP-360).
 // v4: PRODUCER_FENCED.  v5: TRANSACTION_ABORTABLE.
 // Idempotent producers (no transactional id) always get a fresh producer id at epoch 0,
-// as Kafka does. Transactional ids arrive with the transaction coordinator.
+// as Kafka does. With a transactional id the transaction coordinator bumps the epoch (which
+// fences every older instance of the producer) and aborts a transaction left open; the
+// client then gets CONCURRENT_TRANSACTIONS once and retries.
 import type { InitProducerIdRequest, InitProducerIdResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
 import { clusterCheck, topicCheck, topicsNamedAnywhere, transactionalIdCheck } from "../access.js";
 import { AclOperation as Op } from "../../security/acl.js";
 import { defaultsInitProducerIdResponse } from "../../protocol/messages/index.js";
+import { coordinatorCall, fencedCodeFor, txnAccess } from "./txn-access.js";
 
 export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerIdResponse>({
   apiKey: 22,
@@ -24,10 +27,19 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
     denied: (_req, errorCode) => ({ ...defaultsInitProducerIdResponse(), errorCode, producerId: -1n, producerEpoch: -1 }),
   },
   async handle(req, ctx) {
-    if (req.transactionalId !== null) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
+    const { broker, apiVersion } = ctx;
+    const failed = (errorCode: number): InitProducerIdResponse => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 });
+    if (req.transactionalId === null) {
+      const producerId = await broker.controller.allocateProducerId();
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
     }
-    const producerId = await ctx.broker.controller.allocateProducerId();
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+    const access = txnAccess(broker, req.transactionalId);
+    if (access !== ErrorCode.NONE) return failed(access);
+    const expected = apiVersion >= 3 && req.producerId >= 0n ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
+    const r = await coordinatorCall(broker, "InitProducerId", req.transactionalId, () =>
+      broker.txn.coordinator.initProducerId(req.transactionalId!, req.transactionTimeoutMs, expected, fencedCodeFor(apiVersion, 4)),
+    );
+    if (r.errorCode !== ErrorCode.NONE || !("producerId" in r)) return failed(r.errorCode);
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: r.producerId, producerEpoch: r.producerEpoch };
   },
 });

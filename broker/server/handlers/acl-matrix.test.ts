@@ -73,6 +73,25 @@ const SAMPLES: Record<number, Sample[]> = {
     { what: "idempotent producer, IDEMPOTENT_WRITE", request: () => ({ transactionalId: null, transactionTimeoutMs: 60000, producerId: -1n, producerEpoch: -1 }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.IDEMPOTENT_WRITE]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED },
     { what: "idempotent producer, WRITE on a topic", request: () => ({ transactionalId: null, transactionTimeoutMs: 60000, producerId: -1n, producerEpoch: -1 }), grants: [[R.TOPIC, T, Op.WRITE]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED },
   ],
+  24: [
+    {
+      what: "add partitions to txn",
+      request: () => ({ v3AndBelowTransactionalId: "tx", v3AndBelowProducerId: 1n, v3AndBelowProducerEpoch: 0, v3AndBelowTopics: [{ name: T, partitions: [0] }] }),
+      grants: [[R.TRANSACTIONAL_ID, "tx", Op.WRITE], [R.TOPIC, T, Op.WRITE]],
+      deniedCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    },
+  ],
+  25: [{ what: "add offsets to txn", request: () => ({ transactionalId: "tx", producerId: 1n, producerEpoch: 0, groupId: G }), grants: [[R.TRANSACTIONAL_ID, "tx", Op.WRITE], [R.GROUP, G, Op.READ]], deniedCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED }],
+  26: [{ what: "end txn", request: () => ({ transactionalId: "tx", producerId: 1n, producerEpoch: 0, committed: true }), grants: [[R.TRANSACTIONAL_ID, "tx", Op.WRITE]], deniedCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED }],
+  28: [
+    {
+      what: "txn offset commit",
+      request: () => ({ transactionalId: "tx", groupId: G, producerId: 1n, producerEpoch: 0, generationId: -1, memberId: "", groupInstanceId: null, topics: [{ name: T, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }] }),
+      grants: [[R.TRANSACTIONAL_ID, "tx", Op.WRITE], [R.GROUP, G, Op.READ], [R.TOPIC, T, Op.READ]],
+      deniedCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    },
+  ],
+  61: [{ what: "describe producers", request: () => ({ topics: [{ name: T, partitionIndexes: [0] }] }), grants: [[R.TOPIC, T, Op.READ]], deniedCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }],
   23: [{ what: "offset for leader epoch", request: () => ({ replicaId: -1, topics: [{ topic: T, partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 }] }] }), grants: [[R.TOPIC, T, Op.DESCRIBE]], deniedCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }],
   29: [{ what: "describe acls", request: () => ({ resourceTypeFilter: R.ANY, resourceNameFilter: null, patternTypeFilter: PatternType.ANY, principalFilter: null, hostFilter: null, operation: Op.ANY, permissionType: PermissionType.ANY }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.DESCRIBE]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
   30: [
@@ -105,7 +124,7 @@ const SAMPLES: Record<number, Sample[]> = {
 };
 
 /** Handlers that are not gated by declared needs, and why; each has its own test below. */
-const NOT_GATED: Record<number, string> = { 3: "per-resource", 16: "per-resource", 17: "public", 18: "public", 36: "public", 60: "authenticated" };
+const NOT_GATED: Record<number, string> = { 3: "per-resource", 16: "per-resource", 17: "public", 18: "public", 36: "public", 60: "authenticated", 65: "per-resource", 66: "per-resource" };
 
 const PRINCIPAL = "User:alice";
 

@@ -31,6 +31,13 @@ import { alterUserScramCredentials } from "./51-alter-user-scram-credentials.js"
 import { describeAcls } from "./29-describe-acls.js";
 import { createAcls } from "./30-create-acls.js";
 import { deleteAcls } from "./31-delete-acls.js";
+import { addPartitionsToTxn } from "./24-add-partitions-to-txn.js";
+import { addOffsetsToTxn } from "./25-add-offsets-to-txn.js";
+import { endTxn } from "./26-end-txn.js";
+import { txnOffsetCommit } from "./28-txn-offset-commit.js";
+import { describeProducers } from "./61-describe-producers.js";
+import { describeTransactions } from "./65-describe-transactions.js";
+import { listTransactions } from "./66-list-transactions.js";
 
 /** Every API the broker serves; ApiVersions advertises exactly this list. */
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
@@ -39,5 +46,6 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
     describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId, offsetForLeaderEpoch, describeConfigs,
     alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeCluster,
     saslHandshake, saslAuthenticate, describeUserScramCredentials, alterUserScramCredentials, describeAcls, createAcls, deleteAcls,
+    addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
   ].map((h) => [h.apiKey, h as Handler]),
 );

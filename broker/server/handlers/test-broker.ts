@@ -76,6 +76,14 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     controller,
     groups,
     partitions: throwing("partitions"),
+    // No transaction coordinator here: nothing is ever pending; anything else throws.
+    txn: new Proxy({} as Broker["txn"], {
+      get(_t, prop) {
+        if (prop === "pendingOffsets") return () => new Set<string>();
+        if (prop === "then") return undefined;
+        return unavailable(`txn.${String(prop)}`);
+      },
+    }),
     fetchSessions: throwing("fetchSessions"),
     journal,
     persisted,

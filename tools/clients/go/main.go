@@ -7,6 +7,13 @@
 //	consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
 //	create-topic --bootstrap H:P --topic T --partitions P
 //
+// Transactions (consume also takes --isolation read_committed|read_uncommitted):
+//
+//	txn-produce  --bootstrap H:P --topic T --transactional-id ID --count N [--start S]
+//	             [--txn-size K] [--abort-every M]   transactions of K records, every M-th aborted;
+//	             only committed records are printed, after their commit
+//	zombie       --bootstrap H:P --topic T --transactional-id ID   an old instance must be fenced
+//
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 // line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 // Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
@@ -73,6 +80,8 @@ type options struct {
 	bootstrap, topic, group        string
 	count, start, partitions, hint int
 	timeout                        time.Duration
+	isolation, transactionalID     string
+	txnSize, abortEvery            int
 }
 
 func main() {
@@ -97,6 +106,10 @@ func main() {
 	caFile := fs.String("ca-file", "", "PEM file of the CAs to trust")
 	certFile := fs.String("cert-file", "", "PEM client certificate (mutual TLS)")
 	keyFile := fs.String("key-file", "", "PEM key of the client certificate")
+	fs.StringVar(&o.isolation, "isolation", "", "consume: read_committed or read_uncommitted")
+	fs.StringVar(&o.transactionalID, "transactional-id", "", "txn-produce, zombie: the transactional id")
+	fs.IntVar(&o.txnSize, "txn-size", 10, "txn-produce: records per transaction")
+	fs.IntVar(&o.abortEvery, "abort-every", 0, "txn-produce: abort every M-th transaction (0: none)")
 	_ = fs.Parse(os.Args[2:])
 	o.timeout = time.Duration(*timeoutMs) * time.Millisecond
 	if o.bootstrap == "" || o.topic == "" {
@@ -119,6 +132,10 @@ func main() {
 		err = produce(o)
 	case "consume":
 		err = consume(o)
+	case "txn-produce":
+		err = txnProduce(o)
+	case "zombie":
+		err = zombie(o)
 	case "create-topic":
 		err = createTopic(o.bootstrap, o.topic, o.partitions, false)
 		if err == nil {
@@ -287,13 +304,21 @@ func consume(o options) error {
 	if o.group == "" {
 		return errors.New("consume needs --group")
 	}
-	cl, err := newClient(append(base,
+	opts := append(append([]kgo.Opt{}, base...),
 		kgo.ClientID("floe-franz-consumer"),
 		kgo.ConsumerGroup(o.group),
 		kgo.ConsumeTopics(o.topic),
 		// A new group reads the topic from its start (franz-go's default too, said out loud).
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)...)
+	)
+	switch o.isolation {
+	case "read_committed":
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	case "", "read_uncommitted":
+	default:
+		return fmt.Errorf("unknown --isolation %q", o.isolation)
+	}
+	cl, err := newClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -351,4 +376,93 @@ func createTopic(bootstrap, topic string, partitions int, existOK bool) error {
 		return nil
 	}
 	return err
+}
+
+func txnClient(o options, clientID string) (*kgo.Client, error) {
+	if o.transactionalID == "" {
+		return nil, errors.New("needs --transactional-id")
+	}
+	return kgo.NewClient(append(append([]kgo.Opt{}, base...), kgo.ClientID(clientID), kgo.DefaultProduceTopic(o.topic), kgo.TransactionalID(o.transactionalID))...)
+}
+
+func txnProduce(o options) error {
+	cl, err := txnClient(o, "floe-franz-txn-producer")
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	committed, aborted := 0, 0
+	for t, i := 1, o.start; i < o.start+o.count; t++ {
+		if err := cl.BeginTransaction(); err != nil {
+			return err
+		}
+		var recs []*kgo.Record
+		for ; len(recs) < o.txnSize && i < o.start+o.count; i++ {
+			recs = append(recs, &kgo.Record{Key: fmt.Appendf(nil, "k-%d", i), Value: fmt.Appendf(nil, "v-%d", i)})
+		}
+		// ProduceSync returns once every record is acknowledged: nothing is buffered at the end.
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return err
+		}
+		abort := o.abortEvery > 0 && t%o.abortEvery == 0
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(!abort)); err != nil {
+			return err
+		}
+		if abort {
+			aborted += len(recs)
+			continue
+		}
+		for _, r := range recs {
+			emit(record{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
+		}
+		committed += len(recs)
+	}
+	emit(map[string]any{"done": true, "committed": committed, "aborted": aborted})
+	return nil
+}
+
+// zombie: instance A writes in an open transaction; instance B with the same id starts (which
+// fences A and aborts its transaction) and commits one record; A must then be refused as
+// fenced. Prints B's record.
+func zombie(o options) error {
+	ctx := context.Background()
+	old, err := txnClient(o, "floe-franz-zombie")
+	if err != nil {
+		return err
+	}
+	defer old.Close()
+	if err := old.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := old.ProduceSync(ctx, &kgo.Record{Key: []byte("k-zombie"), Value: []byte("v-zombie")}).FirstErr(); err != nil {
+		return err
+	}
+	fresh, err := txnClient(o, "floe-franz-fresh")
+	if err != nil {
+		return err
+	}
+	defer fresh.Close()
+	if err := fresh.BeginTransaction(); err != nil {
+		return err
+	}
+	r := &kgo.Record{Key: []byte("k-0"), Value: []byte("v-0")}
+	if err := fresh.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return err
+	}
+	if err := fresh.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return err
+	}
+	emit(record{P: r.Partition, O: r.Offset, K: string(r.Key), V: string(r.Value)})
+	refusal := old.ProduceSync(ctx, &kgo.Record{Key: []byte("k-zombie2"), Value: []byte("v-zombie2")}).FirstErr()
+	if refusal == nil {
+		refusal = old.EndTransaction(ctx, kgo.TryCommit)
+	}
+	fenced := errors.Is(refusal, kerr.ProducerFenced) || errors.Is(refusal, kerr.InvalidProducerEpoch)
+	fmt.Fprintf(os.Stderr, "zombie: old instance refused: %v\n", refusal)
+	emit(map[string]any{"done": true, "fenced": fenced, "error": fmt.Sprint(refusal)})
+	if !fenced {
+		return fmt.Errorf("the old instance was not fenced: %v", refusal)
+	}
+	return nil
 }

@@ -7,6 +7,12 @@ Same interface as every client in tools/clients:
   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
   create-topic --bootstrap H:P --topic T --partitions P
 
+Transactions (consume also takes --isolation read_committed|read_uncommitted):
+  txn-produce  --bootstrap H:P --topic T --transactional-id ID --count N [--start S]
+               [--txn-size K] [--abort-every M]   records in transactions of K, every M-th
+               aborted; only committed records are printed, after their commit
+  zombie       --bootstrap H:P --topic T --transactional-id ID   an old instance must be fenced
+
 stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
@@ -127,6 +133,7 @@ def consume(a):
             "client.id": "floe-librdkafka-consumer",
             # A new group reads the topic from its start; an existing group resumes from its commits.
             "auto.offset.reset": "earliest",
+            **({"isolation.level": a.isolation} if a.isolation else {}),
         })
     )
     consumer.subscribe([a.topic])
@@ -151,11 +158,82 @@ def consume(a):
         if seen:
             # Offsets of every message poll() returned are stored (enable.auto.offset.store);
             # commit them synchronously so they are durable before exit.
-            consumer.commit(asynchronous=False)
+            try:
+                consumer.commit(asynchronous=False)
+            except KafkaException as e:
+                # _NO_OFFSET: the auto-commit already committed everything printed.
+                if e.args[0].code() != KafkaError._NO_OFFSET:
+                    raise
     finally:
         consumer.close()
     out({"done": True, "consumed": seen})
     return 0
+
+
+def txn_producer(transactional_id, client_id):
+    return Producer(settings(**{"client.id": client_id, "transactional.id": transactional_id}))
+
+
+def txn_produce(a):
+    producer = txn_producer(a.transactional_id, "floe-librdkafka-txn-producer")
+    producer.init_transactions(60)
+    committed = aborted = 0
+    i, t = a.start, 0
+    while i < a.start + a.count:
+        producer.begin_transaction()
+        delivered = []
+
+        def on_delivery(err, msg):
+            if err is not None:
+                raise KafkaException(err)
+            delivered.append(msg)
+
+        ids = list(range(i, min(i + a.txn_size, a.start + a.count)))
+        for n in ids:
+            producer.produce(a.topic, key=f"k-{n}", value=f"v-{n}", on_delivery=on_delivery)
+        i += len(ids)
+        t += 1
+        if a.abort_every and t % a.abort_every == 0:
+            producer.flush(60)
+            producer.abort_transaction(60)
+            aborted += len(ids)
+            continue
+        # commit_transaction flushes first: every delivery report has been served when it returns.
+        producer.commit_transaction(60)
+        for msg in delivered:
+            out({"p": msg.partition(), "o": msg.offset(), "k": text(msg.key()), "v": text(msg.value())})
+        committed += len(ids)
+    out({"done": True, "committed": committed, "aborted": aborted})
+    return 0
+
+
+def zombie(a):
+    """Instance A writes in an open transaction; instance B with the same id starts (fencing A)
+    and commits one record; A's commit must then fail as fenced. Prints B's record."""
+    old = txn_producer(a.transactional_id, "floe-librdkafka-zombie")
+    old.init_transactions(60)
+    old.begin_transaction()
+    old.produce(a.topic, key="k-zombie", value="v-zombie")
+    old.flush(60)
+    new = txn_producer(a.transactional_id, "floe-librdkafka-fresh")
+    new.init_transactions(60)
+    new.begin_transaction()
+    got = []
+    new.produce(a.topic, key="k-0", value="v-0", on_delivery=lambda err, msg: got.append(msg))
+    new.commit_transaction(60)
+    for msg in got:
+        out({"p": msg.partition(), "o": msg.offset(), "k": text(msg.key()), "v": text(msg.value())})
+    fenced, error = False, "none"
+    try:
+        old.produce(a.topic, key="k-zombie2", value="v-zombie2")
+        old.commit_transaction(30)
+    except KafkaException as e:
+        err = e.args[0]
+        error = err.name()
+        fenced = err.fatal() and err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
+        print(f"zombie: old instance refused: {err}", file=sys.stderr)
+    out({"done": True, "fenced": fenced, "error": error})
+    return 0 if fenced else 1
 
 
 def create_topic(a):
@@ -166,7 +244,7 @@ def create_topic(a):
 
 def main():
     p = argparse.ArgumentParser(prog="floe_client.py")
-    p.add_argument("command", choices=["produce", "consume", "create-topic"])
+    p.add_argument("command", choices=["produce", "consume", "create-topic", "txn-produce", "zombie"])
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--topic", required=True)
     p.add_argument("--count", type=int, default=0)
@@ -175,6 +253,10 @@ def main():
     p.add_argument("--group")
     p.add_argument("--timeout-ms", type=int, default=60000)
     p.add_argument("--partitions", type=int)
+    p.add_argument("--isolation", choices=["read_committed", "read_uncommitted"])
+    p.add_argument("--transactional-id")
+    p.add_argument("--txn-size", type=int, default=10)
+    p.add_argument("--abort-every", type=int, default=0)
     p.add_argument("--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], default="PLAINTEXT")
     p.add_argument("--sasl-mechanism", choices=["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"], default="SCRAM-SHA-512")
     p.add_argument("--username")
@@ -197,7 +279,9 @@ def main():
     if a.command == "create-topic" and not a.partitions:
         p.error("create-topic needs --partitions")
     try:
-        return {"produce": produce, "consume": consume, "create-topic": create_topic}[a.command](a)
+        if a.command in ("txn-produce", "zombie") and not a.transactional_id:
+            p.error(f"{a.command} needs --transactional-id")
+        return {"produce": produce, "consume": consume, "create-topic": create_topic, "txn-produce": txn_produce, "zombie": zombie}[a.command](a)
     except KafkaException as e:
         print(f"{a.command}: {e}", file=sys.stderr)
         if AUTH_ERRORS:

@@ -5,6 +5,13 @@
 //   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P] [--rate R/s]
 //   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
 //   create-topic --bootstrap H:P --topic T --partitions P
+// Transactions (consume also takes --isolation read_committed|read_uncommitted):
+//   txn-produce  --bootstrap H:P --topic T --transactional-id ID --count N [--start S]
+//                [--txn-size K] [--abort-every M]   records in transactions of K; every M-th
+//                transaction is aborted; only committed records are printed, after the commit
+//   zombie       --bootstrap H:P --topic T --transactional-id ID   an old instance must be fenced
+//   eos          --bootstrap H:P --topic IN --output OUT --group G --transactional-id ID --count N
+//                [--timeout-ms X]   read-process-write, exactly once, across broker restarts
 // stdout: one JSON line per acknowledged or consumed record {"p","o","k","v"}, then a summary
 // line {"done":true,...}. Record i has key "k-i" and value "v-i". Diagnostics go to stderr.
 // Exit code 0 only if every record was acknowledged (produce) or the command succeeded.
@@ -38,7 +45,16 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import java.util.ArrayList;
+import java.util.concurrent.Future;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -46,6 +62,7 @@ public final class FloeClient {
   private static final Set<String> OPTIONS =
       Set.of(
           "bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate",
+          "isolation", "transactional-id", "txn-size", "abort-every", "output",
           "security-protocol", "sasl-mechanism", "username", "password", "ca-file", "cert-file", "key-file");
   private static final int EXIT_AUTHENTICATION = 3;
   private static final int EXIT_AUTHORIZATION = 4;
@@ -66,6 +83,9 @@ public final class FloeClient {
             case "produce" -> produce(a);
             case "consume" -> consume(a);
             case "create-topic" -> createTopic(a);
+            case "txn-produce" -> txnProduce(a);
+            case "zombie" -> zombie(a);
+            case "eos" -> eos(a);
             default -> fail("unknown command " + argv[0]);
           };
     } catch (Exception e) {
@@ -245,6 +265,7 @@ public final class FloeClient {
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    if (a.containsKey("isolation")) p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, a.get("isolation"));
     String topic = need(a, "topic");
     int count = Integer.parseInt(need(a, "count"));
     long deadline = System.currentTimeMillis() + intOpt(a, "timeout-ms", 60_000);
@@ -285,5 +306,178 @@ public final class FloeClient {
     create(need(a, "bootstrap"), need(a, "topic"), Integer.parseInt(need(a, "partitions")));
     System.out.println("{\"done\":true}");
     return 0;
+  }
+
+  private static KafkaProducer<String, String> txnProducer(String bootstrap, String transactionalId, String clientId) {
+    Properties p = new Properties();
+    p.putAll(BASE);
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    return new KafkaProducer<>(p);
+  }
+
+  private static int txnProduce(Map<String, String> a) throws Exception {
+    String topic = need(a, "topic");
+    int count = Integer.parseInt(need(a, "count"));
+    int start = intOpt(a, "start", 0);
+    int size = intOpt(a, "txn-size", 10);
+    int abortEvery = intOpt(a, "abort-every", 0);
+    int committed = 0;
+    int aborted = 0;
+    try (KafkaProducer<String, String> producer = txnProducer(need(a, "bootstrap"), need(a, "transactional-id"), "floe-java-txn-producer")) {
+      producer.initTransactions();
+      for (int t = 0, i = start; i < start + count; t++) {
+        producer.beginTransaction();
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
+        for (int n = 0; n < size && i < start + count; n++, i++) {
+          sent.add(producer.send(new ProducerRecord<>(topic, "k-" + i, "v-" + i)));
+          ids.add(i);
+        }
+        if (abortEvery > 0 && (t + 1) % abortEvery == 0) {
+          producer.flush();
+          producer.abortTransaction();
+          aborted += ids.size();
+          continue;
+        }
+        producer.commitTransaction();
+        for (int n = 0; n < ids.size(); n++) {
+          RecordMetadata md = sent.get(n).get();
+          record(md.partition(), md.offset(), "k-" + ids.get(n), "v-" + ids.get(n));
+        }
+        committed += ids.size();
+      }
+    }
+    System.out.println("{\"done\":true,\"committed\":" + committed + ",\"aborted\":" + aborted + "}");
+    return 0;
+  }
+
+  /**
+   * Instance A opens a transaction and writes; instance B with the same transactional id
+   * starts (which fences A and aborts its transaction) and commits one record; A's commit
+   * must fail with ProducerFencedException. Prints B's record.
+   */
+  private static int zombie(Map<String, String> a) throws Exception {
+    String bootstrap = need(a, "bootstrap");
+    String topic = need(a, "topic");
+    String id = need(a, "transactional-id");
+    String error = "none";
+    boolean fenced = false;
+    try (KafkaProducer<String, String> zombie = txnProducer(bootstrap, id, "floe-java-zombie");
+        KafkaProducer<String, String> fresh = txnProducer(bootstrap, id, "floe-java-fresh")) {
+      zombie.initTransactions();
+      zombie.beginTransaction();
+      zombie.send(new ProducerRecord<>(topic, "k-zombie", "v-zombie")).get();
+      fresh.initTransactions();
+      fresh.beginTransaction();
+      RecordMetadata md = fresh.send(new ProducerRecord<>(topic, "k-0", "v-0")).get();
+      fresh.commitTransaction();
+      record(md.partition(), md.offset(), "k-0", "v-0");
+      try {
+        zombie.send(new ProducerRecord<>(topic, "k-zombie2", "v-zombie2")).get();
+        zombie.commitTransaction();
+      } catch (Exception e) {
+        Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        error = c.getClass().getSimpleName();
+        fenced = c instanceof ProducerFencedException || c instanceof InvalidProducerEpochException;
+      }
+    }
+    System.out.println("{\"done\":true,\"fenced\":" + fenced + ",\"error\":" + str(error) + "}");
+    return fenced ? 0 : 1;
+  }
+
+  /**
+   * Exactly-once read-process-write: each poll's records are copied to the output topic in
+   * one transaction that also carries the consumer's offsets. Any failure other than being
+   * fenced (a broker restart) closes both clients and starts over from the committed
+   * offsets; InitProducerId aborts whatever the previous instance left open. Stops once the
+   * group's committed offsets reach the end of every input partition (holding at least
+   * `count` records). Prints each output record once its transaction committed (a commit
+   * whose answer was lost to a crash is not printed: the checker reads the output topic).
+   */
+  private static int eos(Map<String, String> a) throws Exception {
+    String bootstrap = need(a, "bootstrap");
+    String input = need(a, "topic");
+    String output = need(a, "output");
+    String group = need(a, "group");
+    String id = need(a, "transactional-id");
+    int count = Integer.parseInt(need(a, "count"));
+    long deadline = System.currentTimeMillis() + intOpt(a, "timeout-ms", 300_000);
+    int done = 0;
+    int restarts = 0;
+    boolean finished = false;
+    while (!finished && System.currentTimeMillis() < deadline) {
+      Properties c = new Properties();
+      c.putAll(BASE);
+      c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+      c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+      c.put(ConsumerConfig.CLIENT_ID_CONFIG, "floe-java-eos-consumer");
+      c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+      c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+      c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+      try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c);
+          KafkaProducer<String, String> producer = txnProducer(bootstrap, id, "floe-java-eos-producer")) {
+        producer.initTransactions();
+        consumer.subscribe(List.of(input));
+        while (System.currentTimeMillis() < deadline) {
+          ConsumerRecords<String, String> polled = consumer.poll(Duration.ofMillis(200));
+          if (polled.isEmpty()) {
+            if (caughtUp(consumer, input, count)) {
+              finished = true;
+              break;
+            }
+            continue;
+          }
+          producer.beginTransaction();
+          List<Future<RecordMetadata>> sent = new ArrayList<>();
+          List<ConsumerRecord<String, String>> in = new ArrayList<>();
+          Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+          for (ConsumerRecord<String, String> r : polled) {
+            sent.add(producer.send(new ProducerRecord<>(output, r.key(), r.value())));
+            in.add(r);
+            offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+          }
+          producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+          producer.commitTransaction();
+          for (int n = 0; n < in.size(); n++) {
+            RecordMetadata md = sent.get(n).get();
+            record(md.partition(), md.offset(), in.get(n).key(), in.get(n).value());
+          }
+          done += in.size();
+        }
+      } catch (ProducerFencedException e) {
+        System.err.println("eos: fenced: " + e);
+        return 1;
+      } catch (KafkaException | ExecutionException e) {
+        // The broker went away mid-transaction: whatever was not committed is aborted by the
+        // next instance's InitProducerId, and the consumer resumes from the committed offsets.
+        restarts++;
+        System.err.println("eos: restarting after " + e);
+        Thread.sleep(500);
+      }
+    }
+    System.out.println("{\"done\":true,\"processed\":" + done + ",\"restarts\":" + restarts + ",\"finished\":" + finished + "}");
+    return finished ? 0 : 1;
+  }
+
+  /** Whether the group's committed offsets are at the end of every partition of `topic`, which holds at least `count` records. */
+  private static boolean caughtUp(KafkaConsumer<String, String> consumer, String topic, int count) {
+    List<TopicPartition> tps = new ArrayList<>();
+    consumer.partitionsFor(topic).forEach((pi) -> tps.add(new TopicPartition(topic, pi.partition())));
+    Map<TopicPartition, Long> end = consumer.endOffsets(tps);
+    Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new java.util.HashSet<>(tps));
+    long total = 0;
+    for (TopicPartition tp : tps) {
+      long e = end.get(tp);
+      total += e;
+      OffsetAndMetadata c = committed.get(tp);
+      if (e > 0 && (c == null || c.offset() < e)) return false;
+    }
+    return total >= count;
   }
 }
