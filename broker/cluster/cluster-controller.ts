@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../storage/clock.js";
 import type { MetadataLog, MetadataRecord } from "../storage/metadata-log.js";
 import { planLeaders, type LeaderMove, type PartitionLeadership } from "./assignment.js";
-import { CLUSTER_RECORD_TYPES, type ClusterRecord, type ClusterState } from "./cluster-state.js";
+import { CLUSTER_RECORD_TYPES, type BrokerEntry, type ClusterRecord, type ClusterState } from "./cluster-state.js";
 import { Membership, type BrokerRegistration, type HeartbeatAnswer } from "./membership.js";
 import type { ControllerApi } from "./controller-rpc.js";
 
@@ -37,6 +37,11 @@ export interface ClusterControllerOptions {
   release?(brokerId: number, partitions: { topicId: string; partition: number }[], generation: number): Promise<boolean>;
   /** Undoes a release whose move will not be written (the release failed or timed out): the broker may write again. Best effort. */
   resume?(brokerId: number, partitions: { topicId: string; partition: number }[], generation: number): Promise<void>;
+  /**
+   * Recovers a fenced broker's shared WAL (`nfs`, `s3`) and uploads it (`wal-salvage.ts`),
+   * after which its partitions may move. Without it they wait for the broker to return.
+   */
+  recoverWal?(broker: BrokerEntry): Promise<void>;
   logger?: Logger;
 }
 
@@ -61,6 +66,8 @@ export class ClusterController {
    */
   private readonly releasedUnwritten = new Map<string, LeaderMove>();
   private rebalancing: Promise<number> = Promise.resolve(0);
+  /** Fenced brokers whose WAL is being recovered now: broker id → broker epoch. */
+  private readonly recovering = new Map<number, number>();
 
   constructor(private readonly opts: ClusterControllerOptions) {
     this.membership = new Membership(opts.clock, opts.sessionTimeoutMs);
@@ -105,7 +112,28 @@ export class ClusterController {
       this.opts.logger?.warn({ broker: dead.id, brokerEpoch: dead.brokerEpoch }, "broker missed its heartbeats; fenced");
       await this.write(() => ({ type: "broker-fenced", generation, id: dead.id, brokerEpoch: dead.brokerEpoch }));
     }
+    this.recoverFencedWals();
     await this.rebalance();
+  }
+
+  /** Starts recovering the shared WAL of every fenced broker that still holds partitions back (in the background; one per broker). */
+  private recoverFencedWals(): void {
+    const recover = this.opts.recoverWal;
+    if (!recover) return;
+    for (const b of this.opts.state.brokers()) {
+      if (!b.fenced || b.walRecovered || b.walType === "file" || this.recovering.has(b.id)) continue;
+      this.recovering.set(b.id, b.brokerEpoch);
+      const begun = this.opts.clock.nowMs();
+      this.opts.logger?.info({ broker: b.id, brokerEpoch: b.brokerEpoch, walType: b.walType }, "recovering the WAL of a fenced broker");
+      void recover(b)
+        .then(async () => {
+          if (!this.active) return;
+          await this.walRecovered(b.id, b.brokerEpoch);
+          this.opts.logger?.info({ broker: b.id, brokerEpoch: b.brokerEpoch, recoveryMs: this.opts.clock.nowMs() - begun }, "fenced broker's WAL recovered; its partitions may move");
+        })
+        .catch((err: unknown) => this.opts.logger?.warn({ err, broker: b.id }, "could not recover the fenced broker's WAL; retried at the next tick"))
+        .finally(() => this.recovering.delete(b.id));
+    }
   }
 
   /** A broker replayed a dead broker's shared WAL (nfs, s3) and uploaded it. */

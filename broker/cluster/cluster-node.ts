@@ -38,6 +38,7 @@ export interface ClusterNodeOptions {
   /** How the controller (when this broker is it) asks a live leader to give partitions up; see ClusterControllerOptions. */
   release?: ClusterControllerOptions["release"];
   resume?: ClusterControllerOptions["resume"];
+  recoverWal?: ClusterControllerOptions["recoverWal"];
   logger?: Logger;
 }
 
@@ -135,7 +136,7 @@ export class ClusterNode {
   private async takeOffice(generation: number): Promise<void> {
     const { log, state, clock, logger } = this.opts;
     await log.catchUp();
-    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, resume: this.opts.resume, logger });
+    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, resume: this.opts.resume, recoverWal: this.opts.recoverWal, logger });
     try {
       await controller.start();
     } catch (err) {

@@ -9,6 +9,7 @@ import type { PartitionManager } from "../cluster/partitions.js";
 import type { TopicRegistry } from "../cluster/topics.js";
 import { systemClock } from "../storage/clock.js";
 import type { Storage } from "../storage/open.js";
+import { salvageWal } from "../storage/wal-salvage.js";
 import type { BrokerEndpoint } from "./broker.js";
 
 /**
@@ -110,6 +111,11 @@ export class ClusterMode {
       resume: async (brokerId, partitions, generation) => {
         const url = storage.log.cluster.broker(brokerId)?.internalUrl;
         if (url) await callPartitions(url, "resume", { generation, partitions }, 5000);
+      },
+      recoverWal: async (dead) => {
+        if (dead.walType === "file") throw new Error("a file WAL is recovered only by its own broker");
+        const result = await salvageWal({ walType: dead.walType, brokerId: dead.id, sharedDir: config.walDir || undefined, objectStore: storage.objectStore, metadata: storage.metadataLog, selfId: config.nodeId, logger });
+        logger.info({ broker: dead.id, ...result }, "recovered a dead broker's WAL into the object store");
       },
       logger: logger.child({ component: "cluster" }),
     });

@@ -24,6 +24,11 @@ export { ObjectCorruptError } from "./stream-set-object.js";
 const MiB = 1024 * 1024;
 
 export interface LogStoreOptions {
+  /**
+   * The WAL is another broker's, opened read-only to recover it (`wal-salvage.ts`): its data
+   * is uploaded but never trimmed here; its owner trims it if it comes back.
+   */
+  walReadOnly?: boolean;
   objectStore: ObjectStore;
   /** The LogStore owns the WAL from here on and closes it. */
   wal: Wal;
@@ -295,7 +300,7 @@ export class LogStore {
       if (!this.appending.has(r)) this.index.apply(r, this.clock.nowMs());
     });
     this.logger?.info({ partitions: this.partitions.size, walRecords: records, pendingUploadBytes: this.uploadQueueBytes }, "log store recovered");
-    if (this.uploadQueue.length === 0 && this.recoveredTrimTo !== null) await this.wal.trim(this.recoveredTrimTo);
+    if (this.uploadQueue.length === 0 && this.recoveredTrimTo !== null && !this.opts.walReadOnly) await this.wal.trim(this.recoveredTrimTo);
     this.timer = setInterval(() => this.kickUpload(), this.uploadIntervalMs);
     this.timer.unref();
     this.every(this.opts.compactionIntervalMs ?? 30_000, "compaction", () => this.compactOnce());
@@ -999,7 +1004,7 @@ export class LogStore {
     this.uploadQueueBytes -= bytes;
     this.evictCache();
     // Only after the commit is durable may the WAL forget these records.
-    await this.wal.trim(taken[taken.length - 1]!.position + 1n);
+    if (!this.opts.walReadOnly) await this.wal.trim(taken[taken.length - 1]!.position + 1n);
     this.logger?.debug({ key, partitions: streams.length, bytes }, "uploaded stream-set object");
   }
 
