@@ -37,6 +37,12 @@ async function main(): Promise<void> {
       },
     );
   };
+  void running.fatal.then((err) => {
+    logger.fatal({ err }, "broker cannot continue; exiting so it restarts");
+    stopping = true;
+    // Exit code 75 (EX_TEMPFAIL): a restart fixes it.
+    running.close().finally(() => process.exit(75));
+  });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

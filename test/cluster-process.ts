@@ -100,6 +100,29 @@ export class TestCluster {
     await b.proc.exited;
   }
 
+  /** Freezes the process (a long GC pause, a VM stall): it keeps its sockets but does nothing. */
+  pause(id: number): void {
+    this.brokers.get(id)!.proc.child.kill("SIGSTOP");
+  }
+
+  resume(id: number): void {
+    this.brokers.get(id)!.proc.child.kill("SIGCONT");
+  }
+
+  /** Resolves with the exit code once broker `id` exits on its own (rejects after `timeoutMs`). */
+  async exitOf(id: number, timeoutMs: number): Promise<number | null> {
+    const b = this.brokers.get(id)!;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`broker ${id} did not exit within ${timeoutMs} ms:\n${b.proc.output().slice(-3000)}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([b.proc.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** What the pod's preStop hook does, then SIGTERM. */
   async drainAndStop(id: number): Promise<{ status: number; body: Record<string, unknown> }> {
     const b = this.brokers.get(id)!;

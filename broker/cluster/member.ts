@@ -27,6 +27,8 @@ export interface MemberOptions {
 export class ClusterMember {
   private controller: { url: string; api: ControllerApi } | null = null;
   private brokerEpoch: number | null = null;
+  /** Every broker epoch this process registered with (a WAL recovery of any of them means this process lost its WAL). */
+  readonly epochs = new Set<number>();
 
   constructor(private readonly opts: MemberOptions) {}
 
@@ -44,6 +46,7 @@ export class ClusterMember {
       if (this.brokerEpoch === null) {
         const answer = await controller.api.register(registration);
         this.brokerEpoch = answer.brokerEpoch;
+        this.epochs.add(answer.brokerEpoch);
         writeLease.renewed(sentAt);
         this.opts.logger?.info({ brokerEpoch: answer.brokerEpoch, controller: controller.url }, "registered with the controller");
         await this.catchUpTo(answer.metadataIndex);

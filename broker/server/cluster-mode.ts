@@ -27,6 +27,8 @@ export interface ClusterModeDeps {
   /** This broker now leads / no longer leads a partition (after the log store took it over). */
   onGained(tp: TopicPartition): void;
   onLost(tp: TopicPartition): void;
+  /** This process can no longer write (another broker took its WAL over): it must restart. */
+  onFatal(err: Error): void;
 }
 
 /** How long a release may take on the broker (flushing the WAL), and how long the controller waits for it. */
@@ -69,8 +71,16 @@ export class ClusterMode {
   /** Starts following the metadata log; call once storage has recovered (the log store applies each record first). */
   follow(): void {
     const log = this.deps.storage.metadataLog;
-    this.unobserve = log.subscribe((r) => this.leadership.observe(r));
+    this.unobserve = log.subscribe((r) => {
+      this.leadership.observe(r);
+      // Another broker recovered this process's WAL (it was declared dead): the WAL is fenced against it for good.
+      if (r.type === "wal-recovered" && r.id === this.deps.config.nodeId && this.node?.member.epochs.has(r.brokerEpoch as number)) {
+        this.deps.onFatal(new Error(`another broker recovered this broker's WAL (broker epoch ${String(r.brokerEpoch)}) after it was declared dead; restarting with a new epoch`));
+      }
+    });
     const tick = () => {
+      const fenced = this.deps.storage.walFencedBy();
+      if (fenced) this.deps.onFatal(fenced);
       if (this.polling) return;
       this.polling = true;
       log

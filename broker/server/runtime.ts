@@ -29,6 +29,8 @@ export interface RunningBroker {
   readonly broker: Broker;
   readonly port: number;
   readonly httpPort: number | null;
+  /** Resolves if the broker can no longer serve and its process should restart (multi-broker: its WAL was taken over). */
+  readonly fatal: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -152,6 +154,15 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   const metrics = createBrokerMetrics(registry);
   let ready = false;
 
+  let reportFatal: (err: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => {
+    let reported = false;
+    reportFatal = (err) => {
+      if (reported) return;
+      reported = true;
+      resolve(err);
+    };
+  });
   const storage = await openStorage({ config, logger, registry, dataDir: path.resolve(config.dataDir) });
   const runtime = new BrokerRuntime(config, logger, registry, metrics, storage);
 
@@ -166,7 +177,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
   await storage.recover((topicId, partition, header) => runtime.partitions.recovered(topicId, partition, header));
   if (config.clusterMode === "multi") {
-    runtime.cluster = new ClusterMode({ config, logger, storage, partitions: runtime.partitions, topics: runtime.topics, onGained: (tp) => runtime.gained(tp), onLost: (tp) => runtime.lost(tp) });
+    runtime.cluster = new ClusterMode({ config, logger, storage, partitions: runtime.partitions, topics: runtime.topics, onGained: (tp) => runtime.gained(tp), onLost: (tp) => runtime.lost(tp), onFatal: (err) => reportFatal(err) });
     runtime.leadership = runtime.cluster.leadership;
     runtime.cluster.follow();
   }
@@ -306,6 +317,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     broker: runtime,
     port,
     httpPort: ops?.port ?? null,
+    fatal,
     close() {
       closing ??= (async () => {
         ready = false;

@@ -305,6 +305,10 @@ export class FileWal implements Wal {
     await done;
   }
 
+  fencedBy(): Error | null {
+    return this.fenced;
+  }
+
   usedBytes(): number {
     const head = this.segments[0]!.start;
     const tail = this.tail();

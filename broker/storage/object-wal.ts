@@ -279,6 +279,10 @@ export class ObjectWal implements Wal {
     return this.trimming;
   }
 
+  fencedBy(): Error | null {
+    return this.fenced;
+  }
+
   usedBytes(): number {
     return this.durableBytes + this.unackedBytes();
   }

@@ -30,6 +30,8 @@ export interface Storage {
   readonly epoch: number;
   /** Bytes the WAL holds that are not yet in objects (0 once everything is uploaded and trimmed). */
   walUsedBytes(): number;
+  /** Set once another broker took this broker's shared WAL over: the process must restart (with a new epoch) to write again. */
+  walFencedBy(): Error | null;
   /** Replays objects and the WAL into the log store; `onBatch` rebuilds producer state. */
   recover(onBatch?: (topicId: string, partition: number, header: BatchHeader) => void): Promise<void>;
   close(): Promise<void>;
@@ -78,6 +80,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     log,
     epoch,
     walUsedBytes: () => wal.usedBytes(),
+    walFencedBy: () => wal.fencedBy(),
     recover: (onBatch) => log.recover(onBatch),
     async close() {
       await log.close();

@@ -30,6 +30,8 @@ export interface Wal {
   trim(upTo: WalPosition): Promise<void>;
   /** Bytes held (durable and queued) that are not trimmed; bounded by the backend's maxBytes. */
   usedBytes(): number;
+  /** Set once a newer owner took this WAL over (nfs, s3): this process can never write it again. */
+  fencedBy?(): Error | null;
   close(): Promise<void>;
 }
 
