@@ -72,8 +72,19 @@ export class TestCluster {
   async start(id: number): Promise<ClusterBroker> {
     const old = this.brokers.get(id);
     if (old) this.earlier.set(id, `${this.earlier.get(id) ?? ""}${old.proc.output()}\n--- restarted ---\n`);
-    const port = old?.port ?? (await freePort());
-    const httpPort = old?.httpPort ?? (await freePort());
+    // Ports of other brokers are taken by now or soon: never reuse one (a freed port can come back twice).
+    const taken = new Set([...this.brokers.values()].flatMap((b) => [b.port, b.httpPort]));
+    const pick = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) {
+          taken.add(p);
+          return p;
+        }
+      }
+    };
+    const port = old?.port ?? (await pick());
+    const httpPort = old?.httpPort ?? (await pick());
     let dataDir = old?.dataDir;
     if (!dataDir) {
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-cluster-b${id}-`));

@@ -106,7 +106,7 @@ describe("multi-broker cluster on one bucket", () => {
     console.log(`cluster: ${produced.records.length} records acknowledged over scale-out 3→4 (balanced in ${balancedMs} ms), drain of one broker (${drainMs} ms), SIGKILL and restart of another`);
   }, 300_000);
 
-  it("s3 WAL: a SIGKILLed broker's partitions move once another broker recovers its WAL, and a paused broker acknowledges nothing after", async () => {
+  it("s3 WAL: a SIGKILLed controller's partitions move once another broker recovers its WAL, and a paused broker acknowledges nothing after", async () => {
     cluster = new TestCluster({ minio, prefix: `failover-${randomBytes(3).toString("hex")}/`, walType: "s3" });
     for (const id of [1, 2, 3]) await cluster.start(id);
     const kafka = new Kafka({ clientId: "failover-test", brokers: () => cluster.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -114,9 +114,9 @@ describe("multi-broker cluster on one bucket", () => {
     await admin.connect();
     const topic = "failover-orders";
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
-    // Asked of broker 1 alone, with a fresh client: a paused broker must not stall the question.
+    // Asked of broker 2 alone (it is never stopped), with a fresh client: a paused broker must not stall the question.
     const counts = async () => {
-      const probe = new Kafka({ clientId: "failover-probe", brokers: [`127.0.0.1:${cluster.brokers.get(1)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+      const probe = new Kafka({ clientId: "failover-probe", brokers: [`127.0.0.1:${cluster.brokers.get(2)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
       await probe.connect();
       try {
         const md = await probe.fetchTopicMetadata({ topics: [topic] });
@@ -132,14 +132,16 @@ describe("multi-broker cluster on one bucket", () => {
     const producing = runClient("java", ["produce", "--bootstrap", cluster.bootstrap().join(","), "--topic", topic, "--count", String(records), "--rate", "300"], 180_000);
     await new Promise((r) => setTimeout(r, 4000));
 
-    // SIGKILL: nobody will replay broker 2's WAL on a restart soon, so another broker must.
+    // SIGKILL of the controller (broker 1, the first to start): another broker takes office,
+    // fences it, recovers its WAL (nobody restarts it soon) and moves its partitions.
+    expect(cluster.output(1)).toContain("elected controller");
     const killedAt = Date.now();
-    await cluster.kill(2);
-    const failoverMs = await waitFor("broker 2's partitions led elsewhere", 30_000, async () => {
+    await cluster.kill(1);
+    const failoverMs = await waitFor("broker 1's partitions led elsewhere", 30_000, async () => {
       const c = await counts();
-      return !c.has(2) && !c.has(-1) ? Date.now() - killedAt : null;
+      return !c.has(1) && !c.has(-1) ? Date.now() - killedAt : null;
     });
-    expect(cluster.output(1) + cluster.output(3)).toContain("recovered a dead broker's WAL into the object store");
+    expect(cluster.output(2) + cluster.output(3)).toContain("recovered a dead broker's WAL into the object store");
 
     // Pause broker 3 past its session: it is declared dead, its WAL recovered, its partitions moved.
     await new Promise((r) => setTimeout(r, 2000));
@@ -150,15 +152,15 @@ describe("multi-broker cluster on one bucket", () => {
     // Woken up, it finds its WAL taken over: it acknowledges nothing more and exits to restart.
     cluster.resume(3);
     expect(await cluster.exitOf(3, 15_000)).toBe(75);
-    expect(cluster.output(3)).toContain("another broker recovered this broker's WAL");
+    expect(cluster.output(3)).toContain("broker cannot continue; exiting so it restarts");
     await cluster.start(3);
-    await cluster.start(2);
+    await cluster.start(1);
 
     const produced = await producing;
     expect(produced.summary).toMatchObject({ acked: records, failed: 0 });
     const consumed = await runClient("java", ["consume", "--bootstrap", cluster.bootstrap().join(","), "--topic", topic, "--group", "failover-readers", "--count", String(records), "--timeout-ms", "90000"], 150_000);
     expect(checkDelivery(produced.records, consumed.records)).toEqual([]);
     await admin.disconnect();
-    console.log(`failover (s3 WAL, session ${CLUSTER_TIMINGS.sessionTimeoutMs} ms): SIGKILLed broker's partitions led elsewhere after ${failoverMs} ms; paused broker's after ${movedMs} ms; ${records} records, none lost or duplicated`);
+    console.log(`failover (s3 WAL, session ${CLUSTER_TIMINGS.sessionTimeoutMs} ms): SIGKILLed controller's partitions led elsewhere after ${failoverMs} ms; paused broker's after ${movedMs} ms; ${records} records, none lost or duplicated`);
   }, 300_000);
 });
