@@ -13,6 +13,8 @@ export function brokerSettings(sc: StreamCluster): Record<string, string> {
   const s = spec.storage;
   const derived: Record<string, string> = {
     FLOE_HOST: "0.0.0.0",
+    // Every pod shares one bucket and metadata log: they form one cluster (leadership, moves, drains).
+    FLOE_CLUSTER_MODE: "multi",
     FLOE_DATA_DIR: DATA_DIR,
     FLOE_WAL_TYPE: spec.wal.type === "ebs" ? "file" : spec.wal.type,
     FLOE_OBJECT_STORE: "s3",
