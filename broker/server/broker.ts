@@ -47,6 +47,12 @@ export interface Broker {
   brokers(): BrokerEndpoint[];
   /** The broker that leads a partition, or null if none does right now. */
   leaderOf(topicId: string, partition: number): BrokerEndpoint | null;
+  /**
+   * Whether this broker may serve the partition now: it leads it and (multi-broker) its
+   * write lease holds, so a cut-off broker stops serving reads too, never showing data
+   * that was written but no longer acknowledged.
+   */
+  servesPartition(topicId: string, partition: number): boolean;
   /** The partition's current leader epoch (KIP-320); raised on every move. */
   leaderEpochOf(topicId: string, partition: number): number;
   /** The broker that coordinates a group or transactional id (key type 0 group, 1 transaction). */

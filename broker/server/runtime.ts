@@ -87,6 +87,10 @@ class BrokerRuntime implements Broker {
     return this.leadership.leaderEpochOf(topicId, partition);
   }
 
+  servesPartition(topicId: string, partition: number): boolean {
+    return this.leadership.ackRefusal(topicId, partition) === null;
+  }
+
   /** A group's coordinator is the leader of its `__consumer_offsets` partition, once that broker has read the partition in. */
   coordinatorFor(keyType: number, key: string): BrokerEndpoint | null {
     if (!this.cluster) return this.self;

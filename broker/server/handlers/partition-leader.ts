@@ -11,7 +11,7 @@ export function leadPartition(broker: Broker, topic: TopicInfo | undefined, part
   if (!topic || partition < 0 || partition >= topic.partitions) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1 };
   const leaderEpoch = broker.leaderEpochOf(topic.topicId, partition);
   const leader = broker.leaderOf(topic.topicId, partition);
-  if (!leader || leader.nodeId !== broker.self.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderEpoch };
+  if (!leader || leader.nodeId !== broker.self.nodeId || !broker.servesPartition(topic.topicId, partition)) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderEpoch };
   if (currentLeaderEpoch >= 0 && currentLeaderEpoch < leaderEpoch) return { errorCode: ErrorCode.FENCED_LEADER_EPOCH, leaderEpoch };
   if (currentLeaderEpoch > leaderEpoch) return { errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, leaderEpoch };
   return { errorCode: ErrorCode.NONE, leaderEpoch };

@@ -93,6 +93,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     brokers: () => [self],
     leaderOf: () => self,
     leaderEpochOf: () => 0,
+    servesPartition: () => true,
     coordinatorFor() {
       return broker.coordinator;
     },
