@@ -90,14 +90,27 @@ export class ClusterController {
   }
 
   async register(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
+    const admitted = await this.admit(reg);
+    await this.rebalance();
+    return admitted;
+  }
+
+  /** Records the registration; the moves it calls for come with the next round. */
+  private async admit(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
     const member = this.membership.register(reg);
     const known = this.opts.state.broker(reg.id);
     if (!known || known.brokerEpoch !== member.brokerEpoch) {
       const { generation } = this.opts;
       await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType, internalUrl: reg.internalUrl }));
     }
-    await this.rebalance();
     return { brokerEpoch: member.brokerEpoch };
+  }
+
+  /** Starts a round without waiting for it (a round may wait seconds for releases). */
+  private kickRebalance(): void {
+    this.rebalance().catch((err: unknown) => {
+      if (this.active) this.opts.logger?.warn({ err }, "rebalance failed; retried at the next tick");
+    });
   }
 
   heartbeat(id: number, brokerEpoch: number): HeartbeatAnswer {
@@ -145,12 +158,17 @@ export class ClusterController {
 
   /** Scale-in: move every partition off the broker (it keeps serving until they are gone). */
   async drain(id: number, draining = true): Promise<boolean> {
+    const found = await this.markDraining(id, draining);
+    if (found) await this.rebalance();
+    return found;
+  }
+
+  private async markDraining(id: number, draining: boolean): Promise<boolean> {
     const entry = this.opts.state.broker(id);
     if (!entry) return false;
     this.membership.setDraining(id, draining);
     const { generation } = this.opts;
     if (entry.draining !== draining) await this.write(() => ({ type: "broker-draining", generation, id, draining }));
-    await this.rebalance();
     return true;
   }
 
@@ -163,10 +181,16 @@ export class ClusterController {
   api(): ControllerApi {
     const index = () => this.opts.log.lastIndex().toString();
     return {
-      register: async (reg) => ({ ...(await this.register(reg)), metadataIndex: index() }),
+      // Answered before the moves they start: a round can wait seconds for releases, longer than a broker waits for an answer.
+      register: async (reg) => {
+        const admitted = await this.admit(reg);
+        this.kickRebalance();
+        return { ...admitted, metadataIndex: index() };
+      },
       heartbeat: async (id, brokerEpoch) => ({ ...this.heartbeat(id, brokerEpoch), metadataIndex: index() }),
       drain: async (id) => {
-        const found = await this.drain(id);
+        const found = await this.markDraining(id, true);
+        if (found) this.kickRebalance();
         return { found, partitionsLeft: found ? this.ledBy(id) : 0 };
       },
     };

@@ -69,7 +69,7 @@ export class ClusterNode {
     const t = this.timings;
     if (t.leaseTtlMs >= t.sessionTimeoutMs) throw new Error("the controller lease must be shorter than the broker session, so a new controller can take over before brokers are declared dead");
     this.writeLease = new WriteLease(opts.clock, t.sessionTimeoutMs, t.writeLeaseMarginMs);
-    this.member = new ClusterMember({ store: opts.store, leaseKey: CONTROLLER_LEASE_KEY, registration: opts.registration, clock: opts.clock, writeLease: this.writeLease, log: opts.log, connect: (url) => new HttpControllerClient(url, t.heartbeatIntervalMs * 2), logger: opts.logger });
+    this.member = new ClusterMember({ store: opts.store, leaseKey: CONTROLLER_LEASE_KEY, registration: opts.registration, clock: opts.clock, writeLease: this.writeLease, log: opts.log, connect: (url) => new HttpControllerClient(url, Math.max(2000, t.heartbeatIntervalMs * 2)), logger: opts.logger });
     this.election = new ControllerElection({
       store: opts.store,
       key: CONTROLLER_LEASE_KEY,
