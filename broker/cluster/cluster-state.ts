@@ -18,7 +18,18 @@ export type ClusterRecord =
   | { type: "wal-recovered"; generation: number; id: number; brokerEpoch: number }
   | { type: "broker-draining"; generation: number; id: number; draining: boolean }
   | { type: "broker-removed"; generation: number; id: number }
-  | { type: "partition-leaders"; generation: number; leaders: LeaderAssignment[] };
+  | { type: "partition-leaders"; generation: number; leaders: LeaderAssignment[] }
+  | ClusterStateRecord;
+
+/** Snapshot form of everything above (metadata-log compaction): the state as one record. */
+export interface ClusterStateRecord {
+  type: "cluster-state";
+  generation: number;
+  holder: string;
+  brokers: BrokerEntry[];
+  /** [topicId, partition, leader, leaderEpoch] */
+  leaders: [string, number, number, number][];
+}
 
 /** One partition's new leader; many go in one record, so a rebalance of thousands of partitions is a few appends. */
 export interface LeaderAssignment {
@@ -28,7 +39,7 @@ export interface LeaderAssignment {
   leaderEpoch: number;
 }
 
-export const CLUSTER_RECORD_TYPES: ReadonlySet<string> = new Set(["controller-elected", "broker-registered", "broker-fenced", "wal-recovered", "broker-draining", "broker-removed", "partition-leaders"]);
+export const CLUSTER_RECORD_TYPES: ReadonlySet<string> = new Set(["controller-elected", "broker-registered", "broker-fenced", "wal-recovered", "broker-draining", "broker-removed", "partition-leaders", "cluster-state"]);
 
 export interface BrokerEntry {
   id: number;
@@ -91,6 +102,14 @@ export class ClusterState {
       }
       case "broker-removed":
         return this.brokerMap.delete(r.id);
+      case "cluster-state":
+        this.controllerGeneration = r.generation;
+        this.controllerHolder = r.holder;
+        this.brokerMap.clear();
+        for (const b of r.brokers) this.brokerMap.set(b.id, { ...b });
+        this.leaderMap.clear();
+        for (const [topicId, partition, leader, leaderEpoch] of r.leaders) this.leaderMap.set(partitionKey(topicId, partition), { topicId, partition, leader, leaderEpoch });
+        return true;
       case "partition-leaders": {
         let applied = false;
         for (const a of r.leaders) {
@@ -103,6 +122,13 @@ export class ClusterState {
         return applied;
       }
     }
+  }
+
+  /** The whole state as one record; `keep` leaves out partitions that no longer exist. */
+  toRecord(keep: (topicId: string, partition: number) => boolean = () => true): ClusterStateRecord {
+    const leaders: ClusterStateRecord["leaders"] = [];
+    for (const l of this.leaderMap.values()) if (keep(l.topicId, l.partition)) leaders.push([l.topicId, l.partition, l.leader, l.leaderEpoch]);
+    return { type: "cluster-state", generation: this.controllerGeneration, holder: this.controllerHolder, brokers: this.brokers().map((b) => ({ ...b })), leaders };
   }
 
   broker(id: number): BrokerEntry | undefined {

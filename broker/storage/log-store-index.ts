@@ -363,8 +363,9 @@ function txnTuplesOf(ix: PartitionTxnIndex): Pick<StorageStateRecord["partitions
 }
 
 /**
- * Folds the storage records into one `storage-state` record (placed where the first
- * storage record was); every other record is kept, in order. Replaying the result gives the
+ * Folds the storage records into one `storage-state` record and the cluster records into
+ * one `cluster-state` record (placed where the first storage record was); every other
+ * record is kept, in order. Replaying the result gives the
  * same index: same blocks, log starts, ends, producer tails and pending deletions, and the
  * same commits ignored for a stale leader epoch.
  */
@@ -372,16 +373,24 @@ export function compactStorageRecords(records: MetadataRecord[]): MetadataRecord
   const index = new StorageIndex();
   const out: MetadataRecord[] = [];
   let at = -1;
+  let clusterSeen = false;
   for (const r of records) {
     if (STORAGE_RECORD_TYPES.has(r.type)) {
       if (at < 0) at = out.length;
       index.apply(r, 0);
+    } else if (CLUSTER_RECORD_TYPES.has(r.type)) {
+      // Applied in log order with the storage records, so a commit counts in the fold exactly when it counted live.
+      index.apply(r, 0);
+      clusterSeen = true;
     } else {
-      // Cluster records stay as they are, and the index sees them too: a commit counts in the snapshot exactly when it counted live.
-      if (CLUSTER_RECORD_TYPES.has(r.type)) index.apply(r, 0);
       out.push(r);
     }
   }
-  if (at >= 0) out.splice(at, 0, index.toStateRecord());
+  // Both folds go where the storage records began: the storage state is already validated, and
+  // the cluster state is what the next records build on (deleted partitions' leaders dropped).
+  const folded: MetadataRecord[] = [];
+  if (at >= 0) folded.push(index.toStateRecord());
+  if (clusterSeen) folded.push(index.cluster.toRecord((topicId, partition) => !index.deleted.has(keyOf(topicId, partition))) as unknown as MetadataRecord);
+  out.splice(at >= 0 ? at : out.length, 0, ...folded);
   return out;
 }

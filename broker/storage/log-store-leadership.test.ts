@@ -100,6 +100,11 @@ describe("leadership moves between log stores on one bucket", () => {
     expect(snapshotAt).toBeGreaterThan(0n);
     const d = await broker(store, 4);
     expect(await readAll(d.log)).toEqual(expected);
+    // The snapshot folds the cluster records into one: same leaders, nothing left to grow.
+    expect(d.log.cluster.leaderOf(T, 0)).toEqual({ topicId: T, partition: 0, leader: 2, leaderEpoch: 1 });
+    const folded = compactStorageRecords([...c.metadata.records()]);
+    expect(folded.filter((r) => r.type === "partition-leaders")).toEqual([]);
+    expect(folded.filter((r) => r.type === "cluster-state")).toHaveLength(1);
 
     // Two brokers with the same epoch never chose the same object key.
     const keys = (await store.list("objects/")).map((o) => o.key);
