@@ -180,6 +180,24 @@ describe("LogStore", () => {
     expect((await b.log.append(T, 0, [batch(1)])).baseOffset).toBe(100n);
   });
 
+  it("flush uploads what was acknowledged before it and finishes while appends keep coming", async () => {
+    const dir = tempDir();
+    const a = await openStack(dir, { uploadBytesMax: 2048 });
+    a.log.ensurePartition(T, "t", 0);
+    for (let i = 0; i < 10; i++) await a.log.append(T, 0, [batch(2, { payloadBytes: 200 })]);
+    const acknowledgedEnd = a.log.highWatermark(T, 0);
+    // A steady producer that never lets the queue run empty.
+    let producing = true;
+    const load = (async () => {
+      while (producing) await a.log.append(T, 0, [batch(2, { payloadBytes: 200 })]);
+    })();
+    await a.log.flush();
+    producing = false;
+    await load;
+    const blocks = a.log.objectBlocks(T, 0);
+    expect(blocks.at(-1)!.lastOffset + 1n).toBeGreaterThanOrEqual(acknowledgedEnd);
+  });
+
   it("reads span objects and the in-memory tail, with small blocks and an evicting cache", async () => {
     const dir = tempDir();
     const a = await openStack(dir, { cacheBytesMax: 0, blockBytesMax: 300, blockCacheBytesMax: 600 });
