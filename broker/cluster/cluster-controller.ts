@@ -83,13 +83,24 @@ export class ClusterController {
   }
 
   async register(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
+    const answer = await this.admit(reg);
+    await this.rebalance();
+    return answer;
+  }
+
+  /**
+   * Records the registration and answers without waiting for the rebalance it causes: a
+   * round waits for releases (WAL uploads on other brokers) and can outlast the broker's
+   * call timeout, and a broker without an answer has no write lease, so it could not
+   * acknowledge writes to the partitions that round gives it.
+   */
+  async admit(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
     const member = this.membership.register(reg);
     const known = this.opts.state.broker(reg.id);
     if (!known || known.brokerEpoch !== member.brokerEpoch) {
       const { generation } = this.opts;
       await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType, internalUrl: reg.internalUrl }));
     }
-    await this.rebalance();
     return { brokerEpoch: member.brokerEpoch };
   }
 
@@ -135,7 +146,11 @@ export class ClusterController {
   api(): ControllerApi {
     const index = () => this.opts.log.lastIndex().toString();
     return {
-      register: async (reg) => ({ ...(await this.register(reg)), metadataIndex: index() }),
+      register: async (reg) => {
+        const answer = await this.admit(reg);
+        void this.rebalance().catch((err: unknown) => this.opts.logger?.warn({ err }, "rebalance after a registration failed; the next tick tries again"));
+        return { ...answer, metadataIndex: index() };
+      },
       heartbeat: async (id, brokerEpoch) => ({ ...this.heartbeat(id, brokerEpoch), metadataIndex: index() }),
       drain: async (id) => {
         const found = await this.drain(id);
