@@ -12,7 +12,8 @@
 //
 // Options: --partitions N, --rate R (records/s), --record-size B, --seconds S (how long the
 // producer runs; the scale-out and the drains must fit in it), --warmup-seconds S (load
-// before the scale-out; the "before" latency window).
+// before the scale-out; the "before" latency window), --consume-seconds S (bound on reading
+// everything back).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -39,7 +40,8 @@ function opt(name: string, fallback: number): number {
 const PARTITIONS = opt("partitions", 1000);
 const RATE = opt("rate", 2000);
 const RECORD_SIZE = opt("record-size", 1024);
-const SECONDS = opt("seconds", 120);
+const SECONDS = opt("seconds", 100);
+const CONSUME_SECONDS = opt("consume-seconds", 200);
 const WARMUP_SECONDS = opt("warmup-seconds", 15);
 const TOPIC = "bench-scale";
 const FIRST = [1, 2, 3];
@@ -285,9 +287,15 @@ async function main(): Promise<void> {
     const produced = await producing;
     const producedDoneAt = Date.now();
     log(`producer finished: ${JSON.stringify(produced.summary)}`);
+    // The partitions' log end offsets, from the leaders: with idempotence on a fresh topic they
+    // must add up to the records acknowledged, and cover each acknowledged offset.
+    const ends = await admin.fetchTopicOffsets(TOPIC);
+    const endSum = ends.reduce((n, e) => n + Number(e.high), 0);
+    const endOf = new Map(ends.map((e) => [e.partition, Number(e.high)]));
+    const beyondEnd = produced.records.filter((r) => r.o >= (endOf.get(r.p) ?? 0)).length;
     log(`consuming ${produced.records.length} records back`);
     const consumeAt = Date.now();
-    const consumed = await runJava<ClientRecord>(classes, ["consume", "--bootstrap", cluster.bootstrap().join(","), "--topic", TOPIC, "--group", "bench-readers", "--count", String(produced.records.length), "--timeout-ms", "120000"], 240_000);
+    const consumed = await runJava<ClientRecord>(classes, ["consume", "--bootstrap", cluster.bootstrap().join(","), "--topic", TOPIC, "--group", "bench-readers", "--count", String(produced.records.length), "--timeout-ms", String(CONSUME_SECONDS * 1000)], (CONSUME_SECONDS + 60) * 1000);
     const consumeMs = Date.now() - consumeAt;
     const problems = checkDelivery(produced.records, consumed.records);
     for (const id of FIRST) rss.set(id, peakRssMiB(cluster.brokers.get(id)!.proc.child.pid!));
@@ -336,6 +344,7 @@ async function main(): Promise<void> {
       `| produce ack latency during the scale-out (join → balanced) | ${moving.n}: ${f(moving.p50)} / ${f(moving.p99)} / ${f(moving.max)} |`,
       `| produce ack latency during the drains | ${draining.n}: ${f(draining.p50)} / ${f(draining.p99)} / ${f(draining.max)} |`,
       `| produce ack latency, whole run | ${overall.n}: ${f(overall.p50)} / ${f(overall.p99)} / ${f(overall.max)} |`,
+      `| log end offsets summed over the partitions (Metadata leaders) / acknowledged offsets at or past their partition's end | ${endSum} / ${beyondEnd} |`,
       `| consumed back / time, ms | ${consumed.records.length} / ${consumeMs} |`,
       `| delivery check (every ack read back once, where acknowledged; no duplicates) | ${problems.length === 0 ? "passed" : `FAILED: ${problems.slice(0, 5).join("; ")}`} |`,
       ...[...all].map((id) => `| broker ${id} peak RSS (VmHWM), MiB | ${rss.get(id) ?? "n/a"} |`),
@@ -347,6 +356,7 @@ async function main(): Promise<void> {
     const report = lines.join("\n");
     fs.mkdirSync(path.join(REPO, "bench/results"), { recursive: true });
     fs.writeFileSync(path.join(REPO, "bench/results/cluster-latest.md"), report);
+    fs.mkdirSync(path.join(REPO, "bench/results/cluster-logs"), { recursive: true });
     fs.writeFileSync(path.join(REPO, "bench/results/cluster-logs/producer.stderr"), produced.stderr);
     console.log(report);
     if (problems.length || produced.code !== 0) process.exitCode = 1;
