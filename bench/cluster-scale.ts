@@ -14,7 +14,7 @@
 // producer runs; the scale-out and the drains must fit in it), --warmup-seconds S (load
 // before the scale-out; the "before" latency window), --consume-seconds S (bound on reading
 // everything back).
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -81,10 +81,15 @@ interface JavaRun<R> {
   code: number | null;
 }
 
+/** Java clients still running: killed when the run ends early, so none outlives it. */
+const javaChildren = new Set<ChildProcess>();
+
 /** Runs the Java CLI, parsing its JSON lines as they come (a long run prints hundreds of thousands). */
 function runJava<R>(classes: string, args: string[], timeoutMs: number): Promise<JavaRun<R>> {
   const cp = `${classes}${path.delimiter}${path.join(CACHE, "java-lib")}/*`;
   const child = spawn("java", ["-XX:+UseSerialGC", "-Xmx768m", "-cp", cp, "FloeClient", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  javaChildren.add(child);
+  child.once("exit", () => javaChildren.delete(child));
   const records: R[] = [];
   let summary: Record<string, unknown> = {};
   let stderr = "";
@@ -216,6 +221,7 @@ async function main(): Promise<void> {
   const minio: MinioServer = await startMinio({ bucket: "floe-bench-cluster" });
   const cluster = new TestCluster({ minio, prefix: `scale-${randomBytes(3).toString("hex")}/`, env: { FLOE_LOG_LEVEL: "info" } });
   const stopAll = async () => {
+    for (const c of javaChildren) c.kill("SIGKILL");
     await cluster.stopAll();
     await minio.stop();
     fs.rmSync(classes, { recursive: true, force: true });
