@@ -56,6 +56,25 @@ describe("ClusterController", () => {
     expect(counts(state)).toEqual({ 1: 6, 2: 6 });
   });
 
+  it("answers a broker's registration call before the rebalance it causes, which waits for slow releases", async () => {
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(0);
+    const { log, state } = await view(store);
+    let finishRelease: (ok: boolean) => void = () => undefined;
+    const release = () => new Promise<boolean>((r) => (finishRelease = r));
+    const c = new ClusterController({ log, state, clock, generation: 1, holder: "controller-1", sessionTimeoutMs: SESSION_MS, partitions: () => PARTITIONS, release });
+    await c.start();
+    await c.register(reg(1));
+    // Broker 2's call returns with its epoch while broker 1 is still uploading its WAL for the release.
+    const answer = await c.api().register(reg(2));
+    expect(answer.brokerEpoch).toBeGreaterThan(0);
+    expect(state.broker(2)?.brokerEpoch).toBe(answer.brokerEpoch);
+    expect(counts(state)).toEqual({ 1: 12 });
+    finishRelease(true);
+    await c.rebalance();
+    expect(counts(state)).toEqual({ 1: 6, 2: 6 });
+  });
+
   it("spreads partitions as brokers register, and every broker that follows the log sees the same leaders", async () => {
     const store = new MemoryObjectStore();
     const clock = new ManualClock(0);

@@ -90,13 +90,18 @@ export class ClusterController {
   }
 
   async register(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
-    const admitted = await this.admit(reg);
+    const answer = await this.admit(reg);
     await this.rebalance();
-    return admitted;
+    return answer;
   }
 
-  /** Records the registration; the moves it calls for come with the next round. */
-  private async admit(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
+  /**
+   * Records the registration and answers without waiting for the rebalance it causes: a
+   * round waits for releases (WAL uploads on other brokers) and can outlast the broker's
+   * call timeout, and a broker without an answer has no write lease, so it could not
+   * acknowledge writes to the partitions that round gives it.
+   */
+  async admit(reg: BrokerRegistration): Promise<{ brokerEpoch: number }> {
     const member = this.membership.register(reg);
     const known = this.opts.state.broker(reg.id);
     if (!known || known.brokerEpoch !== member.brokerEpoch) {

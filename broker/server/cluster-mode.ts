@@ -150,6 +150,9 @@ export class ClusterMode {
     const mine = this.leadership.release(partitions, generation);
     if (mine.length === 0) return { released: 0 };
     const begun = Date.now();
+    // What this release's upload wrote to the object store (pending WAL data; an upload the
+    // timer started meanwhile counts too): a move copies no partition data beyond this.
+    const bytesBefore = this.deps.storage.log.statsSnapshot().bytesUploaded;
     try {
       await withDeadline(
         (async () => {
@@ -164,7 +167,7 @@ export class ClusterMode {
       this.leadership.resume(mine, generation);
       throw err;
     }
-    this.deps.logger.info({ partitions: mine.length, generation, uploadMs: Date.now() - begun }, "released partitions for a move");
+    this.deps.logger.info({ partitions: mine.length, generation, uploadMs: Date.now() - begun, bytes: this.deps.storage.log.statsSnapshot().bytesUploaded - bytesBefore }, "released partitions for a move");
     return { released: mine.length };
   }
 

@@ -3,6 +3,10 @@
 // (idempotence on, acks=all, auto-commit on); only what a test must name is set.
 // Same interface as every client in tools/clients:
 //   produce      --bootstrap H:P --topic T --count N [--start S] [--partitions-hint P] [--rate R/s]
+//                [--record-bytes B] [--latency true]   benchmarks: B bytes a record (a "pad" header
+//                makes up the rest, key and value stay as below); with --latency each line also
+//                has "t" (send time, epoch ms) and "ms" (send to ack), and the summary the
+//                client's own retry and error counts
 //   consume      --bootstrap H:P --topic T --group G --count N [--timeout-ms X]
 //   create-topic --bootstrap H:P --topic T --partitions P
 // Transactions (consume also takes --isolation read_committed|read_uncommitted):
@@ -62,6 +66,7 @@ public final class FloeClient {
   private static final Set<String> OPTIONS =
       Set.of(
           "bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate",
+          "record-bytes", "latency",
           "isolation", "transactional-id", "txn-size", "abort-every", "output",
           "security-protocol", "sasl-mechanism", "username", "password", "ca-file", "cert-file", "key-file");
   private static final int EXIT_AUTHENTICATION = 3;
@@ -209,6 +214,18 @@ public final class FloeClient {
     System.out.println("{\"p\":" + partition + ",\"o\":" + offset + ",\"k\":" + str(key) + ",\"v\":" + str(value) + "}");
   }
 
+  private static synchronized void timedRecord(int partition, long offset, String key, String value, long sentAtMs, double ackMs) {
+    System.out.println("{\"p\":" + partition + ",\"o\":" + offset + ",\"k\":" + str(key) + ",\"v\":" + str(value) + ",\"t\":" + sentAtMs + ",\"ms\":" + String.format("%.2f", ackMs) + "}");
+  }
+
+  /** A producer metric's value (e.g. record-retry-total), or -1 if the client has none by that name. */
+  private static double producerMetric(KafkaProducer<?, ?> producer, String name) {
+    for (var e : producer.metrics().entrySet()) {
+      if (e.getKey().name().equals(name) && e.getKey().group().equals("producer-metrics")) return ((Number) e.getValue().metricValue()).doubleValue();
+    }
+    return -1;
+  }
+
   private static int produce(Map<String, String> a) throws Exception {
     String bootstrap = need(a, "bootstrap");
     String topic = need(a, "topic");
@@ -216,6 +233,8 @@ public final class FloeClient {
     int start = intOpt(a, "start", 0);
     // Records per second (0: as fast as the client goes), for load that lasts through a test's events.
     int rate = intOpt(a, "rate", 0);
+    int recordBytes = intOpt(a, "record-bytes", 0);
+    boolean latency = "true".equals(a.get("latency"));
     long begun = System.nanoTime();
     if (a.containsKey("partitions-hint")) ensureTopic(bootstrap, topic, Integer.parseInt(a.get("partitions-hint")));
 
@@ -226,6 +245,7 @@ public final class FloeClient {
     AtomicInteger acked = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
     AtomicReference<Exception> firstError = new AtomicReference<>();
+    String summaryExtra = "";
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
       for (int i = start; i < start + count; i++) {
         String key = "k-" + i;
@@ -235,21 +255,28 @@ public final class FloeClient {
           long wait = due - System.nanoTime();
           if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
         }
+        ProducerRecord<String, String> rec = new ProducerRecord<>(topic, key, value);
+        int pad = recordBytes - key.length() - value.length();
+        if (pad > 0) rec.headers().add("pad", new byte[pad]);
+        long sentAtMs = System.currentTimeMillis();
+        long sentNs = System.nanoTime();
         producer.send(
-            new ProducerRecord<>(topic, key, value),
+            rec,
             (md, err) -> {
               if (err != null) {
                 failed.incrementAndGet();
                 firstError.compareAndSet(null, err);
               } else {
-                record(md.partition(), md.offset(), key, value);
+                if (latency) timedRecord(md.partition(), md.offset(), key, value, sentAtMs, (System.nanoTime() - sentNs) / 1e6);
+                else record(md.partition(), md.offset(), key, value);
                 acked.incrementAndGet();
               }
             });
       }
       producer.flush();
+      if (latency) summaryExtra = ",\"retries\":" + (long) producerMetric(producer, "record-retry-total") + ",\"errors\":" + (long) producerMetric(producer, "record-error-total");
     }
-    System.out.println("{\"done\":true,\"acked\":" + acked.get() + ",\"failed\":" + failed.get() + "}");
+    System.out.println("{\"done\":true,\"acked\":" + acked.get() + ",\"failed\":" + failed.get() + summaryExtra + "}");
     if (firstError.get() != null) {
       System.err.println("produce failed for " + failed.get() + " records; first error: " + causes(firstError.get()));
       return exitCodeOf(firstError.get());
