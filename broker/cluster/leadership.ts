@@ -22,6 +22,13 @@ export interface Leadership {
    * before the move (the release waits for it), so it may be acknowledged.
    */
   ackRefusal(topicId: string, partition: number): string | null;
+  /**
+   * KIP-392: a broker in the client's zone (`rack`) that can serve the partition's committed
+   * data, when the leader is in another zone; null when there is none or no need.
+   */
+  readReplicaFor(topicId: string, partition: number, rack: string): BrokerEndpoint | null;
+  /** Whether this broker may serve committed data of partitions it does not lead. */
+  servesCommittedReads(): boolean;
 }
 
 export type TopicPartition = { topicId: string; partition: number };
@@ -47,6 +54,14 @@ export class StandaloneLeadership implements Leadership {
 
   ackRefusal(): string | null {
     return null;
+  }
+
+  readReplicaFor(): BrokerEndpoint | null {
+    return null;
+  }
+
+  servesCommittedReads(): boolean {
+    return false;
   }
 }
 
@@ -127,6 +142,22 @@ export class ClusterLeadership implements Leadership {
     if (!this.led.has(keyOf(topicId, partition))) return "this broker does not lead the partition (it moved); refresh metadata";
     if (!this.opts.canAcknowledge()) return "this broker's session with the controller lapsed, so it may no longer acknowledge writes; retry";
     return null;
+  }
+
+  readReplicaFor(topicId: string, partition: number, rack: string): BrokerEndpoint | null {
+    if (!rack) return null;
+    const leader = this.leaderOf(topicId, partition);
+    if (!leader || leader.rack === rack) return null;
+    const inZone = this.opts.state.brokers().filter((b) => !b.fenced && !b.draining && b.zone === rack);
+    if (inZone.length === 0) return null;
+    // Spread a zone's consumers of many partitions over its brokers, the same way every time.
+    const b = inZone[partition % inZone.length]!;
+    return { nodeId: b.id, host: b.host, port: b.port, rack: b.zone || null };
+  }
+
+  servesCommittedReads(): boolean {
+    // Only while in the cluster: a broker whose session lapsed may be behind on the log.
+    return this.opts.canAcknowledge();
   }
 
   /** The controller (generation `generation`) is about to move these partitions: stop writing them. */

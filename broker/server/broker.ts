@@ -53,6 +53,10 @@ export interface Broker {
    * that was written but no longer acknowledged.
    */
   servesPartition(topicId: string, partition: number): boolean;
+  /** KIP-392: a same-zone broker a consumer in `rack` should fetch the partition's committed data from (null: the leader). */
+  readReplicaFor(topicId: string, partition: number, rack: string): BrokerEndpoint | null;
+  /** Whether this broker serves committed data of partitions it does not lead (as a read replica). */
+  servesCommittedReads(): boolean;
   /** The partition's current leader epoch (KIP-320); raised on every move. */
   leaderEpochOf(topicId: string, partition: number): number;
   /** The broker that coordinates a group or transactional id (key type 0 group, 1 transaction). */

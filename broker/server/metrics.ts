@@ -17,6 +17,7 @@ export function createBrokerMetrics(registry: Registry) {
       registers: [registry],
     }),
     connections: new Gauge({ name: "floe_broker_connections", help: "Open client connections", registers: [registry] }),
+    readReplicaBytes: new Counter({ name: "floe_broker_read_replica_bytes_total", help: "Record bytes served to consumers of partitions this broker does not lead (KIP-392 read replica, from committed objects)", registers: [registry] }),
     bytesIn: new Counter({ name: "floe_broker_produce_bytes_total", help: "Record batch bytes appended by Produce", registers: [registry] }),
     bytesOut: new Counter({ name: "floe_broker_fetch_bytes_total", help: "Record batch bytes returned by Fetch", registers: [registry] }),
     recordsIn: new Counter({ name: "floe_broker_produce_records_total", help: "Records appended by Produce", registers: [registry] }),

@@ -87,6 +87,14 @@ class BrokerRuntime implements Broker {
     return this.leadership.leaderEpochOf(topicId, partition);
   }
 
+  readReplicaFor(topicId: string, partition: number, rack: string): BrokerEndpoint | null {
+    return this.leadership.readReplicaFor(topicId, partition, rack);
+  }
+
+  servesCommittedReads(): boolean {
+    return this.leadership.servesCommittedReads();
+  }
+
   servesPartition(topicId: string, partition: number): boolean {
     return this.leadership.ackRefusal(topicId, partition) === null;
   }

@@ -404,6 +404,11 @@ export class LogStore {
     await this.withIndexLock(() => this.record({ type: "partition-deleted", topicId, partition, atMs }));
   }
 
+  /** Where the partition's committed objects end (what any broker can serve of it). */
+  committedEnd(topicId: string, partition: number): bigint {
+    return this.part(topicId, partition).uploadedEnd;
+  }
+
   hasPartition(topicId: string, partition: number): boolean {
     return this.partitions.has(keyOf(topicId, partition));
   }
@@ -513,12 +518,15 @@ export class LogStore {
    * `endOffset` stops earlier, before the first batch starting at or past it (read_committed
    * reads stop at the last stable offset, which is always a batch's base offset).
    */
-  async read(topicId: string, partition: number, fetchOffset: bigint, maxBytes: number, endOffset?: bigint): Promise<Buffer> {
+  async read(topicId: string, partition: number, fetchOffset: bigint, maxBytes: number, endOffset?: bigint, source: "all" | "objects" = "all"): Promise<Buffer> {
     const part = this.part(topicId, partition);
-    if (fetchOffset === part.highWatermark) return Buffer.alloc(0);
+    // "objects": only what committed objects hold (a broker serving a partition another one leads).
+    const objectsOnly = source === "objects";
+    const high = objectsOnly ? part.uploadedEnd : part.highWatermark;
+    if (fetchOffset === high) return Buffer.alloc(0);
     if (endOffset !== undefined && fetchOffset >= endOffset) return Buffer.alloc(0);
-    if (fetchOffset < part.logStartOffset || fetchOffset > part.highWatermark) {
-      throw new OffsetOutOfRangeError(`offset ${fetchOffset} is outside [${part.logStartOffset}, ${part.highWatermark}] of ${topicId}:${partition}`);
+    if (fetchOffset < part.logStartOffset || fetchOffset > high) {
+      throw new OffsetOutOfRangeError(`offset ${fetchOffset} is outside [${part.logStartOffset}, ${high}] of ${topicId}:${partition}`);
     }
     const out: Buffer[] = [];
     let size = 0;
@@ -535,8 +543,8 @@ export class LogStore {
     let retries = 0;
     let fromObjects = false;
     const sequential = this.readAhead.isSequential(k, fetchOffset);
-    while (!full && offset < part.highWatermark) {
-      if (offset >= part.cacheStart()) {
+    while (!full && offset < high) {
+      if (!objectsOnly && offset >= part.cacheStart()) {
         const from = part.cacheIndexOf(offset);
         if (from < 0) throw new Error(`${topicId}:${partition}: offset ${offset} missing from the cache`);
         for (let i = from; i < part.cache.length; i++) {

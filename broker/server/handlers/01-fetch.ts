@@ -163,6 +163,17 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     };
     const topic = e.key.startsWith("name:") || e.key.startsWith("id:") ? undefined : broker.topics.byTopicId(e.topicId);
     const lead = leadPartition(broker, topic, e.partition, e.currentLeaderEpoch);
+    const fromConsumer = req.replicaId < 0 && req.replicaState.replicaId < 0;
+    // KIP-392 read replica: a consumer in this broker's zone reads committed data of a partition led elsewhere.
+    if (lead.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && topic && fromConsumer && req.isolationLevel === 0 && broker.servesCommittedReads()) {
+      const served = await readAsReplica(e, data, budget, ctx);
+      budget -= served;
+      out.bytes += served;
+      if (data.errorCode !== ErrorCode.NONE) out.hasError = true;
+      out.partitions.push({ entry: e, data });
+      if (served > 0) out.served.push(e);
+      continue;
+    }
     if (lead.errorCode !== ErrorCode.NONE) {
       const unknownId = ctx.apiVersion >= 13 && !topic;
       data.errorCode = unknownId ? ErrorCode.UNKNOWN_TOPIC_ID : lead.errorCode;
@@ -186,6 +197,19 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
       out.partitions.push({ entry: e, data });
       out.hasError = true;
       continue;
+    }
+    // A consumer in another zone that is catching up is sent to a broker in its own zone
+    // (KIP-392); one at the tail of the committed objects stays here, where the newest data is.
+    if (ctx.apiVersion >= 11 && req.rackId && fromConsumer && !readCommitted && e.fetchOffset < log.committedEnd(e.topicId, e.partition)) {
+      const replica = broker.readReplicaFor(e.topicId, e.partition, req.rackId);
+      if (replica && replica.nodeId !== broker.self.nodeId) {
+        data.preferredReadReplica = replica.nodeId;
+        data.records = Buffer.alloc(0);
+        out.partitions.push({ entry: e, data });
+        // Answered at once, not after a long poll: the consumer has somewhere better to read.
+        out.hasError = true;
+        continue;
+      }
     }
     let records: Buffer | null = null;
     if (e.fetchOffset < hw && budget > 0) {
@@ -222,6 +246,37 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     }
   }
   return out;
+}
+
+/**
+ * Serves a partition this broker does not lead from its committed objects (what the shared
+ * metadata log says they hold), as a KIP-392 read replica. Beyond their end the answer is
+ * OFFSET_OUT_OF_RANGE, which sends the consumer back to the leader. Returns the bytes served.
+ */
+async function readAsReplica(e: SessionPartition, data: FetchResponsePartitionData, budget: number, ctx: RequestContext): Promise<number> {
+  const { broker } = ctx;
+  const log = broker.partitions.log;
+  const end = log.committedEnd(e.topicId, e.partition);
+  const start = log.logStartOffset(e.topicId, e.partition);
+  data.highWatermark = end;
+  data.lastStableOffset = end;
+  data.logStartOffset = start;
+  data.records = Buffer.alloc(0);
+  if (e.fetchOffset < start || e.fetchOffset > end) {
+    data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+    return 0;
+  }
+  if (e.fetchOffset === end || budget <= 0) return 0;
+  try {
+    const bytes = await log.read(e.topicId, e.partition, e.fetchOffset, Math.min(e.partitionMaxBytes, budget), undefined, "objects");
+    data.records = bytes;
+    broker.metrics.readReplicaBytes.inc(bytes.length);
+    return bytes.length;
+  } catch (err) {
+    broker.logger.warn({ err, topicId: e.topicId, partition: e.partition, offset: e.fetchOffset.toString() }, "read-replica fetch could not read stored data");
+    data.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+    return 0;
+  }
 }
 
 /** Resolves true on the first append to any of the partitions, false at the timeout. */

@@ -94,6 +94,8 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     leaderOf: () => self,
     leaderEpochOf: () => 0,
     servesPartition: () => true,
+    readReplicaFor: () => null,
+    servesCommittedReads: () => false,
     coordinatorFor() {
       return broker.coordinator;
     },

@@ -67,7 +67,7 @@ public final class FloeClient {
       Set.of(
           "bootstrap", "topic", "count", "start", "partitions-hint", "group", "timeout-ms", "partitions", "rate",
           "record-bytes", "latency",
-          "isolation", "transactional-id", "txn-size", "abort-every", "output",
+          "isolation", "rack", "transactional-id", "txn-size", "abort-every", "output",
           "security-protocol", "sasl-mechanism", "username", "password", "ca-file", "cert-file", "key-file");
   private static final int EXIT_AUTHENTICATION = 3;
   private static final int EXIT_AUTHORIZATION = 4;
@@ -293,6 +293,8 @@ public final class FloeClient {
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     if (a.containsKey("isolation")) p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, a.get("isolation"));
+    // client.rack: with a broker in the same zone, catch-up reads are served there (KIP-392).
+    if (a.containsKey("rack")) p.put(ConsumerConfig.CLIENT_RACK_CONFIG, a.get("rack"));
     String topic = need(a, "topic");
     int count = Integer.parseInt(need(a, "count"));
     long deadline = System.currentTimeMillis() + intOpt(a, "timeout-ms", 60_000);
