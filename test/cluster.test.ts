@@ -194,4 +194,40 @@ describe("multi-broker cluster on one bucket", () => {
     expect(servedInZone).toBeGreaterThan(0);
     console.log(`zones: ${servedInZone} record bytes of partitions led in other zones served by the consumer's own zone`);
   }, 180_000);
+
+  it("with the default timings (9 s session, 6 s lease), a dead broker's and then the dead controller's partitions are led elsewhere in seconds", async () => {
+    cluster = new TestCluster({ minio, prefix: `defaults-${randomBytes(3).toString("hex")}/`, walType: "s3", env: { FLOE_BROKER_SESSION_TIMEOUT_MS: "9000", FLOE_CONTROLLER_LEASE_MS: "6000", FLOE_HEARTBEAT_INTERVAL_MS: "1000" } });
+    for (const id of [1, 2, 3]) await cluster.start(id);
+    const topic = "defaults-orders";
+    const kafka = new Kafka({ clientId: "defaults-test", brokers: cluster.bootstrap(), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    await admin.disconnect();
+    // Asked of broker 2, which stays up.
+    const counts = async () => {
+      const probe = new Kafka({ clientId: "defaults-probe", brokers: [`127.0.0.1:${cluster.brokers.get(2)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+      await probe.connect();
+      try {
+        const md = await probe.fetchTopicMetadata({ topics: [topic] });
+        const out = new Map<number, number>();
+        for (const p of md.topics[0]!.partitions) out.set(p.leader, (out.get(p.leader) ?? 0) + 1);
+        return out;
+      } finally {
+        await probe.disconnect();
+      }
+    };
+    await waitFor("leaders on three brokers", 20_000, async () => ((await counts()).size === 3 ? true : null));
+    const figures: string[] = [];
+    for (const victim of [3, 1]) {
+      const killedAt = Date.now();
+      await cluster.kill(victim);
+      const ms = await waitFor(`broker ${victim}'s partitions led elsewhere`, 40_000, async () => {
+        const c = await counts();
+        return !c.has(victim) && !c.has(-1) ? Date.now() - killedAt : null;
+      });
+      figures.push(`broker ${victim}${victim === 1 ? " (the controller)" : ""}: ${ms} ms`);
+    }
+    console.log(`failover with default timings (s3 WAL): ${figures.join(", ")}`);
+  }, 180_000);
 });
