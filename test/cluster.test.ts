@@ -188,6 +188,14 @@ describe("multi-broker cluster on one bucket", () => {
       return Number(/^floe_broker_read_replica_bytes_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
     };
     expect(await metric()).toBe(0);
+    // The cluster gauges: broker 1 leads a share and the controller is one of the three.
+    const gauges = await Promise.all([1, 2, 3].map(async (id) => (await fetch(`http://127.0.0.1:${cluster.brokers.get(id)!.httpPort}/metrics`)).text()));
+    const value = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    expect(gauges.map((t) => value(t, "floe_cluster_is_controller")).reduce((a, b) => a + b, 0)).toBe(1);
+    expect(value(gauges[0]!, "floe_cluster_brokers")).toBe(3);
+    expect(value(gauges[0]!, "floe_cluster_partitions_led")).toBeGreaterThan(0);
+    expect(value(gauges[0]!, "floe_cluster_write_lease_remaining_seconds")).toBeGreaterThan(0);
+    expect(value(gauges[0]!, "floe_cluster_leaderless_partitions")).toBe(0);
     const consumed = await runClient("java", ["consume", "--bootstrap", cluster.bootstrap().join(","), "--topic", topic, "--group", "zone-a-readers", "--rack", "zone-a", "--count", String(records), "--timeout-ms", "60000"], 120_000);
     expect(checkDelivery(produced.records, consumed.records)).toEqual([]);
     const servedInZone = await metric();

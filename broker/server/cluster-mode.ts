@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config.js";
 import { ClusterLeadership, type TopicPartition } from "../cluster/leadership.js";
@@ -20,6 +21,8 @@ import type { BrokerEndpoint } from "./broker.js";
  */
 export interface ClusterModeDeps {
   config: BrokerConfig;
+  /** Where the cluster gauges go (`/metrics`). */
+  registry?: Registry;
   logger: Logger;
   storage: Storage;
   partitions: PartitionManager;
@@ -66,6 +69,28 @@ export class ClusterMode {
       logger,
     });
     partitions.setLeadership(this.leadership);
+    if (deps.registry) this.registerMetrics(deps.registry);
+  }
+
+  private registerMetrics(registry: Registry): void {
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    gauge("floe_cluster_partitions_led", "Partitions this broker leads now.", () => this.leadership.ledPartitions().length);
+    gauge("floe_cluster_is_controller", "1 while this broker is the cluster's controller.", () => (this.node?.clusterController ? 1 : 0));
+    gauge("floe_cluster_write_lease_remaining_seconds", "How long this broker may still acknowledge writes without another accepted heartbeat (0: it may not).", () => (this.node?.writeLease.remainingMs() ?? 0) / 1000);
+    gauge("floe_cluster_brokers", "Brokers the metadata log knows that are not fenced.", () => this.leadership.brokers().length);
+    gauge("floe_cluster_leaderless_partitions", "Partitions with no live leader (their leader is dead and its WAL not yet recovered, or none was named).", () => {
+      let n = 0;
+      for (const t of this.deps.topics.all()) for (let p = 0; p < t.partitions; p++) if (!this.leadership.leaderOf(t.topicId, p)) n++;
+      return n;
+    });
   }
 
   /** Starts following the metadata log; call once storage has recovered (the log store applies each record first). */

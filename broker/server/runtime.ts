@@ -189,7 +189,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   // 2. Data: the WAL replays into the log store; producer state is rebuilt from it.
   await storage.recover((topicId, partition, header) => runtime.partitions.recovered(topicId, partition, header));
   if (config.clusterMode === "multi") {
-    runtime.cluster = new ClusterMode({ config, logger, storage, partitions: runtime.partitions, topics: runtime.topics, onGained: (tp) => runtime.gained(tp), onLost: (tp) => runtime.lost(tp), onFatal: (err) => reportFatal(err) });
+    runtime.cluster = new ClusterMode({ config, logger, registry, storage, partitions: runtime.partitions, topics: runtime.topics, onGained: (tp) => runtime.gained(tp), onLost: (tp) => runtime.lost(tp), onFatal: (err) => reportFatal(err) });
     runtime.leadership = runtime.cluster.leadership;
     runtime.cluster.follow();
   }
