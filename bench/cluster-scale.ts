@@ -23,7 +23,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { startMinio, type MinioServer } from "../test/s3-server.js";
-import { TestCluster, type ClusterBroker } from "../test/cluster-process.js";
+import { TestCluster, waitFor, type ClusterBroker } from "../test/cluster-process.js";
 import { checkDelivery, type ClientRecord } from "../test/clients/harness.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -123,20 +123,6 @@ async function leaderCounts(admin: Admin): Promise<Map<number, number>> {
 const balanced = (counts: Map<number, number>, ids: number[]) =>
   counts.size === ids.length && ids.every((id) => counts.has(id)) && Math.max(...counts.values()) - Math.min(...counts.values()) <= 1;
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== null) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 /** Peak resident set size of a process, from the kernel's own high-water mark. */
 function peakRssMiB(pid: number): number {

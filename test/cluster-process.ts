@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
+import { Kafka, logLevel } from "kafkajs";
 import type { MinioServer } from "./s3-server.js";
 import { freePort, startBrokerProcess, type BrokerProc } from "./wal-process.js";
 
@@ -153,5 +154,38 @@ export class TestCluster {
       if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     }
     for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Polls `probe` until it returns something other than null; the last error is in the timeout's message. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== null) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/**
+ * Partitions of `topic` per leader id (-1: none), asked of one broker with a fresh client,
+ * so a paused or dead broker cannot stall the question.
+ */
+export async function leaderCountsVia(cluster: TestCluster, brokerId: number, topic: string): Promise<Map<number, number>> {
+  const probe = new Kafka({ clientId: "cluster-probe", brokers: [`127.0.0.1:${cluster.brokers.get(brokerId)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+  await probe.connect();
+  try {
+    const md = await probe.fetchTopicMetadata({ topics: [topic] });
+    const out = new Map<number, number>();
+    for (const p of md.topics[0]!.partitions) out.set(p.leader, (out.get(p.leader) ?? 0) + 1);
+    return out;
+  } finally {
+    await probe.disconnect();
   }
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMinio, type MinioServer } from "./s3-server.js";
-import { CLUSTER_TIMINGS, TestCluster } from "./cluster-process.js";
+import { CLUSTER_TIMINGS, leaderCountsVia, TestCluster, waitFor } from "./cluster-process.js";
 import { checkDelivery, installClient, runClient } from "./clients/harness.js";
 
 /**
@@ -44,20 +44,6 @@ async function leaderCounts(admin: Admin): Promise<Map<number, number>> {
   return out;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== null) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 const evenly = (counts: Map<number, number>, brokers: number) => counts.size === brokers && Math.max(...counts.values()) - Math.min(...counts.values()) <= 1;
 
@@ -123,19 +109,7 @@ describe("multi-broker cluster on one bucket", () => {
     await admin.connect();
     const topic = "failover-orders";
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
-    // Asked of broker 2 alone (it is never stopped), with a fresh client: a paused broker must not stall the question.
-    const counts = async () => {
-      const probe = new Kafka({ clientId: "failover-probe", brokers: [`127.0.0.1:${cluster.brokers.get(2)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
-      await probe.connect();
-      try {
-        const md = await probe.fetchTopicMetadata({ topics: [topic] });
-        const out = new Map<number, number>();
-        for (const p of md.topics[0]!.partitions) out.set(p.leader, (out.get(p.leader) ?? 0) + 1);
-        return out;
-      } finally {
-        await probe.disconnect();
-      }
-    };
+    const counts = () => leaderCountsVia(cluster, 2, topic);
     await waitFor("leaders on three brokers", 15_000, async () => ((await counts()).size === 3 ? true : null));
     const records = 9000;
     const producing = runClient("java", ["produce", "--bootstrap", cluster.bootstrap().join(","), "--topic", topic, "--count", String(records), "--rate", "300"], 180_000);
@@ -212,19 +186,7 @@ describe("multi-broker cluster on one bucket", () => {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
     await admin.disconnect();
-    // Asked of broker 2, which stays up.
-    const counts = async () => {
-      const probe = new Kafka({ clientId: "defaults-probe", brokers: [`127.0.0.1:${cluster.brokers.get(2)!.port}`], logLevel: logLevel.NOTHING, requestTimeout: 2000, retry: { retries: 0 } }).admin();
-      await probe.connect();
-      try {
-        const md = await probe.fetchTopicMetadata({ topics: [topic] });
-        const out = new Map<number, number>();
-        for (const p of md.topics[0]!.partitions) out.set(p.leader, (out.get(p.leader) ?? 0) + 1);
-        return out;
-      } finally {
-        await probe.disconnect();
-      }
-    };
+    const counts = () => leaderCountsVia(cluster, 2, topic);
     await waitFor("leaders on three brokers", 20_000, async () => ((await counts()).size === 3 ? true : null));
     const figures: string[] = [];
     for (const victim of [3, 1]) {
