@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { collectedGauge } from "../../src/common/metrics.js";
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config.js";
 import { ClusterLeadership, type TopicPartition } from "../cluster/leadership.js";
@@ -73,15 +74,7 @@ export class ClusterMode {
   }
 
   private registerMetrics(registry: Registry): void {
-    const gauge = (name: string, help: string, value: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(value());
-        },
-      });
+    const gauge = (name: string, help: string, value: () => number) => collectedGauge(registry, name, help, value);
     gauge("floe_cluster_partitions_led", "Partitions this broker leads now.", () => this.leadership.ledPartitions().length);
     gauge("floe_cluster_is_controller", "1 while this broker is the cluster's controller.", () => (this.node?.clusterController ? 1 : 0));
     gauge("floe_cluster_write_lease_remaining_seconds", "How long this broker may still acknowledge writes without another accepted heartbeat (0: it may not).", () => (this.node?.writeLease.remainingMs() ?? 0) / 1000);

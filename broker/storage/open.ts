@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
+import { collectedGauge } from "../../src/common/metrics.js";
 import type { BatchHeader } from "../protocol/record-batch.js";
 import type { BrokerConfig } from "../config.js";
 import { FileWal } from "./file-wal.js";
@@ -274,15 +275,7 @@ function registerMetrics(registry: Registry, wal: OpenedWal, log: LogStore): voi
 }
 
 function registerObjectWalMetrics(registry: Registry, wal: ObjectWal): void {
-  const gauge = (name: string, help: string, value: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
+  const gauge = (name: string, help: string, value: () => number) => collectedGauge(registry, name, help, value);
   gauge("floe_wal_objects_put", "WAL objects put to the object store since start (s3 WAL).", () => wal.stats.objectsPut);
   gauge("floe_wal_object_bytes_put", "Bytes of WAL objects put since start (s3 WAL).", () => wal.stats.bytesPut);
   gauge("floe_wal_object_put_seconds_sum", "Total time of successful WAL object puts, seconds (s3 WAL).", () => wal.stats.putLatencyMsSum / 1000);

@@ -12,3 +12,15 @@ export function createRegistry(component: string, withDefaults = true): Registry
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: "floe_" });
   return registry;
 }
+
+/** A gauge read at scrape time from `value` (a figure some component keeps anyway). */
+export function collectedGauge(registry: Registry, name: string, help: string, value: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(value());
+    },
+  });
+}

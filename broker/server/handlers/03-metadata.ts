@@ -72,12 +72,13 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
 
 function describeTopic(t: TopicInfo, ctx: RequestContext, withOperations: boolean): MetadataResponseTopic {
   const partitions = [];
+  const live = ctx.broker.brokers().map((b) => b.nodeId);
   for (let p = 0; p < t.partitions; p++) {
     const leader = ctx.broker.leaderOf(t.topicId, p);
     const nodes = leader ? [leader.nodeId] : [];
     // Every live broker can serve a partition's committed data (KIP-392 read replica), and
     // clients fetch only from a listed replica; the leader alone is "in sync" (it alone writes).
-    const replicas = leader ? [leader.nodeId, ...ctx.broker.brokers().map((b) => b.nodeId).filter((id) => id !== leader.nodeId)] : [];
+    const replicas = leader ? [leader.nodeId, ...live.filter((id) => id !== leader.nodeId)] : [];
     partitions.push({
       errorCode: leader ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
       partitionIndex: p,
