@@ -44,6 +44,8 @@ async function broker(store: ObjectStore, id: number, walDir = path.join(tmp(), 
 }
 
 const leaders = (leader: number, leaderEpoch: number): ClusterRecord => ({ type: "partition-leaders", generation: 1, leaders: [{ topicId: T, partition: 0, leader, leaderEpoch }] });
+/** The controller's move, written by broker `via` (a checked append reads the log first). */
+const lead = (via: { metadata: MetadataLog }, leader: number, leaderEpoch: number) => via.metadata.appendChecked(() => leaders(leader, leaderEpoch) as unknown as MetadataRecord);
 const values = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v-${from + i}`) }));
 const batchOf = (from: number, n: number, leaderEpoch: number) => buildRecordBatch(values(n, from), { partitionLeaderEpoch: leaderEpoch });
 
@@ -74,8 +76,7 @@ describe("leadership moves between log stores on one bucket", () => {
     await a.log.append(T, 0, [batchOf(10, 5, 0)]);
 
     // The controller moves the partition to B with epoch 1; B reads the log and takes over.
-    await b.metadata.catchUp();
-    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    await lead(b, 2, 1);
     b.log.continueFromObjects(T, 0);
     expect(b.log.nextOffset(T, 0)).toBe(10n);
     await b.log.append(T, 0, [batchOf(100, 3, 1)]);
@@ -124,15 +125,13 @@ describe("leadership moves between log stores on one bucket", () => {
     await a.log.append(T, 0, [batchOf(0, 2, 0)]);
     await a.log.append(T, 0, [batchOf(2, 2, 0)]);
 
-    await b.metadata.catchUp();
-    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    await lead(b, 2, 1);
     b.log.continueFromObjects(T, 0);
     await b.log.append(T, 0, [batchOf(100, 3, 1)]);
     await b.log.flush();
 
     // The partition comes back to A with epoch 2: A drops its stale batches and continues after B's.
-    await a.metadata.catchUp();
-    await a.metadata.appendChecked(() => leaders(1, 2) as unknown as MetadataRecord);
+    await lead(a, 1, 2);
     expect(a.log.continueFromObjects(T, 0)).toBe(2);
     expect(a.log.nextOffset(T, 0)).toBe(3n);
     await a.log.append(T, 0, [batchOf(200, 2, 2)]);
@@ -150,10 +149,8 @@ describe("leadership moves between log stores on one bucket", () => {
     await a.metadata.append(leaders(1, 0) as unknown as MetadataRecord);
     // Epoch 0: two batches A never uploads (cut off); the partition moves to B and back to A.
     await a.log.append(T, 0, [batchOf(0, 2, 0)]);
-    await b.metadata.catchUp();
-    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
-    await a.metadata.catchUp();
-    await a.metadata.appendChecked(() => leaders(1, 2) as unknown as MetadataRecord);
+    await lead(b, 2, 1);
+    await lead(a, 1, 2);
     a.log.continueFromObjects(T, 0);
     // Epoch 2: acknowledged at the same offsets, then A is killed before any upload.
     await a.log.append(T, 0, [batchOf(500, 3, 2)]);
@@ -172,8 +169,7 @@ describe("leadership moves between log stores on one bucket", () => {
     const b = await broker(store, 2);
     await a.metadata.append(leaders(1, 0) as unknown as MetadataRecord);
     await a.log.append(T, 0, [batchOf(0, 2, 0)]);
-    await b.metadata.catchUp();
-    await b.metadata.appendChecked(() => leaders(2, 1) as unknown as MetadataRecord);
+    await lead(b, 2, 1);
     b.log.continueFromObjects(T, 0);
     await b.log.append(T, 0, [batchOf(100, 5, 1)]);
     await b.log.flush();
