@@ -14,35 +14,25 @@
 // producer runs; the scale-out and the drains must fit in it), --warmup-seconds S (load
 // before the scale-out; the "before" latency window), --consume-seconds S (bound on reading
 // everything back).
+import { commandLine, numberOption } from "./args.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { startMinio, type MinioServer } from "../test/s3-server.js";
 import { TestCluster, waitFor, type ClusterBroker } from "../test/cluster-process.js";
-import { checkDelivery, type ClientRecord } from "../test/clients/harness.js";
+import { CACHE, REPO, checkDelivery, type ClientRecord } from "../test/clients/harness.js";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const CACHE = process.env.FLOE_CACHE ?? path.join(os.homedir(), ".cache/floe");
 
-const argv = process.argv.slice(2);
-function opt(name: string, fallback: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number, got ${argv[i + 1]}`);
-  return v;
-}
-const PARTITIONS = opt("partitions", 1000);
-const RATE = opt("rate", 2000);
-const RECORD_SIZE = opt("record-size", 1024);
-const SECONDS = opt("seconds", 100);
-const CONSUME_SECONDS = opt("consume-seconds", 200);
-const WARMUP_SECONDS = opt("warmup-seconds", 15);
+const PARTITIONS = numberOption("partitions", 1000);
+const RATE = numberOption("rate", 2000);
+const RECORD_SIZE = numberOption("record-size", 1024);
+const SECONDS = numberOption("seconds", 100);
+const CONSUME_SECONDS = numberOption("consume-seconds", 200);
+const WARMUP_SECONDS = numberOption("warmup-seconds", 15);
 const TOPIC = "bench-scale";
 const FIRST = [1, 2, 3];
 const ADDED = [4, 5, 6];
@@ -306,7 +296,7 @@ async function main(): Promise<void> {
     const mib = (b: number) => (b / 2 ** 20).toFixed(2);
     const f = (x: number) => (Number.isFinite(x) ? (Number.isInteger(x) ? String(x) : x.toFixed(1)) : "n/a");
     const countsOf = (c: Map<number, number>) => [...c].sort((a, b) => a[0] - b[0]).map(([id, n]) => `${id}:${n}`).join(" ");
-    const command = `npm run bench:cluster${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
+    const command = commandLine("bench:cluster");
     const lines = [
       `# Multi-broker scale-out and drain, ${started.toISOString()}`,
       "",

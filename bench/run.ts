@@ -11,41 +11,27 @@
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
 // --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order).
 // Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+import { commandLine, listOption, numberOption } from "./args.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { freePort, startMinio, type MinioServer } from "../test/s3-server.js";
-import { waitForPort } from "../test/clients/harness.js";
+import { CACHE, REPO, waitForPort } from "../test/clients/harness.js";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const CACHE = process.env.FLOE_CACHE ?? path.join(os.homedir(), ".cache/floe");
 const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(fs.readFileSync(path.join(REPO, "tools/kafka/pom.xml"), "utf8"))?.[1] ?? "?";
 
-const argv = process.argv.slice(2);
-function opt(name: string, fallback: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number, got ${argv[i + 1]}`);
-  return v;
-}
-function optList(name: string, fallback: string[]): string[] {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : (argv[i + 1] ?? "").split(",").filter(Boolean);
-}
-const RECORDS = opt("records", 300_000);
-const RECORD_SIZE = opt("record-size", 1024);
-const PARTITIONS = opt("partitions", 8);
+const RECORDS = numberOption("records", 300_000);
+const RECORD_SIZE = numberOption("record-size", 1024);
+const PARTITIONS = numberOption("partitions", 8);
 // 20 MiB/s of 1 KiB records: the rate the issue sets the file WAL's p99 target at.
-const LATENCY_RATE = opt("latency-rate", 20_480);
-const LATENCY_SECONDS = opt("latency-seconds", 20);
-const E2E_RECORDS = opt("e2e-records", 2000);
+const LATENCY_RATE = numberOption("latency-rate", 20_480);
+const LATENCY_SECONDS = numberOption("latency-seconds", 20);
+const E2E_RECORDS = numberOption("e2e-records", 2000);
 // One record at a time costs a whole WAL object flush (250 ms) on the s3 WAL: fewer, to keep the run bounded.
-const E2E_RECORDS_S3 = opt("e2e-records-s3", 200);
-const TARGETS = optList("targets", ["file", "s3", "kafka"]);
+const E2E_RECORDS_S3 = numberOption("e2e-records-s3", 200);
+const TARGETS = listOption("targets", ["file", "s3", "kafka"]);
 for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
 /** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
 const STEADY_WARMUP_SECONDS = Math.min(5, LATENCY_SECONDS / 4);
@@ -364,7 +350,7 @@ async function main(): Promise<void> {
     `|---|${head.slice(1, -1).map(() => "---:").join("|")}|---|`,
     ...rows.map(([label, f, better]) => `| ${[label, ...results.map((x) => fmt(f(x.r))), ...(kafka ? floes.map((x) => (better === "—" ? "" : ratio(f(x.r), f(kafka.r)))) : []), better].join(" | ")} |`),
   ].join("\n");
-  const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
+  const command = commandLine("bench");
   const report = [
     `# Benchmark ${started.toISOString()}`,
     "",
