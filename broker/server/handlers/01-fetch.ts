@@ -102,7 +102,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     const deadline = Date.now() + maxWaitMs;
     const entries = [...wanted.values()];
     let result = await readPartitions(entries, req, ctx, incremental);
-    while (result.bytes < Math.max(1, req.minBytes) && !result.hasError && Date.now() < deadline) {
+    while (result.bytes < Math.max(1, req.minBytes) && !result.answerNow && Date.now() < deadline) {
       const woken = await waitForAppend(entries, ctx, deadline - Date.now());
       if (!woken) break;
       result = await readPartitions(entries, req, ctx, incremental);
@@ -139,13 +139,14 @@ interface ReadResult {
   partitions: { entry: SessionPartition; data: FetchResponsePartitionData }[];
   served: SessionPartition[];
   bytes: number;
-  hasError: boolean;
+  /** Something the client must hear without a long poll: an error, or a better replica to read from. */
+  answerNow: boolean;
 }
 
 async function readPartitions(entries: SessionPartition[], req: FetchRequest, ctx: RequestContext, incremental: boolean): Promise<ReadResult> {
   const { broker } = ctx;
   const log = broker.partitions.log;
-  const out: ReadResult = { partitions: [], served: [], bytes: 0, hasError: false };
+  const out: ReadResult = { partitions: [], served: [], bytes: 0, answerNow: false };
   let budget = req.maxBytes;
   for (const e of entries) {
     const data: FetchResponsePartitionData = {
@@ -169,7 +170,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
       const served = await readAsReplica(e, data, budget, ctx);
       budget -= served;
       out.bytes += served;
-      if (data.errorCode !== ErrorCode.NONE) out.hasError = true;
+      if (data.errorCode !== ErrorCode.NONE) out.answerNow = true;
       out.partitions.push({ entry: e, data });
       if (served > 0) out.served.push(e);
       continue;
@@ -182,7 +183,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
         data.currentLeader = { leaderId: leader?.nodeId ?? -1, leaderEpoch: lead.leaderEpoch };
       }
       out.partitions.push({ entry: e, data });
-      out.hasError = true;
+      out.answerNow = true;
       continue;
     }
     const hw = log.highWatermark(e.topicId, e.partition);
@@ -195,7 +196,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     if (e.fetchOffset < start || e.fetchOffset > hw) {
       data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       out.partitions.push({ entry: e, data });
-      out.hasError = true;
+      out.answerNow = true;
       continue;
     }
     // A consumer in another zone that is catching up is sent to a broker in its own zone
@@ -206,8 +207,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
         data.preferredReadReplica = replica.nodeId;
         data.records = Buffer.alloc(0);
         out.partitions.push({ entry: e, data });
-        // Answered at once, not after a long poll: the consumer has somewhere better to read.
-        out.hasError = true;
+        out.answerNow = true;
         continue;
       }
     }
@@ -222,7 +222,7 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
         broker.logger.warn({ err, topicId: e.topicId, partition: e.partition, offset: e.fetchOffset.toString() }, "fetch could not read stored data");
         data.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
         out.partitions.push({ entry: e, data });
-        out.hasError = true;
+        out.answerNow = true;
         continue;
       }
       // KIP-74: the first non-empty partition returns at least one whole batch even when it is
