@@ -4,10 +4,14 @@
 #   1. a kind cluster with three workers in three zones (topology.kubernetes.io/zone)
 #   2. the Floe image built from the Dockerfile and loaded into the nodes
 #   3. the chart installed (operator, CRD, RBAC)
-#   4. examples/local.yaml: MinIO in the cluster, a 3-broker StreamCluster on the s3 WAL
-#   5. records produced and consumed with Apache Kafka's own console tools, in Jobs
-#   6. scaled 3 -> 6 -> 3 through the StreamCluster's scale subresource, producing at
-#      every size; at the end every record ever acknowledged is consumed back: nothing lost.
+#   4. metrics-server (the CPU metric of the HorizontalPodAutoscaler)
+#   5. examples/local.yaml: MinIO in the cluster, a 3-broker StreamCluster on the s3 WAL
+#      (the operator creates the bucket on MinIO)
+#   6. numbered records produced with Apache Kafka's own console tools, in Jobs
+#   7. autoscaling switched on (3..6 brokers on CPU); a load Job (kafka-producer-perf-test)
+#      makes the HPA scale out to 6 while numbered records keep being produced; the load
+#      stops and the HPA scales back in to 3, still producing numbered records
+#   8. every numbered record ever acknowledged is consumed back: nothing lost.
 #
 #   e2e/run.sh              run it (deletes the cluster afterwards; --keep keeps it)
 #   e2e/run.sh --dry-run    print every command, write and validate every manifest, run nothing
@@ -26,8 +30,12 @@ records="${FLOE_E2E_RECORDS:-2000}" # per produce step
 partitions=12
 image="floe:e2e"
 kafka_image="${FLOE_E2E_KAFKA_IMAGE:-apache/kafka:3.9.1}"
-# The MinIO image of examples/local.yaml also carries the `mc` client: one image fewer to pull.
-mc_image="${FLOE_E2E_MC_IMAGE:-$(sed -n 's/^ *image: *\(.*minio.*\)$/\1/p' "$repo/examples/local.yaml" | head -1)}"
+# Load that drives the HPA's CPU metric up (records/s of 1 KiB), and the HPA's target.
+load_rate="${FLOE_E2E_LOAD_RATE:-10000}"
+cpu_target="${FLOE_E2E_CPU_TARGET:-40}"
+# How long each scaling phase may take before the run fails (the HPA scales in by one broker a minute).
+phase_timeout="${FLOE_E2E_PHASE_TIMEOUT:-900}"
+metrics_server_chart_version="3.12.2"
 namespace="default"
 sc_name="local"
 
@@ -37,7 +45,7 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1 ;;
     --name) cluster="$2"; shift ;;
     --workdir) workdir="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "e2e/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -88,8 +96,8 @@ nodes:
 EOF
 }
 
-# examples/local.yaml split in two: MinIO first (the bucket must exist before brokers start;
-# this operator version does not create buckets), then the StreamCluster with the local image.
+# examples/local.yaml split in two: MinIO first (so the operator can create the bucket at
+# once, before brokers start), then the StreamCluster with the image loaded into kind.
 write_example() {
   awk -v out_store="$workdir/object-store.yaml" -v out_sc="$workdir/streamcluster.yaml" -v image="$image" '
     function flush() {
@@ -113,8 +121,8 @@ write_example() {
 }
 
 # A Job from the Kafka image running a shell script; $1 name, $2 script.
-write_job() {
-  local name="$1" script="$2" file="$workdir/job-$1.yaml"
+write_job() { # $1 name, $2 script, $3 deadline in seconds (default 600)
+  local name="$1" script="$2" deadline="${3:-600}" file="$workdir/job-$1.yaml"
   {
     cat <<EOF
 apiVersion: batch/v1
@@ -125,7 +133,7 @@ metadata:
   labels: {app.kubernetes.io/part-of: floe-e2e}
 spec:
   backoffLimit: 0
-  activeDeadlineSeconds: 600
+  activeDeadlineSeconds: $deadline
   template:
     metadata:
       labels: {app.kubernetes.io/part-of: floe-e2e}
@@ -154,33 +162,28 @@ EOF
   } >"$file"
 }
 
-write_bucket_job() {
-  cat >"$workdir/job-e2e-bucket.yaml" <<EOF
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: e2e-bucket
-  namespace: $namespace
-  labels: {app.kubernetes.io/part-of: floe-e2e}
+# Autoscaling switched on for the running cluster, as a user would: 3 to 6 brokers on CPU,
+# scaling in after one quiet minute (the operator's HPA then removes one broker a minute).
+write_autoscaling_patch() {
+  cat >"$workdir/autoscaling.patch" <<EOF
 spec:
-  backoffLimit: 6
-  activeDeadlineSeconds: 300
-  template:
-    metadata:
-      labels: {app.kubernetes.io/part-of: floe-e2e}
-    spec:
-      restartPolicy: OnFailure
-      containers:
-        - name: mc
-          image: $mc_image
-          command: ["/bin/sh", "-ec"]
-          args:
-            - |
-              export HOME=/tmp
-              mc alias set e2e http://minio.$namespace.svc:9000 "\$AWS_ACCESS_KEY_ID" "\$AWS_SECRET_ACCESS_KEY"
-              mc mb --ignore-existing e2e/floe-local
-          envFrom:
-            - secretRef: {name: minio-credentials}
+  autoscaling:
+    enabled: true
+    minReplicas: 3
+    maxReplicas: 6
+    targetCPUUtilizationPercentage: $cpu_target
+    scaleDownStabilizationSeconds: 60
+EOF
+}
+
+# Unnumbered load for the HPA to see: Kafka's own perf tool, to its own topic. Deleted once
+# the cluster has scaled out; its record count only bounds a run that is interrupted.
+load_script() {
+  cat <<EOF
+kafka=/opt/kafka/bin
+\$kafka/kafka-topics.sh --bootstrap-server $bootstrap --create --if-not-exists --topic e2e-load --partitions $partitions --replication-factor 1
+\$kafka/kafka-producer-perf-test.sh --topic e2e-load --num-records $((load_rate * phase_timeout)) --record-size 1024 --throughput $load_rate \\
+  --producer-props bootstrap.servers=$bootstrap acks=all linger.ms=5
 EOF
 }
 
@@ -209,11 +212,8 @@ EOF
 write_manifests() {
   write_kind_config
   write_example
-  write_bucket_job
-  write_job e2e-produce-1 "$(produce_script 1 "$records")"
-  write_job e2e-produce-2 "$(produce_script $((records + 1)) $((2 * records)))"
-  write_job e2e-produce-3 "$(produce_script $((2 * records + 1)) $((3 * records)))"
-  write_job e2e-consume "$(consume_script $((3 * records)))"
+  write_autoscaling_patch
+  write_job e2e-load "$(load_script)" "$phase_timeout"
   helm_values=(--set image.repository="${image%%:*}" --set image.tag="${image##*:}" --set image.pullPolicy=Never)
   "$helm" template floe "$repo/charts/floe" --namespace floe-system --include-crds --kube-version "${FLOE_E2E_KUBE_VERSION:-1.33.0}" "${helm_values[@]}" >"$workdir/chart.yaml"
 }
@@ -243,6 +243,9 @@ validate_manifests() {
     const sc = parseAllDocuments(fs.readFileSync(`${dir}/streamcluster.yaml`, "utf8"))[0].toJS();
     if (JSON.stringify([...zones].sort()) !== JSON.stringify([...sc.spec.zones].sort())) throw new Error(`kind zones ${zones} differ from the StreamCluster zones ${sc.spec.zones}`);
     if (sc.spec.imagePullPolicy !== "Never" || !sc.spec.image) throw new Error("the StreamCluster must use the image loaded into kind");
+    if (sc.spec.autoscaling?.enabled) throw new Error("the StreamCluster starts with autoscaling off: the run switches it on");
+    const patch = parseAllDocuments(fs.readFileSync(`${dir}/autoscaling.patch`, "utf8"))[0].toJS();
+    if (!patch.spec?.autoscaling?.enabled || patch.spec.autoscaling.minReplicas !== 3 || patch.spec.autoscaling.maxReplicas !== 6) throw new Error("autoscaling.patch must switch on autoscaling between 3 and 6 brokers");
     console.log(`validated ${n} manifests in ${dir}`);
   ' "$workdir")
 }
@@ -268,11 +271,36 @@ wait_job() { # $1 name; prints its log; fails at once with the log when the Job 
   run kubectl -n "$namespace" logs "job/$1" --tail=20
 }
 
-scale_to() { # $1 replicas
-  log "scale $sc_name to $1 brokers"
-  run kubectl -n "$namespace" scale "streamcluster/$sc_name" --replicas="$1"
-  run kubectl -n "$namespace" wait "streamcluster/$sc_name" --for=jsonpath='{.status.readyReplicas}'="$1" --timeout=10m
+# Numbered records, one Job after another, until the StreamCluster has settled at $1 brokers
+# (spec.replicas, which the HPA writes through the scale subresource, and readyReplicas).
+# The script never sets replicas itself: only the HPA does.
+produced=0
+batches=0
+produce_until() { # $1 brokers
+  local deadline=$((SECONDS + phase_timeout)) probe=(kubectl -n "$namespace" get "streamcluster/$sc_name" -o 'jsonpath={.spec.replicas}/{.status.readyReplicas}')
+  while :; do
+    batches=$((batches + 1))
+    write_job "e2e-produce-$batches" "$(produce_script $((produced + 1)) $((produced + records)))"
+    run kubectl apply --server-side -f "$workdir/job-e2e-produce-$batches.yaml"
+    wait_job "e2e-produce-$batches"
+    produced=$((produced + records))
+    printf '+ %s   # after each batch, until it is %s/%s\n' "${probe[*]}" "$1" "$1"
+    if [[ $dry_run -eq 1 ]]; then
+      echo "+ (repeat: produce the next $records records while the HPA moves toward $1 brokers)"
+      break
+    fi
+    local now
+    now="$("${probe[@]}" 2>/dev/null || true)"
+    echo "brokers (desired/ready): $now"
+    [[ "$now" == "$1/$1" ]] && break
+    if [[ $SECONDS -ge $deadline ]]; then
+      kubectl -n "$namespace" describe "hpa/$sc_name" || true
+      echo "e2e/run.sh: the HPA did not bring $sc_name to $1 ready brokers within ${phase_timeout} s (now: ${now:-unknown})" >&2
+      exit 1
+    fi
+  done
   run kubectl -n "$namespace" wait "streamcluster/$sc_name" --for=condition=Ready --timeout=10m
+  run kubectl -n "$namespace" get "hpa/$sc_name"
   run kubectl -n "$namespace" get statefulsets -l app.kubernetes.io/instance="$sc_name" -o wide
 }
 
@@ -303,35 +331,37 @@ main() {
   run "$helm" install floe "$repo/charts/floe" --namespace floe-system --create-namespace "${helm_values[@]}" --wait --timeout 5m
   run kubectl -n floe-system rollout status deployment/floe --timeout=5m
 
-  log "object store (MinIO) and its bucket"
+  log "metrics-server: the CPU metric the HorizontalPodAutoscaler reads"
+  run "$helm" upgrade --install metrics-server metrics-server --repo https://kubernetes-sigs.github.io/metrics-server/ \
+    --version "$metrics_server_chart_version" --namespace kube-system --set 'args={--kubelet-insecure-tls}' --wait --timeout 5m
+
+  log "object store (MinIO)"
   run kubectl apply --server-side -f "$workdir/object-store.yaml"
   run kubectl -n "$namespace" rollout status deployment/minio --timeout=5m
-  run kubectl apply --server-side -f "$workdir/job-e2e-bucket.yaml"
-  wait_job e2e-bucket
 
-  log "StreamCluster $sc_name: 3 brokers, one per zone"
+  log "StreamCluster $sc_name: 3 brokers, one per zone; the operator creates its bucket"
   run kubectl apply --server-side -f "$workdir/streamcluster.yaml"
   run kubectl -n "$namespace" wait "streamcluster/$sc_name" --for=condition=Ready --timeout=10m
   run kubectl -n "$namespace" get streamcluster "$sc_name" -o wide
 
   log "produce at 3 brokers"
-  run kubectl apply --server-side -f "$workdir/job-e2e-produce-1.yaml"
-  wait_job e2e-produce-1
+  produce_until 3
 
-  scale_to 6
-  log "produce at 6 brokers"
-  run kubectl apply --server-side -f "$workdir/job-e2e-produce-2.yaml"
-  wait_job e2e-produce-2
+  log "autoscaling on (3..6 brokers, CPU target ${cpu_target}%), and load for it to see"
+  run kubectl -n "$namespace" patch "streamcluster/$sc_name" --type merge --patch-file "$workdir/autoscaling.patch"
+  run kubectl apply --server-side -f "$workdir/job-e2e-load.yaml"
+  log "produce while the HPA scales out to 6"
+  produce_until 6
 
-  scale_to 3
-  log "produce at 3 brokers again"
-  run kubectl apply --server-side -f "$workdir/job-e2e-produce-3.yaml"
-  wait_job e2e-produce-3
+  log "load off; produce while the HPA scales back in to 3"
+  run kubectl -n "$namespace" delete job/e2e-load --wait=true
+  produce_until 3
 
   log "consume everything back"
+  write_job e2e-consume "$(consume_script "$produced")"
   run kubectl apply --server-side -f "$workdir/job-e2e-consume.yaml"
   wait_job e2e-consume
-  local total=$((3 * records)) want
+  local total=$produced want
   want="$(seq 1 "$total" | sha256sum | cut -d' ' -f1)"
   if [[ $dry_run -eq 1 ]]; then
     echo "+ expect: RESULT unique=$total sha256=$want (records 1..$total, each at least once)"
@@ -344,7 +374,7 @@ main() {
     echo "e2e/run.sh: FAILED: expected every record 1..$total back (unique=$total sha256=$want), got: $result" >&2
     exit 1
   fi
-  echo "e2e: PASSED: $total records produced across 3 -> 6 -> 3 brokers, all consumed back"
+  echo "e2e: PASSED: $total records produced in $batches batches while the HPA scaled 3 -> 6 -> 3 brokers, all consumed back"
 }
 
 main

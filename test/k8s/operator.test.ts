@@ -337,6 +337,11 @@ describe("every example", () => {
     expect(cm.data).toMatchObject({ FLOE_OBJECT_STORE: "s3", FLOE_S3_ENDPOINT: "http://minio.default.svc:9000", FLOE_S3_FORCE_PATH_STYLE: "true", FLOE_S3_BUCKET: "floe-local", FLOE_WAL_TYPE: "s3" });
     const set = await eventually("StatefulSet local-zone-a", () => client.getOrNull<any>(R.statefulSet, "default", "local-zone-a")); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(set.spec.template.spec.containers[0].envFrom).toContainEqual({ secretRef: { name: "minio-credentials" } });
+    // The operator manages the bucket on the store the spec names (no MinIO runs here, so it is
+    // not reachable yet): a condition about that store, never "NotManaged".
+    const bucket = await eventually("BucketReady of local", async () => (await get(R.streamCluster, "default", "local")).status?.conditions?.find((c: { type: string }) => c.type === "BucketReady"));
+    expect(bucket.reason).not.toBe("NotManaged");
+    expect(bucket.message).toContain("minio.default.svc");
   }, 60_000);
 });
 
