@@ -177,6 +177,59 @@ describe("multi-broker cluster on one bucket", () => {
     console.log(`zones: ${servedInZone} record bytes of partitions led in other zones served by the consumer's own zone`);
   }, 180_000);
 
+  it("moves leaders for load: two busy partitions on one broker end up on two brokers, and counts stay even", async () => {
+    cluster = new TestCluster({
+      minio,
+      prefix: `load-${randomBytes(3).toString("hex")}/`,
+      env: { FLOE_LOAD_REPORT_INTERVAL_MS: "1000", FLOE_LOAD_BALANCE_COOLDOWN_MS: "8000", FLOE_LOAD_BALANCE_MIN_BYTES_PER_SEC: "262144" },
+    });
+    for (const id of [1, 2, 3]) await cluster.start(id);
+    const topic = "load-orders";
+    const kafka = new Kafka({ clientId: "load-test", brokers: () => cluster.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    const leadersOf = async () => new Map((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    const spread = await waitFor("two partitions on each broker", 15_000, async () => {
+      const l = await leadersOf();
+      const perBroker = [1, 2, 3].map((b) => [...l.values()].filter((x) => x === b).length);
+      return perBroker.every((n) => n === 2) ? l : null;
+    });
+    // The two partitions broker 1 leads get all the traffic (kafkajs picks the partition; the load is what counts here, not delivery).
+    const hot = [...spread].filter(([, leader]) => leader === 1).map(([p]) => p);
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const value = randomBytes(32 * 1024);
+    let producing = true;
+    const load = (async () => {
+      while (producing) {
+        const began = Date.now();
+        await producer.send({ topic, acks: 1, messages: hot.flatMap((partition) => Array.from({ length: 4 }, () => ({ partition, value }))) }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, Math.max(0, 60 - (Date.now() - began))));
+      }
+    })();
+    const startedAt = Date.now();
+    try {
+      const after = await waitFor("the busy partitions led by two brokers", 45_000, async () => {
+        const l = await leadersOf();
+        return l.get(hot[0]!) !== l.get(hot[1]!) ? l : null;
+      });
+      const movedMs = Date.now() - startedAt;
+      expect([1, 2, 3].map((b) => [...after.values()].filter((x) => x === b).length)).toEqual([2, 2, 2]);
+      const metrics = await Promise.all([1, 2, 3].map(async (id) => (await fetch(`http://127.0.0.1:${cluster.brokers.get(id)!.httpPort}/metrics`)).text()));
+      const gauge = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+      const controller = metrics.find((t) => gauge(t, "floe_cluster_is_controller") === 1)!;
+      expect(gauge(controller, "floe_cluster_load_moves")).toBeGreaterThanOrEqual(2);
+      expect(gauge(controller, "floe_cluster_load_imbalance_ratio")).toBeGreaterThan(0);
+      console.log(`load: two busy partitions on one broker split over two brokers ${movedMs} ms after the load began (cooldown 8 s after the joins, reports every 1 s); imbalance now ${gauge(controller, "floe_cluster_load_imbalance_ratio").toFixed(2)}`);
+    } finally {
+      producing = false;
+      await load;
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  }, 120_000);
+
   it("with the default timings (9 s session, 6 s lease), a dead broker's and then the dead controller's partitions are led elsewhere in seconds", async () => {
     cluster = new TestCluster({ minio, prefix: `defaults-${randomBytes(3).toString("hex")}/`, walType: "s3", env: { FLOE_BROKER_SESSION_TIMEOUT_MS: "9000", FLOE_CONTROLLER_LEASE_MS: "6000", FLOE_HEARTBEAT_INTERVAL_MS: "1000" } });
     for (const id of [1, 2, 3]) await cluster.start(id);

@@ -1,3 +1,5 @@
+import { partitionKey } from "./cluster-state.js";
+
 /**
  * Which broker leads which partition: the controller's pure planning step, spec in, moves
  * out. Moving a partition copies no data (its log lives in the object store), but every
@@ -112,4 +114,80 @@ function byKey(a: PartitionLeadership, b: PartitionLeadership): number {
 function lexLess(a: number[], b: number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
   return false;
+}
+
+export interface LoadBalanceOptions {
+  /** Act only when the busiest broker carries more than mean × (1 + this). */
+  thresholdRatio: number;
+  /** …and more than this many bytes per second above the mean (small clusters' noise is not worth a move). */
+  minBytesPerSec: number;
+  /** At most this many swaps (two moves each) per round. */
+  maxSwaps: number;
+  /** Partitions that may not move for load now (moved recently). */
+  frozen: ReadonlySet<string>;
+}
+
+/**
+ * Evens out load (bytes in + out per second) once counts are balanced: swaps the leaders of
+ * two partitions of the same topic, a busy one on the busiest broker and a quieter one on a
+ * cooler broker. A swap keeps every broker's per-topic and total counts (and so each zone's),
+ * so `planLeaders` leaves the result alone. Each swap must lower the busiest broker's load
+ * and leave the cooler one below where the busiest was; partitions just moved are frozen, so
+ * noisy rates cannot make leaders flap. `leaders` must all be led by eligible brokers.
+ */
+export function planLoadSwaps(leaders: readonly PartitionLeadership[], brokers: readonly BrokerCandidate[], rateOf: (topicId: string, partition: number) => number, opts: LoadBalanceOptions): LeaderMove[] {
+  const eligible = eligibleBrokers(brokers);
+  if (eligible.length < 2) return [];
+  const led = new Map<number, PartitionLeadership[]>(eligible.map((b) => [b.id, []]));
+  for (const p of [...leaders].sort(byKey)) led.get(p.leader)?.push({ ...p });
+  const load = new Map<number, number>();
+  for (const [id, list] of led) load.set(id, list.reduce((sum, p) => sum + rateOf(p.topicId, p.partition), 0));
+  const mean = [...load.values()].reduce((a, b) => a + b, 0) / eligible.length;
+  const frozen = new Set(opts.frozen);
+  const moves: LeaderMove[] = [];
+
+  type Swap = { a: PartitionLeadership; b: PartitionLeadership; cold: number; after: number };
+  /** The swap that leaves the pair's busier side lightest (ties: the coolest partner, then the lowest keys). */
+  function bestSwap(hot: number, colds: readonly BrokerCandidate[]): Swap | null {
+    const hotLoad = load.get(hot)!;
+    let best: Swap | null = null;
+    for (const cold of colds) {
+      const coldLoad = load.get(cold.id)!;
+      for (const a of led.get(hot)!) {
+        if (frozen.has(partitionKey(a.topicId, a.partition))) continue;
+        const ra = rateOf(a.topicId, a.partition);
+        for (const b of led.get(cold.id)!) {
+          if (b.topicId !== a.topicId || frozen.has(partitionKey(b.topicId, b.partition))) continue;
+          const d = ra - rateOf(b.topicId, b.partition);
+          if (d <= 0) continue;
+          const after = Math.max(hotLoad - d, coldLoad + d);
+          if (after < hotLoad && (!best || after < best.after)) best = { a, b, cold: cold.id, after };
+        }
+      }
+    }
+    return best;
+  }
+
+  for (let swaps = 0; swaps < opts.maxSwaps; swaps++) {
+    // Busiest first; ties by id, so the plan is deterministic.
+    const order = [...eligible].sort((a, b) => load.get(b.id)! - load.get(a.id)! || a.id - b.id);
+    const hot = order[0]!;
+    const hotLoad = load.get(hot.id)!;
+    if (hotLoad <= mean * (1 + opts.thresholdRatio) || hotLoad - mean < opts.minBytesPerSec) break;
+    const best = bestSwap(hot.id, order.slice(1).reverse());
+    // Worth it only if the busiest broker gets meaningfully lighter.
+    if (!best || hotLoad - best.after < opts.minBytesPerSec / 4) break;
+    const { a, b, cold } = best;
+    const d = rateOf(a.topicId, a.partition) - rateOf(b.topicId, b.partition);
+    const hotList = led.get(hot.id)!;
+    const coldList = led.get(cold)!;
+    hotList.splice(hotList.indexOf(a), 1, { ...b, leader: hot.id });
+    coldList.splice(coldList.indexOf(b), 1, { ...a, leader: cold });
+    load.set(hot.id, hotLoad - d);
+    load.set(cold, load.get(cold)! + d);
+    frozen.add(partitionKey(a.topicId, a.partition));
+    frozen.add(partitionKey(b.topicId, b.partition));
+    moves.push({ topicId: a.topicId, partition: a.partition, from: hot.id, to: cold }, { topicId: b.topicId, partition: b.partition, from: cold, to: hot.id });
+  }
+  return moves;
 }

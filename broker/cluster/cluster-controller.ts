@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import type { Clock } from "../storage/clock.js";
 import type { MetadataLog, MetadataRecord } from "../storage/metadata-log.js";
-import { planLeaders, type LeaderMove, type PartitionLeadership } from "./assignment.js";
-import { CLUSTER_RECORD_TYPES, type BrokerEntry, type ClusterRecord, type ClusterState } from "./cluster-state.js";
+import { planLeaders, planLoadSwaps, type LeaderMove, type PartitionLeadership } from "./assignment.js";
+import { PartitionLoads, type LoadReport } from "./partition-load.js";
+import { CLUSTER_RECORD_TYPES, partitionKey, type BrokerEntry, type ClusterRecord, type ClusterState } from "./cluster-state.js";
 import { Membership, type BrokerRegistration, type HeartbeatAnswer } from "./membership.js";
 import type { ControllerApi } from "./controller-rpc.js";
 
@@ -42,8 +43,16 @@ export interface ClusterControllerOptions {
    * after which its partitions may move. Without it they wait for the broker to return.
    */
   recoverWal?(broker: BrokerEntry): Promise<void>;
+  /**
+   * Balancing by load (bytes in + out) on top of counts, from the rates brokers report with
+   * heartbeats; without it, counts only. See `planLoadSwaps`.
+   */
+  loadBalance?: { thresholdRatio: number; minBytesPerSec: number; cooldownMs: number };
   logger?: Logger;
 }
+
+/** At most this many swaps (two moves each) per load round: load moves are gradual. */
+export const LOAD_SWAPS_PER_ROUND = 4;
 
 /** Bounds one metadata entry (about 100 bytes an assignment). */
 export const LEADERS_PER_RECORD_MAX = 2000;
@@ -68,9 +77,31 @@ export class ClusterController {
   private rebalancing: Promise<number> = Promise.resolve(0);
   /** Fenced brokers whose WAL is being recovered now: broker id → broker epoch. */
   private readonly recovering = new Map<number, number>();
+  /** The traffic of every partition, as its leader last reported it. */
+  readonly loads: PartitionLoads;
+  /** When this controller first saw each partition's current leader epoch (rates measured before that are not the new leader's). */
+  private readonly leaderSeen = new Map<string, { leaderEpoch: number; sinceMs: number }>();
+  /** When each partition last moved, by this controller: it may not move for load within the cooldown. */
+  private readonly movedAt = new Map<string, number>();
+  private lastLoadRoundMs: number;
+  /** Leader moves made for load (each swap is two). */
+  loadMoves = 0;
 
   constructor(private readonly opts: ClusterControllerOptions) {
     this.membership = new Membership(opts.clock, opts.sessionTimeoutMs);
+    this.loads = new PartitionLoads((topicId, partition) => this.leaderSince(topicId, partition), () => opts.clock.nowMs());
+    this.lastLoadRoundMs = opts.clock.nowMs();
+  }
+
+  private leaderSince(topicId: string, partition: number): { leader: number; sinceMs: number } | null {
+    const current = this.opts.state.leaderOf(topicId, partition);
+    if (!current) return null;
+    const k = partitionKey(topicId, partition);
+    const seen = this.leaderSeen.get(k);
+    if (seen?.leaderEpoch === current.leaderEpoch) return { leader: current.leader, sinceMs: seen.sinceMs };
+    const sinceMs = this.opts.clock.nowMs();
+    this.leaderSeen.set(k, { leaderEpoch: current.leaderEpoch, sinceMs });
+    return { leader: current.leader, sinceMs };
   }
 
   /** Takes office: records the election, then learns the brokers the log knows. */
@@ -118,9 +149,25 @@ export class ClusterController {
     });
   }
 
-  heartbeat(id: number, brokerEpoch: number): HeartbeatAnswer {
+  heartbeat(id: number, brokerEpoch: number, load?: LoadReport): HeartbeatAnswer {
     if (!this.active) return { ok: false, reason: "STALE_BROKER_EPOCH" };
-    return this.membership.heartbeat(id, brokerEpoch);
+    const answer = this.membership.heartbeat(id, brokerEpoch);
+    if (answer.ok && load) this.loads.observe(id, load);
+    return answer;
+  }
+
+  /** The busiest live broker's load over the mean (1: even; 0 before any rate is known). */
+  loadImbalance(): number {
+    const live = this.candidates().filter((c) => c.alive && !c.draining);
+    if (live.length === 0 || !this.loads.known) return 0;
+    const load = new Map(live.map((b) => [b.id, 0]));
+    for (const p of this.opts.partitions()) {
+      const leader = this.opts.state.leaderOf(p.topicId, p.partition)?.leader;
+      if (leader !== undefined && load.has(leader)) load.set(leader, load.get(leader)! + this.loads.rateOf(p.topicId, p.partition));
+    }
+    const values = [...load.values()];
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    return mean > 0 ? Math.max(...values) / mean : 0;
   }
 
   /** Periodic work: declare silent brokers dead, then move what may move. */
@@ -192,7 +239,7 @@ export class ClusterController {
         this.kickRebalance();
         return { ...admitted, metadataIndex: index() };
       },
-      heartbeat: async (id, brokerEpoch) => ({ ...this.heartbeat(id, brokerEpoch), metadataIndex: index() }),
+      heartbeat: async (id, brokerEpoch, load) => ({ ...this.heartbeat(id, brokerEpoch, load), metadataIndex: index() }),
       drain: async (id) => {
         const found = await this.markDraining(id, true);
         if (found) this.kickRebalance();
@@ -224,11 +271,13 @@ export class ClusterController {
       if (owner?.fenced && !owner.walRecovered) continue;
       movable.push({ ...p, leader });
     }
-    const planned = planLeaders(movable, this.candidates());
+    let planned = planLeaders(movable, this.candidates());
+    const forLoad = planned.length === 0 && this.releasedUnwritten.size === 0 && this.loadRoundDue();
+    if (forLoad) planned = this.planForLoad(movable);
     const moves = await this.released(planned);
-    for (const m of moves) if (m.from >= 0) this.releasedUnwritten.set(`${m.topicId}:${m.partition}`, m);
+    for (const m of moves) if (m.from >= 0) this.releasedUnwritten.set(partitionKey(m.topicId, m.partition), m);
     // Released earlier, not written, and no longer planned: give the partition back to its leader.
-    const inPlan = new Set(moves.map((m) => `${m.topicId}:${m.partition}`));
+    const inPlan = new Set(moves.map((m) => partitionKey(m.topicId, m.partition)));
     for (const [k, m] of this.releasedUnwritten) {
       if (!inPlan.has(k) && state.leaderOf(m.topicId, m.partition)?.leader === m.from) moves.push({ ...m, to: m.from });
       else if (!inPlan.has(k)) this.releasedUnwritten.delete(k);
@@ -247,10 +296,42 @@ export class ClusterController {
           leaders: still.map((m) => ({ topicId: m.topicId, partition: m.partition, leader: m.to, leaderEpoch: (state.leaderOf(m.topicId, m.partition)?.leaderEpoch ?? -1) + 1 })),
         };
       });
-      for (const m of chunk) this.releasedUnwritten.delete(`${m.topicId}:${m.partition}`);
+      const now = this.opts.clock.nowMs();
+      for (const m of chunk) {
+        this.releasedUnwritten.delete(partitionKey(m.topicId, m.partition));
+        // A first leader is not a move: only moves of led partitions start a cooldown.
+        if (m.from >= 0) this.movedAt.set(partitionKey(m.topicId, m.partition), now);
+      }
     }
-    if (moves.length) this.opts.logger?.info({ moves: moves.length }, "moved partition leaders");
+    if (forLoad) this.loadMoves += moves.length;
+    if (moves.length) this.opts.logger?.info({ moves: moves.length, forLoad, ...(forLoad ? { loadImbalance: Number(this.loadImbalance().toFixed(2)) } : {}) }, "moved partition leaders");
     return moves.length;
+  }
+
+  /** Load rounds run at most every tenth of the cooldown (and only once rates are known). */
+  private loadRoundDue(): boolean {
+    const lb = this.opts.loadBalance;
+    if (!lb || !this.loads.known) return false;
+    const now = this.opts.clock.nowMs();
+    if (now - this.lastLoadRoundMs < lb.cooldownMs / 10) return false;
+    this.lastLoadRoundMs = now;
+    return true;
+  }
+
+  private planForLoad(movable: readonly PartitionLeadership[]): LeaderMove[] {
+    const lb = this.opts.loadBalance!;
+    const now = this.opts.clock.nowMs();
+    const frozen = new Set<string>();
+    for (const [k, at] of this.movedAt) {
+      if (now - at < lb.cooldownMs) frozen.add(k);
+      else this.movedAt.delete(k);
+    }
+    return planLoadSwaps(
+      movable.filter((p) => p.leader >= 0),
+      this.candidates(),
+      (topicId, partition) => this.loads.rateOf(topicId, partition),
+      { thresholdRatio: lb.thresholdRatio, minBytesPerSec: lb.minBytesPerSec, maxSwaps: LOAD_SWAPS_PER_ROUND, frozen },
+    );
   }
 
   /** The moves that may be written now: from no leader, from a fenced one, or released by their live leader. */
@@ -259,7 +340,7 @@ export class ClusterController {
     const free: LeaderMove[] = [];
     for (const m of moves) {
       const from = m.from >= 0 ? this.opts.state.broker(m.from) : undefined;
-      if (!from || from.fenced || this.releasedUnwritten.has(`${m.topicId}:${m.partition}`)) free.push(m);
+      if (!from || from.fenced || this.releasedUnwritten.has(partitionKey(m.topicId, m.partition))) free.push(m);
       else byLeader.set(m.from, [...(byLeader.get(m.from) ?? []), m]);
     }
     const asked = await Promise.all(

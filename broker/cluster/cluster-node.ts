@@ -6,7 +6,7 @@ import { ClusterController, type ClusterControllerOptions } from "./cluster-cont
 import type { ClusterState } from "./cluster-state.js";
 import { HttpControllerClient, holderOf, type ControllerApi } from "./controller-rpc.js";
 import { ControllerElection } from "./election.js";
-import { ClusterMember } from "./member.js";
+import { ClusterMember, type MemberOptions } from "./member.js";
 import { WriteLease, type BrokerRegistration } from "./membership.js";
 
 /**
@@ -39,6 +39,10 @@ export interface ClusterNodeOptions {
   release?: ClusterControllerOptions["release"];
   resume?: ClusterControllerOptions["resume"];
   recoverWal?: ClusterControllerOptions["recoverWal"];
+  /** This broker's traffic report, sent with a heartbeat when due. */
+  loadReport?: MemberOptions["loadReport"];
+  /** How the controller (when this broker is it) balances load; without it, counts only. */
+  loadBalance?: ClusterControllerOptions["loadBalance"];
   logger?: Logger;
 }
 
@@ -69,7 +73,7 @@ export class ClusterNode {
     const t = this.timings;
     if (t.leaseTtlMs >= t.sessionTimeoutMs) throw new Error("the controller lease must be shorter than the broker session, so a new controller can take over before brokers are declared dead");
     this.writeLease = new WriteLease(opts.clock, t.sessionTimeoutMs, t.writeLeaseMarginMs);
-    this.member = new ClusterMember({ store: opts.store, leaseKey: CONTROLLER_LEASE_KEY, registration: opts.registration, clock: opts.clock, writeLease: this.writeLease, log: opts.log, connect: (url) => new HttpControllerClient(url, Math.max(2000, t.heartbeatIntervalMs * 2)), logger: opts.logger });
+    this.member = new ClusterMember({ store: opts.store, leaseKey: CONTROLLER_LEASE_KEY, registration: opts.registration, clock: opts.clock, writeLease: this.writeLease, log: opts.log, connect: (url) => new HttpControllerClient(url, Math.max(2000, t.heartbeatIntervalMs * 2)), loadReport: opts.loadReport, logger: opts.logger });
     this.election = new ControllerElection({
       store: opts.store,
       key: CONTROLLER_LEASE_KEY,
@@ -136,7 +140,7 @@ export class ClusterNode {
   private async takeOffice(generation: number): Promise<void> {
     const { log, state, clock, logger } = this.opts;
     await log.catchUp();
-    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, resume: this.opts.resume, recoverWal: this.opts.recoverWal, logger });
+    const controller = new ClusterController({ log, state, clock, generation, holder: holderOf(this.opts.registration.id, this.opts.internalUrl), sessionTimeoutMs: this.timings.sessionTimeoutMs, partitions: this.opts.partitions, release: this.opts.release, resume: this.opts.resume, recoverWal: this.opts.recoverWal, loadBalance: this.opts.loadBalance, logger });
     try {
       await controller.start();
     } catch (err) {

@@ -63,7 +63,8 @@ export interface PartitionLeader {
   leaderEpoch: number;
 }
 
-const partitionKey = (topicId: string, partition: number) => `${topicId}:${partition}`;
+/** The map key of a partition in cluster bookkeeping. */
+export const partitionKey = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
 export class ClusterState {
   controllerGeneration = 0;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { BrokerRegistration, HeartbeatAnswer } from "./membership.js";
+import { loadReportProblem, type LoadReport } from "./partition-load.js";
 
 /**
  * Broker → controller calls (registration, heartbeats, drains) as JSON over the brokers'
@@ -11,7 +12,8 @@ import type { BrokerRegistration, HeartbeatAnswer } from "./membership.js";
  */
 export interface ControllerApi {
   register(reg: BrokerRegistration): Promise<{ brokerEpoch: number; metadataIndex: string }>;
-  heartbeat(id: number, brokerEpoch: number): Promise<HeartbeatAnswer & { metadataIndex: string }>;
+  /** `load`: the partitions' traffic, sent once per report interval (`partition-load.ts`). */
+  heartbeat(id: number, brokerEpoch: number, load?: LoadReport): Promise<HeartbeatAnswer & { metadataIndex: string }>;
   drain(id: number): Promise<{ found: boolean; partitionsLeft: number }>;
 }
 
@@ -72,12 +74,13 @@ export function controllerRoutes(app: FastifyInstance, current: () => Controller
     return withController(reply, (c) => c.register(req.body as BrokerRegistration));
   });
   app.post("/internal/v1/brokers/heartbeat", async (req, reply) => {
-    const { id, brokerEpoch } = (req.body ?? {}) as { id?: unknown; brokerEpoch?: unknown };
-    if (!isInt(id) || !isInt(brokerEpoch)) {
+    const { id, brokerEpoch, load } = (req.body ?? {}) as { id?: unknown; brokerEpoch?: unknown; load?: unknown };
+    const problem = !isInt(id) || !isInt(brokerEpoch) ? "id and brokerEpoch must be integers" : load === undefined ? null : loadReportProblem(load);
+    if (problem) {
       reply.code(400);
-      return { error: "invalid heartbeat: id and brokerEpoch must be integers" };
+      return { error: `invalid heartbeat: ${problem}` };
     }
-    return withController(reply, (c) => c.heartbeat(id, brokerEpoch));
+    return withController(reply, (c) => c.heartbeat(id as number, brokerEpoch as number, load as LoadReport | undefined));
   });
   app.post("/internal/v1/brokers/:id/drain", async (req, reply) => {
     const id = Number((req.params as { id: string }).id);
@@ -100,8 +103,8 @@ export class HttpControllerClient implements ControllerApi {
     return this.post<{ brokerEpoch: number; metadataIndex: string }>("/internal/v1/brokers/register", reg);
   }
 
-  heartbeat(id: number, brokerEpoch: number) {
-    return this.post<HeartbeatAnswer & { metadataIndex: string }>("/internal/v1/brokers/heartbeat", { id, brokerEpoch });
+  heartbeat(id: number, brokerEpoch: number, load?: LoadReport) {
+    return this.post<HeartbeatAnswer & { metadataIndex: string }>("/internal/v1/brokers/heartbeat", { id, brokerEpoch, ...(load ? { load } : {}) });
   }
 
   drain(id: number) {

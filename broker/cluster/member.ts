@@ -5,6 +5,7 @@ import type { MetadataLog } from "../storage/metadata-log.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { NotControllerError, parseHolder, type ControllerApi } from "./controller-rpc.js";
 import type { BrokerRegistration, WriteLease } from "./membership.js";
+import type { LoadReport } from "./partition-load.js";
 
 /**
  * A broker's membership in the cluster: finds the controller through the lease object,
@@ -21,6 +22,8 @@ export interface MemberOptions {
   writeLease: WriteLease;
   log: MetadataLog;
   connect(url: string): ControllerApi;
+  /** The traffic report due with this heartbeat, if any (`PartitionTraffic.reportIfDue`). */
+  loadReport?(): LoadReport | null;
   logger?: Logger;
 }
 
@@ -52,7 +55,7 @@ export class ClusterMember {
         await this.catchUpTo(answer.metadataIndex);
         return;
       }
-      const answer = await controller.api.heartbeat(registration.id, this.brokerEpoch);
+      const answer = await controller.api.heartbeat(registration.id, this.brokerEpoch, this.opts.loadReport?.() ?? undefined);
       if (answer.ok) {
         writeLease.renewed(sentAt);
       } else {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { PartitionTraffic } from "./partition-load.js";
 import type { LogStore } from "../storage/log-store.js";
 import { WalFullError, WalWriteError } from "../storage/wal.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -47,8 +48,13 @@ export class PartitionManager {
     readonly log: LogStore,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
-    private readonly defaults: { messageMaxBytes: number },
-  ) {}
+    private readonly defaults: { messageMaxBytes: number; loadReportIntervalMs?: number },
+  ) {
+    this.traffic = new PartitionTraffic(defaults.loadReportIntervalMs ?? 10_000);
+  }
+
+  /** Bytes appended and served per partition, reported to the controller for load balancing. */
+  readonly traffic: PartitionTraffic;
 
   /** Called for each batch the log store replays at start-up, to rebuild producer state. */
   recovered(topicId: string, partition: number, header: BatchHeader): void {
@@ -84,6 +90,7 @@ export class PartitionManager {
     const appended = await this.tracked(topicId, partition, this.log.append(topicId, partition, batches));
     const lapsed = this.leadership.ackRefusal(topicId, partition);
     if (lapsed) throw new NotLeaderError(lapsed);
+    this.traffic.add(topicId, partition, batches.reduce((n, b) => n + b.length, 0), 0);
     return appended;
   }
 
@@ -208,6 +215,7 @@ export class PartitionManager {
     }
     this.metrics.recordsIn.inc(recordCount);
     this.metrics.bytesIn.inc(byteCount);
+    this.traffic.add(topic.topicId, partition, byteCount, 0);
     return { ...result, baseOffset: appended.baseOffset, logStartOffset: this.log.logStartOffset(topic.topicId, partition) };
   }
 

@@ -79,6 +79,8 @@ export class ClusterMode {
     gauge("floe_cluster_is_controller", "1 while this broker is the cluster's controller.", () => (this.node?.clusterController ? 1 : 0));
     gauge("floe_cluster_write_lease_remaining_seconds", "How long this broker may still acknowledge writes without another accepted heartbeat (0: it may not).", () => (this.node?.writeLease.remainingMs() ?? 0) / 1000);
     gauge("floe_cluster_brokers", "Brokers the metadata log knows that are not fenced.", () => this.leadership.brokers().length);
+    gauge("floe_cluster_load_imbalance_ratio", "On the controller: the busiest live broker's load (bytes in + out per second of the partitions it leads) over the mean; 1 is even, 0 until rates are reported.", () => this.node?.clusterController?.loadImbalance() ?? 0);
+    gauge("floe_cluster_load_moves", "On the controller: leader moves it made to even out load (two per swap) since it took office.", () => this.node?.clusterController?.loadMoves ?? 0);
     gauge("floe_cluster_leaderless_partitions", "Partitions with no live leader (their leader is dead and its WAL not yet recovered, or none was named).", () => {
       let n = 0;
       for (const t of this.deps.topics.all()) for (let p = 0; p < t.partitions; p++) if (!this.leadership.leaderOf(t.topicId, p)) n++;
@@ -145,6 +147,8 @@ export class ClusterMode {
         const result = await salvageWal({ walType: dead.walType, brokerId: dead.id, sharedDir: config.walDir || undefined, objectStore: storage.objectStore, metadata: storage.metadataLog, selfId: config.nodeId, logger });
         logger.info({ broker: dead.id, ...result }, "recovered a dead broker's WAL into the object store");
       },
+      loadReport: () => this.deps.partitions.traffic.reportIfDue(),
+      loadBalance: { thresholdRatio: config.loadBalanceThresholdPercent / 100, minBytesPerSec: config.loadBalanceMinBytesPerSec, cooldownMs: config.loadBalanceCooldownMs },
       logger: logger.child({ component: "cluster" }),
     });
     this.node.start();

@@ -68,7 +68,7 @@ class BrokerRuntime implements Broker {
         return this.partitions.dropTopic(t);
       },
     });
-    this.partitions = new PartitionManager(storage.log, metrics, logger, { messageMaxBytes: config.messageMaxBytes });
+    this.partitions = new PartitionManager(storage.log, metrics, logger, { messageMaxBytes: config.messageMaxBytes, loadReportIntervalMs: config.loadReportIntervalMs });
   }
 
   get clusterId(): string {
