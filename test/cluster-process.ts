@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -70,7 +71,8 @@ export class TestCluster {
   }
 
   /** Starts broker `id` (again, with its data folder and ports, if it ran before); resolves once it has registered. */
-  async start(id: number): Promise<ClusterBroker> {
+  /** `env`: settings for this broker only (on top of the cluster's). */
+  async start(id: number, env: Record<string, string> = {}): Promise<ClusterBroker> {
     const old = this.brokers.get(id);
     if (old) this.earlier.set(id, `${this.earlier.get(id) ?? ""}${old.proc.output()}\n--- restarted ---\n`);
     // Ports of other brokers are taken by now or soon: never reuse one (a freed port can come back twice).
@@ -91,7 +93,7 @@ export class TestCluster {
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-cluster-b${id}-`));
       this.dirs.push(dataDir);
     }
-    const proc = await startBrokerProcess(this.env(id, port, httpPort, dataDir), this.children);
+    const proc = await startBrokerProcess({ ...this.env(id, port, httpPort, dataDir), ...env }, this.children);
     const broker = { id, port, httpPort, dataDir, proc };
     this.brokers.set(id, broker);
     const deadline = Date.now() + 20_000;
@@ -187,5 +189,64 @@ export async function leaderCountsVia(cluster: TestCluster, brokerId: number, to
     return out;
   } finally {
     await probe.disconnect();
+  }
+}
+
+/**
+ * A network partition between some brokers and the controller, on loopback: an HTTP proxy
+ * in front of the controller's internal port (give the controller `FLOE_INTERNAL_URL` =
+ * `url`, so every broker reaches it through here) that forwards every call except the
+ * registrations and heartbeats of isolated brokers, which it leaves unanswered as a lost
+ * network would. Clients still reach those brokers: only their link to the controller is cut.
+ */
+export class ControllerLink {
+  private readonly isolated = new Set<number>();
+  dropped = 0;
+
+  private constructor(private readonly server: http.Server, readonly url: string) {}
+
+  static async start(targetPort: () => number | undefined): Promise<ControllerLink> {
+    const port = await freePort();
+    let link: ControllerLink | undefined;
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        let id: unknown;
+        try {
+          id = (JSON.parse(body.toString() || "{}") as { id?: unknown }).id;
+        } catch {
+          id = undefined;
+        }
+        if (/^\/internal\/v1\/brokers\/(register|heartbeat)$/.test(req.url ?? "") && typeof id === "number" && link!.isolated.has(id)) {
+          link!.dropped++;
+          return; // never answered: the broker's call times out
+        }
+        const target = targetPort();
+        if (!target) {
+          res.writeHead(503).end();
+          return;
+        }
+        const upstream = http.request({ host: "127.0.0.1", port: target, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        upstream.on("error", () => res.writeHead(502).end());
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+    link = new ControllerLink(server, `http://127.0.0.1:${port}`);
+    return link;
+  }
+
+  isolate(brokerId: number): void {
+    this.isolated.add(brokerId);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(() => r(undefined)));
   }
 }

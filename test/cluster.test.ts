@@ -5,7 +5,10 @@ import path from "node:path";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMinio, type MinioServer } from "./s3-server.js";
-import { CLUSTER_TIMINGS, leaderCountsVia, TestCluster, waitFor } from "./cluster-process.js";
+import { CLUSTER_TIMINGS, ControllerLink, leaderCountsVia, TestCluster, waitFor } from "./cluster-process.js";
+import { RawClient } from "./raw-client.js";
+import { buildRecordBatch } from "../broker/protocol/records.js";
+import { ErrorCode } from "../broker/protocol/errors.js";
 import { checkDelivery, installClient, runClient } from "./clients/harness.js";
 
 /**
@@ -177,6 +180,75 @@ describe("multi-broker cluster on one bucket", () => {
     console.log(`zones: ${servedInZone} record bytes of partitions led in other zones served by the consumer's own zone`);
   }, 180_000);
 
+  it("a broker cut off from the controller (its heartbeats lost) acknowledges nothing once its write lease may have lapsed; what it acknowledged survives the move", async () => {
+    const link = await ControllerLink.start(() => cluster.brokers.get(1)?.httpPort);
+    cluster = new TestCluster({ minio, prefix: `isolated-${randomBytes(3).toString("hex")}/`, walType: "s3" });
+    // Broker 1 starts first and becomes the controller; every broker reaches it through the link.
+    await cluster.start(1, { FLOE_INTERNAL_URL: link.url });
+    expect(cluster.output(1)).toContain("elected controller");
+    for (const id of [2, 3]) await cluster.start(id);
+    const kafka = new Kafka({ clientId: "isolation-test", brokers: () => cluster.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = "isolated-orders";
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    const partition = await waitFor("a partition led by broker 3", 15_000, async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.find((p) => p.leader === 3)?.partitionId ?? null);
+
+    // A client keeps producing to broker 3 directly, one record every 50 ms, as a client with old metadata would.
+    const client = await RawClient.connect(cluster.brokers.get(3)!.port);
+    const answers: { value: string; at: number; errorCode: number; offset: bigint }[] = [];
+    let n = 0;
+    let producing = true;
+    const produce = (async () => {
+      while (producing) {
+        const value = `r${n++}`;
+        const sent = client.request(0, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records: buildRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] });
+        const r = await Promise.race([sent.catch(() => null), client.closed.then(() => null), new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+        if (!r) break; // broker 3 closed the connection (it exits once its WAL was recovered) or stopped answering
+        const pr = r.responses[0].partitionResponses[0];
+        answers.push({ value, at: Date.now(), errorCode: pr.errorCode, offset: pr.baseOffset });
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    try {
+      await waitFor("broker 3 acknowledging", 10_000, async () => (answers.filter((a) => a.errorCode === ErrorCode.NONE).length >= 10 ? true : null));
+      link.isolate(3);
+      const cutAt = Date.now();
+      // Declared dead, its s3 WAL recovered by the controller, its partitions led elsewhere.
+      await waitFor("broker 3's partitions led elsewhere", 30_000, async () => ((await leaderCountsVia(cluster, 2, topic)).has(3) ? null : true));
+      expect(await cluster.exitOf(3, 15_000)).toBe(75);
+      producing = false;
+      await produce;
+      const acked = answers.filter((a) => a.errorCode === ErrorCode.NONE);
+      const lastAck = Math.max(...acked.map((a) => a.at));
+      // Its write lease runs from the send time of its last accepted heartbeat (before the cut) and ends
+      // before the controller may declare it dead (a session later) and give its partitions away.
+      expect(lastAck - cutAt).toBeLessThan(CLUSTER_TIMINGS.sessionTimeoutMs);
+      // From then until it exits it still answers, and refuses every write.
+      const refused = answers.filter((a) => a.at > lastAck);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(new Set(refused.map((a) => a.errorCode))).toEqual(new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]));
+      const firstRefusal = Math.min(...refused.map((a) => a.at)) - cutAt;
+      expect(link.dropped).toBeGreaterThan(0);
+
+      // Every record it acknowledged is at the new leader, at its acknowledged offset.
+      const consumer = kafka.consumer({ groupId: "isolation-readers" });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const seen = new Map<string, string>();
+      await consumer.run({ eachMessage: async ({ partition: p, message }) => void (p === partition && seen.set(message.offset, message.value!.toString())) });
+      await waitFor("every acknowledged record read back", 30_000, async () => (acked.every((a) => seen.get(a.offset.toString()) === a.value) ? true : null));
+      await consumer.disconnect();
+      console.log(`isolation: ${acked.length} records acknowledged by broker 3, the last ${lastAck - cutAt} ms after its heartbeats were cut, refusing from ${firstRefusal} ms (session ${CLUSTER_TIMINGS.sessionTimeoutMs} ms); ${refused.length} later attempts refused with NOT_LEADER_OR_FOLLOWER until it exited; all acknowledged records read back`);
+    } finally {
+      producing = false;
+      await produce;
+      client.socket.destroy();
+      await admin.disconnect();
+      await link.close();
+    }
+  }, 60_000);
+
   it("moves leaders for load: two busy partitions on one broker end up on two brokers, and counts stay even", async () => {
     cluster = new TestCluster({
       minio,
@@ -228,7 +300,7 @@ describe("multi-broker cluster on one bucket", () => {
       await producer.disconnect();
       await admin.disconnect();
     }
-  }, 120_000);
+  }, 60_000);
 
   it("with the default timings (9 s session, 6 s lease), a dead broker's and then the dead controller's partitions are led elsewhere in seconds", async () => {
     cluster = new TestCluster({ minio, prefix: `defaults-${randomBytes(3).toString("hex")}/`, walType: "s3", env: { FLOE_BROKER_SESSION_TIMEOUT_MS: "9000", FLOE_CONTROLLER_LEASE_MS: "6000", FLOE_HEARTBEAT_INTERVAL_MS: "1000" } });
