@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { freePort, startMinio, type MinioServer } from "../test/s3-server.js";
-import { CACHE, REPO, waitForPort } from "../test/clients/harness.js";
+import { REPO, waitForPort } from "../test/clients/harness.js";
 
 const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(fs.readFileSync(path.join(REPO, "tools/kafka/pom.xml"), "utf8"))?.[1] ?? "?";
 
@@ -131,8 +131,15 @@ async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Ta
   };
 }
 
+let kafkaLibsFolder: string | undefined;
+/** Apache Kafka's jars (installed on first use): its broker, and the tools that drive every target. */
+function kafkaLibs(): string {
+  kafkaLibsFolder ??= execFileSync("bash", [path.join(REPO, "tools/kafka/install.sh"), "--libs"], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+  return kafkaLibsFolder;
+}
+
 async function startKafka(): Promise<Target> {
-  execFileSync("bash", [path.join(REPO, "tools/kafka/install.sh")], { stdio: "inherit" });
+  kafkaLibs();
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-bench-"));
   // start.sh execs java, so the child's pid is the broker's. Full JIT, as Kafka runs in production.
@@ -156,7 +163,7 @@ async function startKafka(): Promise<Target> {
 
 /** Runs one of Kafka's tools (asynchronously, so counters can be sampled meanwhile); resolves with its stdout. */
 function java(mainClass: string, args: string[]): Promise<string> {
-  const cp = `${path.join(CACHE, "kafka/libs")}/*`;
+  const cp = `${kafkaLibs()}/*`;
   return new Promise((resolve, reject) => {
     const child = spawn("java", ["-Xmx512m", "-cp", cp, mainClass, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -196,11 +203,14 @@ function endToEndSummary(out: string): { avgMs: number; p50Ms: number; p99Ms: nu
   return { avgMs: num(/Avg latency: ([\d.]+)/), p50Ms: num(/50th = (\d+)/), p99Ms: num(/99th = (\d+)/), p999Ms: num(/99\.9th = (\d+)/) };
 }
 
-/** Floe's own counters from /metrics: S3 requests by operation and bytes produced. */
+/** Floe's own counters from /metrics: S3 requests by operation, bytes produced, and the s3 WAL's object puts. */
 interface FloeCounters {
   puts: number;
   gets: number;
   producedBytes: number;
+  walObjects: number;
+  walObjectBytes: number;
+  walPutSeconds: number;
 }
 
 // PUT-class requests that write objects (S3 bills multipart create/part/complete as PUTs too).
@@ -212,7 +222,11 @@ async function floeCounters(t: Target): Promise<FloeCounters | null> {
   let puts = 0;
   let gets = 0;
   let producedBytes = 0;
+  const wal = { walObjects: 0, walObjectBytes: 0, walPutSeconds: 0 };
+  const walGauges: Record<string, keyof typeof wal> = { floe_wal_object_put_seconds_count: "walObjects", floe_wal_object_bytes_put: "walObjectBytes", floe_wal_object_put_seconds_sum: "walPutSeconds" };
   for (const line of text.split("\n")) {
+    const gauge = /^(\w+)(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+    if (gauge && walGauges[gauge[1]!]) wal[walGauges[gauge[1]!]!] = Number(gauge[2]);
     const op = /^floe_s3_operation_requests\{[^}]*operation="(\w+)"[^}]*\} ([\d.e+]+)$/.exec(line);
     if (op) {
       if (PUT_OPERATIONS.includes(op[1]!)) puts += Number(op[2]);
@@ -221,7 +235,7 @@ async function floeCounters(t: Target): Promise<FloeCounters | null> {
     const produced = /^floe_broker_produce_bytes_total(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
     if (produced) producedBytes = Number(produced[1]);
   }
-  return { puts, gets, producedBytes };
+  return { puts, gets, producedBytes, ...wal };
 }
 
 async function benchTarget(t: Target, e2eRecords: number) {
@@ -250,7 +264,10 @@ async function benchTarget(t: Target, e2eRecords: number) {
   }, 1000);
   const latencyRun = java("org.apache.kafka.tools.ProducerPerformance", ["--topic", "bench-latency", "--num-records", String(LATENCY_RATE * LATENCY_SECONDS), "--record-size", String(RECORD_SIZE), "--throughput", String(LATENCY_RATE), ...props]);
   const latencyStartMs = Date.now();
+  const latencyBefore = await floeCounters(t);
   const latency = producerSummary(await latencyRun.finally(() => clearInterval(sampler)));
+  const latencyAfter = await floeCounters(t);
+  const latencySeconds = (Date.now() - latencyStartMs) / 1000;
   const steady = samples.filter((s) => s.atMs >= latencyStartMs + STEADY_WARMUP_SECONDS * 1000);
   const steadyPutsPerSec = steady.length >= 2 ? (steady[steady.length - 1]!.puts - steady[0]!.puts) / ((steady[steady.length - 1]!.atMs - steady[0]!.atMs) / 1000) : NaN;
 
@@ -277,7 +294,17 @@ async function benchTarget(t: Target, e2eRecords: number) {
           steadyPutsPerSec,
         }
       : null;
-  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, disk, peakRssMiB: peakRssMiB(t.pid) };
+  // The s3 WAL's own puts during the fixed-rate run: what its acknowledgements wait on.
+  const walObjects = latencyBefore && latencyAfter ? latencyAfter.walObjects - latencyBefore.walObjects : 0;
+  const walPuts =
+    walObjects > 0
+      ? {
+          perSec: walObjects / latencySeconds,
+          meanKiB: (latencyAfter!.walObjectBytes - latencyBefore!.walObjectBytes) / walObjects / 1024,
+          meanPutMs: ((latencyAfter!.walPutSeconds - latencyBefore!.walPutSeconds) / walObjects) * 1000,
+        }
+      : null;
+  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, walPuts, disk, peakRssMiB: peakRssMiB(t.pid) };
 }
 
 type Result = Awaited<ReturnType<typeof benchTarget>>;
@@ -340,6 +367,9 @@ async function main(): Promise<void> {
     ["S3 PUTs per GiB produced", (x) => x.s3?.putsPerGiBProduced, "lower"],
     ["S3 GETs per GiB read (catch-up)", (x) => x.s3?.getsPerGiBRead, "lower"],
     [`S3 PUTs per second, steady state (at ${LATENCY_RATE} records/s)`, (x) => x.s3?.steadyPutsPerSec, "lower"],
+    [`s3 WAL objects put per second (at ${LATENCY_RATE} records/s)`, (x) => x.walPuts?.perSec, "—"],
+    ["s3 WAL object size, mean KiB", (x) => x.walPuts?.meanKiB, "—"],
+    ["s3 WAL object PUT (without its fence check), mean ms", (x) => x.walPuts?.meanPutMs, "lower"],
     ["broker peak RSS (VmHWM), MiB", (x) => x.peakRssMiB, "lower"],
     ["disk before the run: 1 MiB write + fdatasync p50, ms", (x) => x.disk.p50Ms, "—"],
     ["disk before the run: 1 MiB write + fdatasync p90, ms", (x) => x.disk.p90Ms, "—"],

@@ -38,11 +38,4 @@ else
   echo "kafka $version: installed in $(( $(date +%s) - t0 ))s" >&2
 fi
 
-# Older scripts (bench/) look in $cache/kafka/libs: keep that name pointing at this version.
-if [ ! -L "$cache/kafka/libs" ] || [ "$(readlink "$cache/kafka/libs")" != "$libs" ]; then
-  mkdir -p "$cache/kafka"
-  rm -rf "$cache/kafka/libs"
-  ln -s "$libs" "$cache/kafka/libs"
-fi
-
 if [ "${1:-}" = "--libs" ]; then echo "$libs"; fi
