@@ -113,6 +113,38 @@ describe("ObjectWal", () => {
     expect(timed.stats.putLatencyCount).toBe(1);
   });
 
+  it("flushes early once appends pause, never sooner than flushIntervalMinMs after the last flush", async () => {
+    const store = new MemoryObjectStore();
+    const wal = await open({ store, brokerId: 1, epoch: 1, flushIntervalMs: 60_000, flushIntervalMinMs: 80, flushBytes: 1 << 20 });
+    // A lone append (the writer then waits for its ack): put after the pause, not after the minute.
+    let t = Date.now();
+    await wal.append(Buffer.from("first"));
+    expect(Date.now() - t).toBeLessThan(2000);
+    const firstAckAt = Date.now();
+    // The next one right after its ack waits out the minimum interval since the first flush.
+    await wal.append(Buffer.from("second"));
+    expect(Date.now() - firstAckAt).toBeGreaterThanOrEqual(60);
+    expect(wal.stats.objectsPut).toBe(2);
+    // Appends that keep coming every 2 ms for 400 ms: at most one object per minimum interval.
+    const before = wal.stats.objectsPut;
+    const acks: Promise<unknown>[] = [];
+    t = Date.now();
+    while (Date.now() - t < 400) {
+      acks.push(wal.append(Buffer.from("steady")));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(acks);
+    expect(wal.stats.objectsPut - before).toBeLessThanOrEqual(Math.ceil((Date.now() - t) / 80) + 1);
+    await wal.close();
+
+    // At or above the interval there are no early flushes: a lone append waits the whole interval.
+    const steady = await open({ store: new MemoryObjectStore(), brokerId: 1, epoch: 1, flushIntervalMs: 200, flushIntervalMinMs: 200, flushBytes: 1 << 20 });
+    t = Date.now();
+    await steady.append(Buffer.from("x"));
+    expect(Date.now() - t).toBeGreaterThanOrEqual(190);
+    await steady.close();
+  });
+
   it("a later object finishing first waits for the earlier one: acks in sequence order", async () => {
     const store = new ControlledStore();
     const wal = await open({ store, brokerId: 1, epoch: 1, flushIntervalMs: 1, flushBytes: 10, inFlightMax: 4 });

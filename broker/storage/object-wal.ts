@@ -7,7 +7,11 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
 /**
  * The `s3` WAL: no volume. Appends are batched into WAL objects put to the object store
  * with create-if-absent at `wal/<brokerId>/<10-digit epoch>/<20-digit sequence>`, flushed
- * every `flushIntervalMs` or as soon as `flushBytes` are pending, whichever comes first.
+ * every `flushIntervalMs` or as soon as `flushBytes` are pending, whichever comes first;
+ * or early, once appends have paused (`APPEND_PAUSE_MS`) and `flushIntervalMinMs` has passed
+ * since the last flush. A pause means the writers are waiting for acknowledgements (a Kafka
+ * producer stops at its in-flight limit): holding their data longer only adds latency, and
+ * the minimum interval still bounds the put rate.
  * An append resolves only after its object's put (and the fence check after it)
  * succeeded. Puts run concurrently (at most `inFlightMax`), acknowledgements are released
  * strictly in sequence order.
@@ -59,6 +63,8 @@ const INDEX_BITS = 32n;
 const INDEX_MASK = (1n << INDEX_BITS) - 1n;
 const RECORDS_PER_OBJECT_MAX = 1_000_000;
 const FENCE_STARTS_KEPT = 64;
+/** Appends this far apart count as a pause (see the class comment). */
+const APPEND_PAUSE_MS = 5;
 
 export function walObjectPosition(sequence: bigint, index: number): WalPosition {
   return (sequence << INDEX_BITS) | BigInt(index);
@@ -82,6 +88,8 @@ export interface ObjectWalOptions {
   epoch: number;
   flushIntervalMs?: number;
   flushBytes?: number;
+  /** Shortest time between flushes when appends pause; at or above `flushIntervalMs`, no early flushes. Default 150 ms (at most ~7 WAL puts per second). */
+  flushIntervalMinMs?: number;
   /** Largest WAL object; one record must fit in it. Default max(flushBytes, 16 MiB). */
   objectBytesMax?: number;
   /** Bound on untrimmed bytes (objects not deleted, plus everything not yet put). */
@@ -147,6 +155,7 @@ export class ObjectWal implements Wal {
   private readonly store: ObjectStore;
   private readonly flushIntervalMs: number;
   private readonly flushBytes: number;
+  private readonly flushIntervalMinMs: number;
   private readonly objectBytesMax: number;
   private readonly maxBytes: number;
   private readonly pendingBytesMax: number;
@@ -166,6 +175,10 @@ export class ObjectWal implements Wal {
   private repairFrom: bigint | null = null;
   private repairing = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Checks for an early flush (see the class comment). */
+  private pauseTimer: NodeJS.Timeout | null = null;
+  private lastAppendAt = 0;
+  private lastSealAt = 0;
   private trimTo = 0n;
   private trimming: Promise<void> = Promise.resolve();
   private fenced: WalFencedError | null = null;
@@ -185,6 +198,7 @@ export class ObjectWal implements Wal {
     this.store = opts.store;
     this.flushIntervalMs = opts.flushIntervalMs ?? 250;
     this.flushBytes = opts.flushBytes ?? 4 * MiB;
+    this.flushIntervalMinMs = opts.flushIntervalMinMs ?? Math.min(150, this.flushIntervalMs);
     this.objectBytesMax = opts.objectBytesMax ?? Math.max(this.flushBytes, 16 * MiB);
     this.maxBytes = opts.maxBytes ?? 1024 * MiB;
     this.pendingBytesMax = opts.pendingBytesMax ?? Math.min(64 * MiB, this.maxBytes);
@@ -195,6 +209,7 @@ export class ObjectWal implements Wal {
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new Error(`ObjectWal: epoch ${epoch} is not a u32`);
     if (this.flushIntervalMs < 0) throw new Error("ObjectWal: flushIntervalMs must be >= 0");
     if (this.flushBytes < 1) throw new Error("ObjectWal: flushBytes must be positive");
+    if (this.flushIntervalMinMs < 0) throw new Error("ObjectWal: flushIntervalMinMs must be >= 0");
     if (this.objectBytesMax < 1024) throw new Error(`ObjectWal: objectBytesMax ${this.objectBytesMax} is too small`);
     if (this.inFlightMax < 1) throw new Error("ObjectWal: inFlightMax must be >= 1");
   }
@@ -252,9 +267,33 @@ export class ObjectWal implements Wal {
     return new Promise<WalPosition>((resolve, reject) => {
       this.pending.push({ parts, bytes: frameBytes, resolve, reject });
       this.pendingFrameBytes += frameBytes;
+      this.lastAppendAt = performance.now();
       if (this.pendingFrameBytes >= this.flushBytes) this.seal();
-      else this.timer ??= setTimeout(() => this.seal(), this.flushIntervalMs);
+      else {
+        this.timer ??= setTimeout(() => this.seal(), this.flushIntervalMs);
+        this.watchForPause();
+      }
     });
+  }
+
+  /** Seals early once appends pause, but never sooner than `flushIntervalMinMs` after the last seal. */
+  private watchForPause(): void {
+    if (this.pauseTimer || this.flushIntervalMinMs >= this.flushIntervalMs) return;
+    const at = Math.max(this.lastAppendAt + APPEND_PAUSE_MS, this.lastSealAt + this.flushIntervalMinMs);
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      if (this.pending.length === 0) return;
+      const now = performance.now();
+      if (now - this.lastAppendAt >= APPEND_PAUSE_MS && now - this.lastSealAt >= this.flushIntervalMinMs) this.seal();
+      else this.watchForPause();
+    }, Math.max(0, at - performance.now()));
+  }
+
+  private clearFlushTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.timer = null;
+    this.pauseTimer = null;
   }
 
   async *recover(): AsyncIterable<WalRecord> {
@@ -313,10 +352,8 @@ export class ObjectWal implements Wal {
   }
 
   private seal(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.clearFlushTimers();
+    this.lastSealAt = performance.now();
     const room = this.objectBytesMax - WAL_OBJECT_HEADER_BYTES - WAL_OBJECT_TRAILER_BYTES;
     while (this.pending.length > 0) {
       let bytes = 0;
@@ -394,10 +431,7 @@ export class ObjectWal implements Wal {
     for (const b of failed) this.outstandingBytes -= b.bytes;
     const rest = this.pending.splice(0);
     this.pendingFrameBytes = 0;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.clearFlushTimers();
     const code = (cause as NodeJS.ErrnoException)?.code ?? (cause as Error)?.name;
     const err = new WalWriteError(`WAL object put failed${code ? ` (${code})` : ""}: ${(cause as Error)?.message ?? cause}`, { cause });
     this.logger?.warn({ err: cause, sequence: batch.sequence?.toString(), records: failed.reduce((n, b) => n + b.records.length, 0) + rest.length }, "WAL object put failed");

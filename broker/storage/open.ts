@@ -91,7 +91,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   };
 }
 
-type WalSettingKey = "nodeId" | "walDir" | "walFlushIntervalMs" | "walFlushBytes";
+type WalSettingKey = "nodeId" | "walDir" | "walFlushIntervalMs" | "walFlushMinIntervalMs" | "walFlushBytes";
 
 function walDirOf(config: OpenStorageOptions["config"], dataDir: string): string {
   return config.walDir ? path.resolve(config.walDir) : path.join(dataDir, "wal");
@@ -123,6 +123,7 @@ async function openWal(config: OpenStorageOptions["config"], dataDir: string, ep
         epoch,
         maxBytes: config.walMaxBytes,
         flushIntervalMs: config.walFlushIntervalMs ?? 250,
+        flushIntervalMinMs: config.walFlushMinIntervalMs ?? 150,
         flushBytes: config.walFlushBytes ?? 4 * 1024 * 1024,
         logger,
       });
