@@ -223,11 +223,10 @@ export class LogStore {
     this.cacheBytesMax = opts.cacheBytesMax ?? 256 * MiB;
     this.blockCacheBytesMax = opts.blockCacheBytesMax ?? 64 * MiB;
     this.uploadIntervalMs = opts.uploadIntervalMs ?? 2000;
-    // Each upload costs two PUTs (the object, its metadata entry). 12 MiB keeps that under
-    // 3.5 PUTs/s at 20 MiB/s per broker (8 MiB gave 5, half of the 10/s budget the s3 WAL's
-    // own objects share), and keeps objects below the S3 store's 16 MiB multipart threshold,
-    // where one upload would become four PUTs.
-    this.uploadBytesMin = opts.uploadBytesMin ?? 12 * MiB;
+    // Each upload costs two PUTs (the object, its metadata entry). 24 MiB keeps that under
+    // 2 PUTs/s at 20 MiB/s per broker, leaving most of the 10/s budget to the s3 WAL's own
+    // objects; uploads stay below the S3 store's 64 MiB multipart threshold, so one PUT each.
+    this.uploadBytesMin = opts.uploadBytesMin ?? 24 * MiB;
     this.uploadBytesMax = opts.uploadBytesMax ?? 64 * MiB;
     this.blockBytesMax = opts.blockBytesMax ?? 1 * MiB;
     this.readAheadMax = opts.readAheadBytesMax ?? 32 * MiB;

@@ -70,7 +70,7 @@ export interface S3ObjectStoreOptions {
   /** Bound of establishing a connection. Default 5 s. */
   connectTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** Bodies of at least this many bytes use multipart upload. Default 16 MiB; S3's minimum part is 5 MiB. */
+  /** Bodies of at least this many bytes use multipart upload. Default 64 MiB (Floe's objects stay below it, so each is one PUT request); S3's minimum part is 5 MiB. */
   multipartThreshold?: number;
   /** Size of each part (the last may be smaller). Default 8 MiB, at least 5 MiB. */
   partSize?: number;
@@ -231,7 +231,7 @@ export class S3ObjectStore implements ObjectStore {
     if (!(this.retry.maxAttempts >= 1)) throw new Error("S3ObjectStore: retry.maxAttempts must be at least 1");
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.partSize = Math.max(MIN_PART, opts.partSize ?? 8 * MIB);
-    this.multipartThreshold = Math.max(this.partSize, opts.multipartThreshold ?? 16 * MIB);
+    this.multipartThreshold = Math.max(this.partSize, opts.multipartThreshold ?? 64 * MIB);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.conditionalMultipart = opts.conditionalMultipart ?? true;
     this.leafMarker = opts.leafMarker ?? false;
