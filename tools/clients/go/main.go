@@ -35,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,7 +123,8 @@ func main() {
 		os.Exit(2)
 	}
 	base = append([]kgo.Opt{
-		kgo.SeedBrokers(o.bootstrap),
+		// A comma-separated list, as every Kafka client takes it.
+		kgo.SeedBrokers(strings.Split(o.bootstrap, ",")...),
 		// franz-go logs nothing by default; its warnings are the diagnostics a failed run needs.
 		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)),
 	}, security...)
