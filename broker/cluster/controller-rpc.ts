@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { BrokerRegistration, HeartbeatAnswer } from "./membership.js";
 import { loadReportProblem, type LoadReport } from "./partition-load.js";
+import { InternalCallError, postInternal, STATUS_NOT_OWNER } from "./internal-http.js";
 
 /**
  * Broker → controller calls (registration, heartbeats, drains) as JSON over the brokers'
- * internal HTTP port, next to `/metrics`. The metadata log in the object store stays the
+ * internal HTTP port (`internal-http.ts`). The metadata log in the object store stays the
  * source of truth; these calls only carry liveness and say how far the log has gone, so a
  * broker that is behind catches up from the store.
  *
@@ -55,7 +56,7 @@ export function controllerRoutes(app: FastifyInstance, current: () => Controller
   const withController = async <T>(reply: { code(n: number): unknown }, run: (c: ControllerApi) => Promise<T>): Promise<T | { error: string }> => {
     const c = current();
     if (!c) {
-      reply.code(421);
+      reply.code(STATUS_NOT_OWNER);
       return { error: "not the controller" };
     }
     try {
@@ -112,11 +113,12 @@ export class HttpControllerClient implements ControllerApi {
   }
 
   private async post<T>(path: string, body: unknown): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
-    const answer = (await res.json().catch(() => ({}))) as T & { error?: string };
-    if (res.status === 421) throw new NotControllerError(`${this.baseUrl} is not the controller`);
-    if (!res.ok) throw new Error(`controller call ${path} failed with HTTP ${res.status}: ${answer.error ?? "no detail"}`);
-    return answer;
+    try {
+      return await postInternal<T>(this.baseUrl, path, body, this.timeoutMs);
+    } catch (err) {
+      if (err instanceof InternalCallError && err.status === STATUS_NOT_OWNER) throw new NotControllerError(`${this.baseUrl} is not the controller`);
+      throw err;
+    }
   }
 }
 
@@ -167,9 +169,6 @@ export function partitionRoutes(app: FastifyInstance, handlers: { release(call: 
 }
 
 /** The controller's side: asks the broker at `baseUrl` (its internal URL). */
-export async function callPartitions(baseUrl: string, action: "release" | "resume", call: PartitionsCall, timeoutMs: number): Promise<{ released?: number; resumed?: number }> {
-  const res = await fetch(`${baseUrl}/internal/v1/partitions/${action}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call), signal: AbortSignal.timeout(timeoutMs) });
-  const answer = (await res.json().catch(() => ({}))) as { released?: number; resumed?: number; error?: string };
-  if (!res.ok) throw new Error(`partition ${action} at ${baseUrl} failed with HTTP ${res.status}: ${answer.error ?? "no detail"}`);
-  return answer;
+export function callPartitions(baseUrl: string, action: "release" | "resume", call: PartitionsCall, timeoutMs: number): Promise<{ released?: number; resumed?: number }> {
+  return postInternal(baseUrl, `/internal/v1/partitions/${action}`, call, timeoutMs);
 }
