@@ -18,8 +18,9 @@ export interface ProduceResult {
   logStartOffset: bigint;
 }
 
-/** Refuses a transactional batch (fenced producer, partition not in its transaction), else null. */
-export type TxnProduceCheck = (header: BatchHeader) => { errorCode: number; message: string } | null;
+type TxnRefusal = { errorCode: number; message: string } | null;
+/** Refuses a transactional batch (fenced producer, partition not in its transaction), else null; may ask another broker. */
+export type TxnProduceCheck = (header: BatchHeader) => TxnRefusal | Promise<TxnRefusal>;
 
 const key = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
@@ -153,7 +154,7 @@ export class PartitionManager {
       if (b.header.attributes & Attr.control) return refuse(ErrorCode.INVALID_RECORD, "clients may not write control batches");
       if (b.header.attributes & Attr.transactional) {
         if (!txnCheck) return refuse(ErrorCode.INVALID_RECORD, "transactional batch without a transactional id in the request");
-        const refused = txnCheck(b.header);
+        const refused = await txnCheck(b.header);
         if (refused) return refuse(refused.errorCode, refused.message);
       }
     }

@@ -22,6 +22,7 @@ export function createBrokerMetrics(registry: Registry) {
     bytesOut: new Counter({ name: "floe_broker_fetch_bytes_total", help: "Record batch bytes returned by Fetch", registers: [registry] }),
     recordsIn: new Counter({ name: "floe_broker_produce_records_total", help: "Records appended by Produce", registers: [registry] }),
     duplicateBatches: new Counter({ name: "floe_broker_produce_duplicate_batches_total", help: "Idempotent-producer retries recognised and answered with their original offset", registers: [registry] }),
+    txnPeerCalls: new Counter({ name: "floe_broker_txn_peer_calls_total", help: "Transaction calls to other brokers (markers, offsets, produce verification, forwarded TxnOffsetCommit, pending offsets), by call and outcome", labelNames: ["call", "outcome"], registers: [registry] }),
     produceErrors: new Counter({ name: "floe_broker_produce_partition_errors_total", help: "Partitions of Produce requests answered with an error code", labelNames: ["error"], registers: [registry] }),
   };
 }

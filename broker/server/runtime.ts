@@ -12,6 +12,8 @@ import { PartitionManager } from "../cluster/partitions.js";
 import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
 import { TxnService } from "../txn/txn-service.js";
+import { txnRoutes } from "../txn/txn-rpc.js";
+import { COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from "./handlers/group-access.js";
 import { openStorage, type Storage } from "../storage/open.js";
 import { retentionFromConfigs } from "../storage/retention.js";
 import { FetchSessionCache } from "./fetch-sessions.js";
@@ -99,13 +101,20 @@ class BrokerRuntime implements Broker {
     return this.leadership.ackRefusal(topicId, partition) === null;
   }
 
-  /** A group's coordinator is the leader of its `__consumer_offsets` partition, once that broker has read the partition in. */
+  /**
+   * A group's coordinator is the leader of its `__consumer_offsets` partition, a
+   * transactional id's the leader of its `__transaction_state` partition, once that broker
+   * has read the partition in.
+   */
   coordinatorFor(keyType: number, key: string): BrokerEndpoint | null {
     if (!this.cluster) return this.self;
-    if (keyType !== 0) return null;
-    const partition = this.offsets.partitionFor(key);
-    const leader = this.leaderOf(this.offsets.topic.topicId, partition);
-    if (leader?.nodeId === this.self.nodeId && this.loadingOffsets.has(partition)) return null;
+    if (keyType !== COORDINATOR_KEY_GROUP && keyType !== COORDINATOR_KEY_TRANSACTION) return null;
+    const group = keyType === COORDINATOR_KEY_GROUP;
+    const topic = group ? this.offsets.topic : this.txn.topic.topic;
+    const partition = group ? this.offsets.partitionFor(key) : this.txn.topic.partitionFor(key);
+    const leader = this.leaderOf(topic.topicId, partition);
+    const loading = group ? this.loadingOffsets.has(partition) : this.txn.isLoading(partition);
+    if (leader?.nodeId === this.self.nodeId && loading) return null;
     return leader;
   }
 
@@ -132,12 +141,18 @@ class BrokerRuntime implements Broker {
     };
   }
 
-  /** Partition-level hooks of cluster mode: coordinators follow their internal partitions. */
+  /**
+   * Partition-level hooks of cluster mode: coordinators follow their internal partitions.
+   * (Before the coordinators exist, start-up loads what this broker leads.)
+   */
   gained(tp: TopicPartition): void {
     if (this.offsets && tp.topicId === this.offsets.topic.topicId) void this.loadOffsetsPartition(tp.partition);
+    if (this.txn && tp.topicId === this.txn.topic.topic.topicId) void this.txn.loadPartition(tp.partition);
   }
 
   lost(tp: TopicPartition): void {
+    this.txn?.forgetVerified(tp.topicId, tp.partition);
+    if (this.txn && tp.topicId === this.txn.topic.topic.topicId) this.txn.unloadPartition(tp.partition);
     if (!this.offsets || tp.topicId !== this.offsets.topic.topicId) return;
     const n = this.groups.unloadGroups((g) => this.offsets.partitionFor(g) === tp.partition);
     if (n > 0) this.logger.info({ partition: tp.partition, groups: n }, "offsets partition moved away; its groups now have another coordinator");
@@ -235,20 +250,33 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
 
   // 3b. Transactions: `__transaction_state` replayed (after the offsets, so a commit a crash
   // interrupted re-applies its offsets last); its ticker completes unfinished ones once serving.
+  const cluster = runtime.cluster;
   runtime.txn = await TxnService.start(
     {
-      log: storage.log,
+      log: internalLog,
       topics: runtime.topics,
       controller: runtime.controller,
       partitionManager: runtime.partitions,
       groups: runtime.groups,
       offsets: runtime.offsets,
-      leads: (topicId, partition) => (runtime as Broker).leaderOf(topicId, partition)?.nodeId === config.nodeId,
+      selfId: config.nodeId,
+      leaderOf: (topicId, partition) => runtime.leaderOf(topicId, partition)?.nodeId ?? null,
       leaderEpochOf: (topicId, partition) => runtime.leaderEpochOf(topicId, partition),
+      peers: cluster
+        ? {
+            urlOf: (nodeId) => storage.log.cluster.broker(nodeId)?.internalUrl ?? null,
+            others: () => runtime.brokers().map((b) => b.nodeId).filter((id) => id !== config.nodeId),
+          }
+        : null,
+      metrics,
       logger: logger.child({ component: "txn" }),
     },
     { partitions: config.transactionPartitions, maxTimeoutMs: config.transactionMaxTimeoutMs },
   );
+  if (cluster) {
+    const mine = cluster.leadership.ledPartitions().filter((tp) => tp.topicId === runtime.txn.topic.topic.topicId);
+    for (const tp of mine) await runtime.txn.loadPartition(tp.partition);
+  }
 
   // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
   const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
@@ -280,6 +308,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
       logger,
       routes: (app) => {
         runtime.cluster?.routes(app);
+        if (runtime.cluster) txnRoutes(app, runtime.txn.callHandlers());
         // The pod's preStop hook (GET) or an operator (POST): in a cluster, move every
         // partition to other brokers first (clients follow the new leaders); then upload
         // everything acknowledged, so the WAL is empty before the process exits and the next

@@ -136,4 +136,33 @@ describe("transaction coordinator", () => {
     await Promise.all(parts.map((p) => c.addPartitions("t", who, [p], FENCED)));
     expect(c.state.get("t")!.partitions).toHaveLength(20);
   });
+
+  it("an id whose partition moved away mid-call: the durable record stays for the new owner, the call fails, and the ticker leaves the id alone", async () => {
+    const w = world();
+    let owned = true;
+    const c = new TxnCoordinator({ ...w.deps, owns: () => owned });
+    const who = await openWithOffset(c, 5n);
+    const persist = w.deps.persist;
+    // The partition moves while the PrepareCommit record is being written.
+    const moving = { ...w.deps, owns: () => owned, persist: async (r: TxnRecord) => {
+      await persist(r);
+      owned = false;
+    } };
+    const moved = new TxnCoordinator(moving);
+    for (const r of w.records) moved.state.apply(r);
+    await expect(moved.endTxn("t", who, true, FENCED)).rejects.toThrow(/moved to another coordinator/);
+    // Not applied here, and no marker written by the old owner.
+    expect(moved.state.get("t")!.status).toBe("Ongoing");
+    expect(w.markers).toHaveLength(0);
+    // The ticker neither resumes nor times out ids it does not own.
+    w.clock.advance(60_000);
+    await moved.tick();
+    expect(w.markers).toHaveLength(0);
+    // The new owner replays the durable PrepareCommit and finishes it.
+    const next = w.restart();
+    expect(next.state.get("t")!.status).toBe("PrepareCommit");
+    await next.resume();
+    expect(next.state.get("t")!.status).toBe("CompleteCommit");
+    expect(w.offsets.map((o) => o.offset)).toEqual([5n]);
+  });
 });

@@ -10,9 +10,15 @@ export interface TxnCoordinatorDeps {
   /** Durable (WAL-fsynced) append to `__transaction_state`. */
   persist(record: TxnRecord): Promise<void>;
   /** Appends a commit or abort marker to each partition; resolves once every marker is durable. */
-  writeMarkers(partitions: TxnPartition[], producerId: bigint, producerEpoch: number, commit: boolean): Promise<void>;
+  writeMarkers(partitions: TxnPartition[], producerId: bigint, producerEpoch: number, commit: boolean, transactionalId: string): Promise<void>;
   /** Writes a committed transaction's offsets to `__consumer_offsets`. */
   commitOffsets(offsets: TxnOffset[]): Promise<void>;
+  /**
+   * Whether this coordinator still owns the id (leads its `__transaction_state` partition).
+   * A record made durable after the partition moved away is not applied here, and the
+   * call fails (the client retries at the new owner, which replays it). Default: always.
+   */
+  owns?(transactionalId: string): boolean;
 }
 
 export interface InitResult {
@@ -91,7 +97,7 @@ export class TxnCoordinator {
     const now = this.deps.clock.nowMs();
     const work: Promise<unknown>[] = [];
     for (const t of this.state.all()) {
-      if (t.status === "Ongoing" && now - t.startMs >= t.timeoutMs) {
+      if (t.status === "Ongoing" && now - t.startMs >= t.timeoutMs && this.owns(t.transactionalId)) {
         work.push(
           this.serial(t.transactionalId, async () => {
             const spare = await this.deps.allocateProducerId();
@@ -109,7 +115,7 @@ export class TxnCoordinator {
   /** Finishes transactions a crash (or a failed marker write) left in Prepare*. */
   async resume(): Promise<void> {
     await Promise.all(
-      this.state.unfinished().map((t) =>
+      this.state.unfinished().filter((t) => this.owns(t.transactionalId)).map((t) =>
         this.serial(t.transactionalId, async () => {
           const cur = this.state.get(t.transactionalId);
           if (cur && (cur.status === "PrepareCommit" || cur.status === "PrepareAbort")) await this.finish(cur);
@@ -126,12 +132,18 @@ export class TxnCoordinator {
 
   private async commit(record: TxnRecord): Promise<void> {
     await this.deps.persist(record);
+    // Moved meanwhile: the new owner replays this record and finishes what it started.
+    if (!this.owns(record.transactionalId)) throw new Error(`transactional id ${record.transactionalId} moved to another coordinator`);
     this.state.apply(record);
+  }
+
+  private owns(transactionalId: string): boolean {
+    return this.deps.owns?.(transactionalId) ?? true;
   }
 
   private async finish(prepared: TxnRecord): Promise<void> {
     const commit = prepared.status === "PrepareCommit";
-    await this.deps.writeMarkers(prepared.partitions, prepared.producerId, prepared.producerEpoch, commit);
+    await this.deps.writeMarkers(prepared.partitions, prepared.producerId, prepared.producerEpoch, commit, prepared.transactionalId);
     if (commit && prepared.offsets.length > 0) await this.deps.commitOffsets(prepared.offsets);
     await this.commit(this.state.complete(prepared, this.deps.clock.nowMs()));
   }

@@ -81,6 +81,17 @@ export class TxnStateMachine {
     this.txns.set(record.transactionalId, record);
   }
 
+  /** Drops the ids `which` selects (their `__transaction_state` partition moved to another broker); returns how many. */
+  forget(which: (transactionalId: string) => boolean): number {
+    let n = 0;
+    for (const id of [...this.txns.keys()]) {
+      if (!which(id)) continue;
+      this.txns.delete(id);
+      n++;
+    }
+    return n;
+  }
+
   /**
    * InitProducerId with a transactional id. `allocate` hands out a fresh producer id (when
    * the id is new or the epoch is exhausted). `expected` is the v3+ producer id/epoch the

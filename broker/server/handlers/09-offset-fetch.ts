@@ -4,7 +4,8 @@
 // v2: null Topics = every committed offset of the group; top-level ErrorCode.
 // v3: throttle time.  v5: CommittedLeaderEpoch.  v6: flexible.
 // v7: RequireStable (KIP-447): a partition with offsets pending in an open transaction
-// answers UNSTABLE_OFFSET_COMMIT (retriable) instead of its last committed offset.
+// answers UNSTABLE_OFFSET_COMMIT (retriable) instead of its last committed offset; in a
+// cluster every broker is asked, as any may coordinate the transaction (txn-rpc.ts).
 // v8: batched Groups, each with its own error code.  v9: MemberId/MemberEpoch for
 // KIP-848 groups (ignored: classic groups only).
 // A partition without a committed offset answers offset -1, as Kafka does.
@@ -53,7 +54,7 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
       groups: req.groups.map((g) => ({ groupId: g.groupId, topics: [], errorCode })),
     }),
   },
-  handle(req, ctx) {
+  async handle(req, ctx) {
     const { broker } = ctx;
     const v = ctx.apiVersion;
     if (v >= 8) {
@@ -61,15 +62,17 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
         throttleTimeMs: 0,
         topics: [],
         errorCode: ErrorCode.NONE,
-        groups: req.groups.map((g) => {
-          const fetched = fetchGroup(broker, g.groupId, g.topics, req.requireStable);
-          return { groupId: g.groupId, topics: fetched.topics, errorCode: fetched.errorCode };
-        }),
+        groups: await Promise.all(
+          req.groups.map(async (g) => {
+            const fetched = await fetchGroup(broker, g.groupId, g.topics, req.requireStable);
+            return { groupId: g.groupId, topics: fetched.topics, errorCode: fetched.errorCode };
+          }),
+        ),
       };
     }
     // v0-1 cannot express "all topics"; an absent list there asks for nothing.
     const topics = v < 2 ? (req.topics ?? []) : req.topics;
-    const fetched = fetchGroup(broker, req.groupId, topics, v >= 7 && req.requireStable);
+    const fetched = await fetchGroup(broker, req.groupId, topics, v >= 7 && req.requireStable);
     if (v < 2 && fetched.errorCode !== ErrorCode.NONE) {
       const errorCode = fetched.errorCode;
       const partitions = (t: Wanted) => t.partitionIndexes.map((partitionIndex) => ({ ...noOffset(partitionIndex), errorCode }));
@@ -84,12 +87,20 @@ function noOffset(partitionIndex: number): PartitionOffset {
 }
 
 /** One group's offsets for `topics` (null: all it has committed). */
-function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] | null, requireStable = false): GroupOffsets {
+async function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] | null, requireStable = false): Promise<GroupOffsets> {
   const access = groupAccess(broker, groupId);
   if (access !== ErrorCode.NONE) return { errorCode: access, topics: [] };
   const fetched = broker.groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })));
   if (fetched.errorCode !== ErrorCode.NONE) return { errorCode: fetched.errorCode, topics: [] };
-  const pending = requireStable ? broker.txn.pendingOffsets(groupId) : new Set<string>();
+  let pending: Set<string> | "unknown" = new Set<string>();
+  if (requireStable) {
+    // A broker that cannot say what its transactions hold leaves every offset unstable; the client retries.
+    pending = await broker.txn.pendingOffsets(groupId).catch((err: unknown) => {
+      broker.logger.warn({ err, groupId }, "could not ask every broker for the group's pending transactional offsets; answering UNSTABLE_OFFSET_COMMIT");
+      return "unknown" as const;
+    });
+  }
+  const unstable = (topic: string, partition: number) => pending === "unknown" || pending.has(`${topic}\u0000${partition}`);
   return {
     errorCode: ErrorCode.NONE,
     topics: fetched.topics.map((t) => ({
@@ -99,7 +110,7 @@ function fetchGroup(broker: Broker, groupId: string, topics: readonly Wanted[] |
         committedOffset: p.committedOffset,
         committedLeaderEpoch: p.committedLeaderEpoch,
         metadata: p.metadata,
-        errorCode: pending.has(`${t.name}\u0000${p.partitionIndex}`) ? ErrorCode.UNSTABLE_OFFSET_COMMIT : p.errorCode,
+        errorCode: unstable(t.name, p.partitionIndex) ? ErrorCode.UNSTABLE_OFFSET_COMMIT : p.errorCode,
       })),
     })),
   };

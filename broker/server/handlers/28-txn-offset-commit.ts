@@ -13,7 +13,7 @@ import { groupCheck, topicCheck, transactionalIdCheck } from "../access.js";
 import { AclOperation as Op } from "../../security/acl.js";
 import { groupAccess } from "./group-access.js";
 import { OFFSET_METADATA_BYTES_MAX } from "./08-offset-commit.js";
-import { coordinatorCall, fencedCodeFor, txnAccess } from "./txn-access.js";
+import { coordinatorCall, fencedCodeFor } from "./txn-access.js";
 import type { TxnOffset } from "../../txn/txn-state.js";
 
 export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>({
@@ -27,10 +27,11 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
   },
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
+    // Sent to the group's coordinator (as in Kafka); the offsets are held by the
+    // transaction's coordinator, which may be another broker.
     const group = groupAccess(broker, req.groupId);
     if (group !== ErrorCode.NONE) return answer(req, () => group);
-    const txn = txnAccess(broker, req.transactionalId);
-    if (txn !== ErrorCode.NONE) return answer(req, () => txn);
+    if (!req.transactionalId) return answer(req, () => ErrorCode.INVALID_REQUEST);
     if (apiVersion >= 3) {
       const refusal = broker.groups.txnOffsetCommitRefusal({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId });
       if (refusal !== ErrorCode.NONE) return answer(req, () => refusal);
@@ -49,7 +50,7 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
     let code: number = ErrorCode.NONE;
     if (offsets.length > 0) {
       const who = { producerId: req.producerId, producerEpoch: req.producerEpoch };
-      code = (await coordinatorCall(broker, "TxnOffsetCommit", req.transactionalId, () => broker.txn.coordinator.txnOffsetCommit(req.transactionalId, who, offsets, fencedCodeFor(apiVersion, 3)))).errorCode;
+      code = (await coordinatorCall(broker, "TxnOffsetCommit", req.transactionalId, () => broker.txn.txnOffsetCommit(req.transactionalId, who, offsets, fencedCodeFor(apiVersion, 3)))).errorCode;
     }
     return answer(req, (topic, partition) => errors.get(`${topic}\u0000${partition}`) ?? code);
   },

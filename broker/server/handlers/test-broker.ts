@@ -79,7 +79,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     // No transaction coordinator here: nothing is ever pending; anything else throws.
     txn: new Proxy({} as Broker["txn"], {
       get(_t, prop) {
-        if (prop === "pendingOffsets") return () => new Set<string>();
+        if (prop === "pendingOffsets") return async () => new Set<string>();
         if (prop === "then") return undefined;
         return unavailable(`txn.${String(prop)}`);
       },
