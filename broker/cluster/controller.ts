@@ -5,6 +5,7 @@ import { validateTopicConfigs } from "./topic-configs.js";
 import { ScramCredentialStore, upsertRecord, type ScramRecord } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 import { AclStore, type AclBinding, type AclFilter, type AclRecord } from "../security/acl.js";
+import { QuotaStore, type QuotaEntity, type QuotaRecord } from "../security/quotas.js";
 
 /**
  * Durable, ordered store of metadata records (the metadata log in the object store) that
@@ -26,12 +27,13 @@ export function memoryJournal(onRecord: (record: ControllerRecord) => void = () 
   };
 }
 
-const CONTROLLER_RECORD_TYPES: ReadonlySet<string> = new Set(["acl-created", "acl-deleted", "topic-created", "topic-deleted", "partitions-created", "topic-configs-altered", "scram-credential-upserted", "scram-credential-deleted", "cluster-created", "producer-ids-allocated"]);
+const CONTROLLER_RECORD_TYPES: ReadonlySet<string> = new Set(["acl-created", "acl-deleted", "topic-created", "topic-deleted", "partitions-created", "topic-configs-altered", "scram-credential-upserted", "scram-credential-deleted", "cluster-created", "producer-ids-allocated", "client-quotas-altered"]);
 
 export type ControllerRecord =
   | TopicRecord
   | ScramRecord
   | AclRecord
+  | QuotaRecord
   | { type: "cluster-created"; clusterId: string }
   | { type: "producer-ids-allocated"; nextProducerId: string };
 
@@ -59,6 +61,8 @@ export class Controller {
   readonly scram = new ScramCredentialStore();
   /** ACLs, from `acl-*` records. */
   readonly acls = new AclStore();
+  /** Client quotas, from `client-quotas-altered` records. */
+  readonly quotas = new QuotaStore();
   private nextProducerId = 0n;
   private producerIdLimit = 0n;
   private queue: Promise<unknown> = Promise.resolve();
@@ -196,6 +200,13 @@ export class Controller {
     });
   }
 
+  /** Sets and removes quota keys of one entity in one record (AlterClientQuotas; values checked by the caller). */
+  alterClientQuotas(entity: QuotaEntity, set: Record<string, number>, removed: string[]): Promise<void> {
+    return this.serialized(async () => {
+      await this.commit(() => ({ type: "client-quotas-altered", entity, set, removed }));
+    });
+  }
+
   /**
    * Writes the record `build` returns, then applies it. `build` runs against the latest
    * state (it may run again if another broker appended first) and returns a ChangeResult
@@ -242,6 +253,9 @@ export class Controller {
       case "acl-created":
       case "acl-deleted":
         this.acls.apply(record);
+        return;
+      case "client-quotas-altered":
+        this.quotas.apply(record);
         return;
       default: {
         const before = record.type === "partitions-created" ? this.topics.byTopicId(record.topicId)?.partitions ?? 0 : 0;

@@ -9,6 +9,7 @@ import type { PartitionManager } from "../cluster/partitions.js";
 import type { TopicInfo } from "../cluster/topics.js";
 import type { FetchSessionCache } from "./fetch-sessions.js";
 import type { TxnService } from "../txn/txn-service.js";
+import type { QuotaMeters } from "../security/quotas.js";
 
 /** Where clients reach a broker. */
 export interface BrokerEndpoint {
@@ -36,6 +37,8 @@ export interface Broker {
   readonly txn: TxnService;
   readonly partitions: PartitionManager;
   readonly fetchSessions: FetchSessionCache;
+  /** Byte-rate meters of client quotas (the quotas themselves are in `controller.quotas`). */
+  readonly quotaMeters: QuotaMeters;
   /** What ApiVersions advertises: exactly the handlers that are registered. */
   supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[];
   /**

@@ -24,8 +24,9 @@ export interface ConnectionInfo {
  * its size prefix), nothing (acks=0 produce), or an instruction to close the connection
  * after the responses before it have been written (the request could not be understood).
  * `thenClose` closes the connection right after writing that response (failed authentication).
+ * `muteMs`: read nothing more from the connection for that long after this (a client over its quota).
  */
-export type DispatchResult = { kind: "respond"; frame: Buffer; thenClose?: string } | { kind: "none" } | { kind: "close"; reason: string };
+export type DispatchResult = { kind: "respond"; frame: Buffer; thenClose?: string; muteMs?: number } | { kind: "none"; muteMs?: number } | { kind: "close"; reason: string };
 
 export type Dispatch = (frame: Buffer, conn: ConnectionInfo) => Promise<DispatchResult>;
 
@@ -48,6 +49,9 @@ export class Connection {
   private readonly pending: { done: boolean; result?: DispatchResult }[] = [];
   private closed = false;
   private paused = false;
+  /** Until when requests are not read (a throttled client); 0 when not muted. */
+  private mutedUntil = 0;
+  private muteTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -62,6 +66,7 @@ export class Connection {
     socket.on("error", (err) => this.logger.debug({ err, conn: info.id }, "connection error"));
     socket.on("close", () => {
       this.closed = true;
+      if (this.muteTimer) clearTimeout(this.muteTimer);
       this.pending.length = 0;
       this.onClose();
     });
@@ -87,6 +92,18 @@ export class Connection {
   }
 
   private drainFrames(): void {
+    const mutedFor = this.mutedUntil - Date.now();
+    if (mutedFor > 0) {
+      if (!this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      this.muteTimer ??= setTimeout(() => {
+        this.muteTimer = null;
+        this.drainFrames();
+      }, mutedFor);
+      return;
+    }
     while (!this.closed && this.pending.length < this.limits.maxInFlight && this.buffered >= 4) {
       const head = this.peek(4);
       const size = head.readInt32BE(0);
@@ -132,6 +149,7 @@ export class Connection {
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const head = this.pending.shift()!;
       const r = head.result!;
+      if (r.kind !== "close" && r.muteMs) this.mutedUntil = Math.max(this.mutedUntil, Date.now() + r.muteMs);
       if (r.kind === "respond") {
         this.socket.write(r.frame);
         if (r.thenClose !== undefined) {

@@ -59,16 +59,49 @@ export function createDispatch(broker: Broker, handlers: ReadonlyMap<number, Han
       throw err;
     }
     let thenClose: string | undefined;
+    let throttleMs = 0;
     const authorize = authorizerFor(broker.config, broker.controller.acls, conn.principal, conn.remoteAddress);
-    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker, authorize, closeAfterResponse: (reason) => (thenClose = reason) };
+    const chargeQuota = quotaCharger(broker, conn.principal, header.clientId, (ms) => (throttleMs = Math.max(throttleMs, ms)));
+    const ctx: RequestContext = { apiKey, apiVersion, correlationId, clientId: header.clientId, conn, broker, authorize, closeAfterResponse: (reason) => (thenClose = reason), chargeQuota };
     const denied = refusal(handler, request, ctx);
     if (denied) metrics.requestErrors.inc({ api: apiName, reason: "unauthorized" });
     const response = denied ? denied.response : await handler.handle(request, ctx);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.requestSeconds.observe({ api: apiName }, seconds);
-    if (response === null) return thenClose === undefined ? { kind: "none" } : { kind: "close", reason: thenClose };
+    // KIP-219: newer clients back off by the throttle time themselves, so the answer goes out
+    // now and the connection is read again only after it; older ones get the answer late.
+    let muteMs = 0;
+    if (throttleMs > 0) {
+      if (clientThrottles(apiKey, apiVersion) || response === null) muteMs = throttleMs;
+      else await new Promise((r) => setTimeout(r, throttleMs));
+    }
+    if (response === null) return thenClose === undefined ? { kind: "none", muteMs } : { kind: "close", reason: thenClose };
     const frameOut = encodeResponse(apiKey, apiVersion, correlationId, response);
-    return thenClose === undefined ? { kind: "respond", frame: frameOut } : { kind: "respond", frame: frameOut, thenClose };
+    return thenClose === undefined ? { kind: "respond", frame: frameOut, muteMs } : { kind: "respond", frame: frameOut, thenClose };
+  };
+}
+
+/** Produce v6+ and Fetch v8+ clients wait out throttle_time_ms on their own (KIP-219). */
+function clientThrottles(apiKey: number, apiVersion: number): boolean {
+  return (apiKey === ApiKey.Produce && apiVersion >= 6) || (apiKey === ApiKey.Fetch && apiVersion >= 8);
+}
+
+/**
+ * `ctx.chargeQuota` for one request: the quota that applies to the principal's user and the
+ * request's client id (`security/quotas.ts`), metered on this broker.
+ */
+export function quotaCharger(broker: Broker, principal: string, clientId: string | null, onThrottle: (ms: number) => void): RequestContext["chargeQuota"] {
+  return (key, bytes) => {
+    const user = principal.startsWith("User:") ? principal.slice("User:".length) : principal;
+    const quota = broker.controller.quotas.quotaFor(user, clientId ?? "", key);
+    if (!quota || bytes <= 0) return 0;
+    const ms = broker.quotaMeters.record(quota.meter, bytes, quota.limit, Date.now());
+    if (ms > 0) {
+      broker.metrics.quotaThrottles.inc({ quota: key });
+      broker.metrics.quotaThrottleSeconds.inc({ quota: key }, ms / 1000);
+      onThrottle(ms);
+    }
+    return ms;
   };
 }
 

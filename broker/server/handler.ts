@@ -1,5 +1,6 @@
 import type { ConnectionInfo } from "./connection.js";
 import type { Broker } from "./broker.js";
+import type { QuotaKey } from "../security/quotas.js";
 
 export interface RequestContext {
   readonly apiKey: number;
@@ -12,6 +13,11 @@ export interface RequestContext {
   authorize(resourceType: number, resourceName: string, operation: number): boolean;
   /** Close the connection right after this request's response is written (failed authentication). */
   closeAfterResponse(reason: string): void;
+  /**
+   * Counts `bytes` against the client's byte-rate quota `key` (if one applies) and returns
+   * the throttle time to answer with; the dispatcher then holds the connection that long.
+   */
+  chargeQuota(key: QuotaKey, bytes: number): number;
 }
 
 /**

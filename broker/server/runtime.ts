@@ -13,6 +13,7 @@ import { OffsetsTopic } from "../cluster/offsets-topic.js";
 import { GroupCoordinator } from "../groups/coordinator.js";
 import { TxnService } from "../txn/txn-service.js";
 import { txnRoutes } from "../txn/txn-rpc.js";
+import { QuotaMeters } from "../security/quotas.js";
 import { COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from "./handlers/group-access.js";
 import { openStorage, type Storage } from "../storage/open.js";
 import { retentionFromConfigs } from "../storage/retention.js";
@@ -46,6 +47,7 @@ class BrokerRuntime implements Broker {
   readonly controller: Controller;
   readonly partitions: PartitionManager;
   readonly fetchSessions = new FetchSessionCache();
+  readonly quotaMeters: QuotaMeters;
   groups!: GroupCoordinator;
   self!: BrokerEndpoint;
   offsets!: OffsetsTopic;
@@ -70,6 +72,7 @@ class BrokerRuntime implements Broker {
         return this.partitions.dropTopic(t);
       },
     });
+    this.quotaMeters = new QuotaMeters(config.quotaWindowSamples, config.quotaWindowSampleMs);
     this.partitions = new PartitionManager(storage.log, metrics, logger, { messageMaxBytes: config.messageMaxBytes, loadReportIntervalMs: config.loadReportIntervalMs });
   }
 

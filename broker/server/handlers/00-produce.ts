@@ -67,8 +67,10 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
     const responses = await Promise.all(
       req.topicData.map(async (t, i) => ({ name: t.name, partitionResponses: await Promise.all(pending[i]!) })),
     );
+    // The quota counts what the client sent, written or not (as Kafka's does).
+    const throttleTimeMs = ctx.chargeQuota("producer_byte_rate", req.topicData.reduce((n, t) => n + t.partitionData.reduce((m, pd) => m + (pd.records?.length ?? 0), 0), 0));
     if (req.acks === 0) return null;
-    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    return { responses, throttleTimeMs, nodeEndpoints: [] };
   },
 });
 

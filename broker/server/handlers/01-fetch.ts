@@ -132,7 +132,8 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>({
     }
     broker.metrics.bytesOut.inc(result.bytes);
     for (const { entry, data } of result.partitions) if (data.records?.length) broker.partitions.traffic.add(entry.topicId, entry.partition, 0, data.records.length);
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: [...byTopic.values()], nodeEndpoints: [] };
+    const throttleTimeMs = ctx.chargeQuota("consumer_byte_rate", result.bytes);
+    return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: [...byTopic.values()], nodeEndpoints: [] };
   },
 });
 

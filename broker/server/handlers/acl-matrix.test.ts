@@ -119,6 +119,8 @@ const SAMPLES: Record<number, Sample[]> = {
   42: [{ what: "delete groups", request: () => ({ groupsNames: [G] }), grants: [[R.GROUP, G, Op.DELETE]], deniedCode: ErrorCode.GROUP_AUTHORIZATION_FAILED }],
   44: [{ what: "incremental alter broker configs", request: () => ({ resources: [{ resourceType: 4, resourceName: "1", configs: [{ name: "log.retention.ms", configOperation: 0, value: "1" }] }] }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.ALTER_CONFIGS]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
   47: [{ what: "offset delete", request: () => ({ groupId: G, topics: [{ name: T, partitions: [{ partitionIndex: 0 }] }] }), grants: [[R.GROUP, G, Op.DELETE], [R.TOPIC, T, Op.READ]], deniedCode: ErrorCode.GROUP_AUTHORIZATION_FAILED }],
+  48: [{ what: "describe client quotas", request: () => ({ components: [], strict: false }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.DESCRIBE_CONFIGS]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
+  49: [{ what: "alter client quotas", request: () => ({ entries: [{ entity: [{ entityType: "user", entityName: "bob" }], ops: [{ key: "producer_byte_rate", value: 1024, remove: false }] }], validateOnly: false }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.ALTER_CONFIGS]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
   50: [{ what: "describe scram users", request: () => ({ users: [{ name: "bob" }] }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.DESCRIBE]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
   51: [{ what: "alter scram users", request: () => ({ deletions: [{ name: "bob", mechanism: 1 }], upsertions: [] }), grants: [[R.CLUSTER, CLUSTER_NAME, Op.ALTER]], deniedCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }],
 };
@@ -137,7 +139,7 @@ afterEach(() => broker.close());
 
 function contextFor(apiKey: number, apiVersion: number, principal = PRINCIPAL): RequestContext {
   const conn = testConnection({ principal });
-  return { apiKey, apiVersion, correlationId: 1, clientId: "matrix", conn, broker, authorize: authorizerFor(broker.config, broker.controller.acls, principal, conn.remoteAddress), closeAfterResponse: () => undefined };
+  return { apiKey, apiVersion, correlationId: 1, clientId: "matrix", conn, broker, authorize: authorizerFor(broker.config, broker.controller.acls, principal, conn.remoteAddress), closeAfterResponse: () => undefined, chargeQuota: () => 0 };
 }
 
 async function allow(grants: Grant[], permissionType: number = PermissionType.ALLOW): Promise<void> {
@@ -201,7 +203,7 @@ describe("ACL matrix over HANDLERS", () => {
       for (const [apiKey, sample] of cases) {
         const handler = HANDLERS.get(apiKey)!;
         const conn = testConnection({ principal: PRINCIPAL });
-        const ctx: RequestContext = { apiKey, apiVersion: handler.maxVersion, correlationId: 1, clientId: "matrix", conn, broker: open, authorize: authorizerFor(open.config, open.controller.acls, PRINCIPAL, conn.remoteAddress), closeAfterResponse: () => undefined };
+        const ctx: RequestContext = { apiKey, apiVersion: handler.maxVersion, correlationId: 1, clientId: "matrix", conn, broker: open, authorize: authorizerFor(open.config, open.controller.acls, PRINCIPAL, conn.remoteAddress), closeAfterResponse: () => undefined, chargeQuota: () => 0 };
         expect(refusal(handler, { ...API_SPECS.get(apiKey)!.request.defaults(), ...sample.request(open) }, ctx)).toBeNull();
       }
     } finally {

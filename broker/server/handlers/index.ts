@@ -23,6 +23,8 @@ import { createPartitions } from "./37-create-partitions.js";
 import { deleteGroups } from "./42-delete-groups.js";
 import { incrementalAlterConfigs } from "./44-incremental-alter-configs.js";
 import { offsetDelete } from "./47-offset-delete.js";
+import { describeClientQuotas } from "./48-describe-client-quotas.js";
+import { alterClientQuotas } from "./49-alter-client-quotas.js";
 import { describeCluster } from "./60-describe-cluster.js";
 import { saslHandshake } from "./17-sasl-handshake.js";
 import { saslAuthenticate } from "./36-sasl-authenticate.js";
@@ -47,5 +49,6 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map(
     alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeCluster,
     saslHandshake, saslAuthenticate, describeUserScramCredentials, alterUserScramCredentials, describeAcls, createAcls, deleteAcls,
     addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
+    describeClientQuotas, alterClientQuotas,
   ].map((h) => [h.apiKey, h as Handler]),
 );

@@ -3,6 +3,8 @@
  * coordinator over in-memory stores, no listener and no storage. Anything a handler
  * under test should not touch (partition data, fetch sessions) throws when used.
  */
+import { QuotaMeters } from "../../security/quotas.js";
+import { quotaCharger } from "../dispatch.js";
 import { loadBrokerConfig, type BrokerConfig } from "../../config.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { createRegistry } from "../../../src/common/metrics.js";
@@ -68,6 +70,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     logger,
     registry,
     metrics: createBrokerMetrics(registry),
+    quotaMeters: new QuotaMeters(config.quotaWindowSamples, config.quotaWindowSampleMs),
     self,
     get clusterId() {
       return controller.clusterId;
@@ -123,7 +126,7 @@ export async function callOn<Req, Res>(handler: Handler<Req, Res>, broker: Broke
   if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) throw new Error(`v${apiVersion} is outside v${handler.minVersion}-${handler.maxVersion}`);
   let closeReason: string | null = null;
   const authorize = authorizerFor(broker.config, broker.controller.acls, conn.principal, conn.remoteAddress);
-  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker, authorize, closeAfterResponse: (reason) => (closeReason = reason) };
+  const ctx: RequestContext = { apiKey: handler.apiKey, apiVersion, correlationId: 1, clientId, conn, broker, authorize, closeAfterResponse: (reason) => (closeReason = reason), chargeQuota: quotaCharger(broker, conn.principal, clientId, () => undefined) };
   const denied = refusal(handler, req, ctx);
   const res = denied ? denied.response : await handler.handle(req, ctx);
   if (res === null) throw new Error("handler sent no response");
