@@ -80,7 +80,7 @@ describe("Metadata on each listener names that listener's addresses only", () =>
       const cluster = await raw.request(60, 1, { endpointType: 1, includeClusterAuthorizedOperations: false });
       expect(cluster.brokers).toEqual([{ brokerId: 1, host: "127.0.0.1", port: plainPort, rack: null }]);
     } finally {
-      raw.socket.destroy();
+      raw.close();
     }
   });
 
