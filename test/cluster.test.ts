@@ -180,7 +180,7 @@ describe("multi-broker cluster on one bucket", () => {
     console.log(`zones: ${servedInZone} record bytes of partitions led in other zones served by the consumer's own zone`);
   }, 180_000);
 
-  it("named listeners: a client bootstrapping on EXTERNAL is told every broker's EXTERNAL address and produces to partitions led by each; a broker without EXTERNAL is left out there", async () => {
+  it("named listeners: a client bootstrapping on EXTERNAL is told every broker's EXTERNAL address and produces to partitions led by each; a broker without EXTERNAL is left out there, and never named as a read replica (KIP-392)", async () => {
     cluster = new TestCluster({ minio, prefix: `listeners-${randomBytes(3).toString("hex")}/` });
     // INTERNAL advertises 127.0.0.1 and EXTERNAL localhost, so a client told the wrong listener's address would dial the wrong port.
     const listeners = (external: boolean) => ({ port, secondPort }: { port: number; secondPort: number }) => ({
@@ -232,8 +232,54 @@ describe("multi-broker cluster on one bucket", () => {
       internal.close();
       external.close();
     }
+
+    // KIP-392: a zone-a consumer catching up on a partition led in another zone is sent to a
+    // zone-a broker (1 or 4), but on EXTERNAL never to broker 4, which it could not reach there.
+    const reads = "listener-reads";
+    // Created through INTERNAL: on EXTERNAL, kafkajs waits in vain for leaders of the partitions broker 4 takes.
+    const insideAdmin = new Kafka({ clientId: "listeners-inside", brokers: cluster.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } }).admin();
+    await insideAdmin.connect();
+    await insideAdmin.createTopics({ topics: [{ topic: reads, numPartitions: 12 }] });
+    await insideAdmin.disconnect();
+    const written = await runClient("java", ["produce", "--bootstrap", cluster.bootstrap().join(","), "--topic", reads, "--count", "1200", "--partitions-hint", "12"], 120_000);
+    expect(written.summary).toMatchObject({ acked: 1200, failed: 0 });
+    const fetchFrom = async (port: number, partition: number) => {
+      const c = await RawClient.connect(port);
+      try {
+        const partitions = [{ partition, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 16 }];
+        const res = await c.request(1, 12, { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: reads, partitions }], forgottenTopicsData: [], rackId: "zone-a" });
+        return res.responses[0].partitions[0] as { errorCode: number; preferredReadReplica: number; records: Buffer };
+      } finally {
+        c.close();
+      }
+    };
+    const probe = await RawClient.connect(cluster.brokers.get(1)!.port);
+    const readLeaders = new Map<number, number>();
+    try {
+      const md = await probe.request(3, 12, { topics: [{ topicId: "AAAAAAAAAAAAAAAAAAAAAA", name: reads }], allowAutoTopicCreation: false });
+      for (const p of md.topics[0].partitions) readLeaders.set(p.partitionIndex, p.leaderId);
+    } finally {
+      probe.close();
+    }
+    const elsewhere = [...readLeaders].filter(([, leader]) => leader === 2 || leader === 3);
+    // Once the data is in objects, INTERNAL answers with a zone-a replica for every such partition.
+    const viaInternal = await waitFor("committed data of the partitions led outside zone-a", 15_000, async () => {
+      const answers = await Promise.all(elsewhere.map(([p, leader]) => fetchFrom(cluster.brokers.get(leader)!.port, p)));
+      return answers.every((a) => a.preferredReadReplica !== -1) ? answers : null;
+    });
+    const toBroker4 = elsewhere.filter((_, i) => viaInternal[i]!.preferredReadReplica === 4);
+    expect(toBroker4.length, "partitions whose zone-a replica is broker 4").toBeGreaterThan(0);
+    for (const [p, leader] of elsewhere) {
+      const a = await fetchFrom(externalPort(leader), p);
+      expect(a.errorCode, `partition ${p}`).toBe(ErrorCode.NONE);
+      if (toBroker4.some(([q]) => q === p)) {
+        // Served by the leader itself rather than sent where the client has no address.
+        expect(a.preferredReadReplica, `partition ${p}`).toBe(-1);
+        expect(a.records.length, `partition ${p}`).toBeGreaterThan(0);
+      } else expect(a.preferredReadReplica, `partition ${p}`).toBe(1);
+    }
     await admin.disconnect();
-  }, 180_000);
+  }, 240_000);
 
   it("a broker cut off from the controller (its heartbeats lost) acknowledges nothing once its write lease may have lapsed; what it acknowledged survives the move", async () => {
     const link = await ControllerLink.start(() => cluster.brokers.get(1)?.httpPort);
