@@ -1,5 +1,5 @@
 import type { ListenerSecuritySpec, StreamCluster } from "../api/types.js";
-import { usesSasl, usesTls } from "../../../broker/config.js";
+import { usesSasl, usesTls, type SecurityProtocol as Protocol } from "../../../broker/config.js";
 import { KAFKA_PORT, type Manifest, metadataFor, names, namespaceOf } from "./common.js";
 
 /**
@@ -13,8 +13,6 @@ export const SASL_DIR = "/etc/floe/sasl";
 export const USERS_FILE_KEY = "users";
 /** The SCRAM user the operator logs in as to manage StreamUsers: always a super user. */
 export const OPERATOR_USER = "floe-operator";
-
-export type Protocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
 
 /** A Kafka listener of the brokers, as the operator configures it. */
 export interface ResolvedListener {
