@@ -5,13 +5,21 @@ import { ConfigError, type Env } from "../src/common/config.js";
  * does. docs/configuration.md is checked against this table by a test, so the reference
  * cannot drift from the code.
  */
+/** Kafka's listener security protocols. */
+export const SECURITY_PROTOCOLS = ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+
 export const BROKER_SETTINGS = {
-  host: { env: "FLOE_HOST", kind: "string", default: "0.0.0.0", doc: "Address the Kafka listener binds to." },
-  port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port)." },
-  advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces." },
-  advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port." },
-  securityProtocol: { env: "FLOE_SECURITY_PROTOCOL", kind: "enum", values: ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"], default: "PLAINTEXT", doc: "Security of the Kafka listener (Kafka's listener security protocol). `SASL_*`: every client authenticates with SASL (FLOE_SASL_ENABLED_MECHANISMS) before any request but ApiVersions, SaslHandshake and SaslAuthenticate. `SSL`, `SASL_SSL`: TLS with FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE." },
-  tlsCertFile: { env: "FLOE_TLS_CERT_FILE", kind: "string", default: "", doc: "PEM certificate (chain) of the TLS listener, e.g. `tls.crt` of a mounted Secret. Re-read every FLOE_TLS_RELOAD_INTERVAL_MS; new connections get a renewed certificate without a restart. An expired certificate stops the broker at start-up; an unusable replacement is logged and the current one kept." },
+  host: { env: "FLOE_HOST", kind: "string", default: "0.0.0.0", doc: "Address the Kafka listener binds to (without FLOE_LISTENERS), and the HTTP port's bind address." },
+  port: { env: "FLOE_PORT", kind: "int", default: 9092, min: 0, max: 65535, doc: "Kafka listener port (0 picks a free port). Not allowed with FLOE_LISTENERS." },
+  advertisedHost: { env: "FLOE_ADVERTISED_HOST", kind: "string", default: "", doc: "Host given to clients in Metadata responses. Empty: the bind host, or `localhost` when binding to all interfaces. Not allowed with FLOE_LISTENERS (use FLOE_ADVERTISED_LISTENERS)." },
+  advertisedPort: { env: "FLOE_ADVERTISED_PORT", kind: "int", default: 0, min: 0, max: 65535, doc: "Port given to clients in Metadata responses. 0: the listener's port. Not allowed with FLOE_LISTENERS." },
+  securityProtocol: { env: "FLOE_SECURITY_PROTOCOL", kind: "enum", values: SECURITY_PROTOCOLS, default: "PLAINTEXT", doc: "Security of the Kafka listener (Kafka's listener security protocol). `SASL_*`: every client authenticates with SASL (FLOE_SASL_ENABLED_MECHANISMS) before any request but ApiVersions, SaslHandshake and SaslAuthenticate. `SSL`, `SASL_SSL`: TLS with FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE. Without FLOE_LISTENERS the one listener is named after its protocol (e.g. `PLAINTEXT`); not allowed with FLOE_LISTENERS (use FLOE_LISTENER_SECURITY_PROTOCOL_MAP)." },
+  listeners: { env: "FLOE_LISTENERS", kind: "string", default: "", doc: "Named Kafka listeners, one per purpose (Kafka's `listeners`): comma-separated `NAME://host:port`, e.g. `INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094`. Names are case-insensitive (kept upper case), ports distinct; an empty host binds all interfaces, port 0 picks a free one. Each listener has its own security protocol (FLOE_LISTENER_SECURITY_PROTOCOL_MAP), and clients are told the brokers' addresses on the listener they connected through. Empty: one listener from FLOE_HOST, FLOE_PORT, FLOE_ADVERTISED_HOST, FLOE_ADVERTISED_PORT and FLOE_SECURITY_PROTOCOL." },
+  advertisedListeners: { env: "FLOE_ADVERTISED_LISTENERS", kind: "string", default: "", doc: "What clients are told per listener (Kafka's `advertised.listeners`): comma-separated `NAME://host:port`, each NAME one of FLOE_LISTENERS, e.g. `INTERNAL://floe-0.floe-brokers:9092,EXTERNAL://broker0.example.com:9094`. Port 0: the port the listener bound. A listener left out advertises its bind host (`localhost` for all interfaces) and port." },
+  listenerSecurityProtocolMap: { env: "FLOE_LISTENER_SECURITY_PROTOCOL_MAP", kind: "string", default: "", doc: "Security protocol of each listener (Kafka's `listener.security.protocol.map`): comma-separated `NAME:PROTOCOL`, PROTOCOL one of `PLAINTEXT`, `SASL_PLAINTEXT`, `SSL`, `SASL_SSL`, e.g. `INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL`. A listener named after a protocol needs no entry. All TLS listeners share FLOE_TLS_*, all SASL listeners FLOE_SASL_*." },
+  interBrokerListenerName: { env: "FLOE_INTER_BROKER_LISTENER_NAME", kind: "string", default: "", doc: "`multi`: the listener whose advertised host the other brokers use to reach this one's HTTP port, when FLOE_INTERNAL_URL is empty (Kafka's `inter.broker.listener.name`; brokers talk to each other over HTTP, not Kafka). Empty: the first of FLOE_LISTENERS." },
+  tlsCertFile: { env: "FLOE_TLS_CERT_FILE", kind: "string", default: "", doc: "PEM certificate (chain) of the TLS listeners (all of them share it), e.g. `tls.crt` of a mounted Secret. Re-read every FLOE_TLS_RELOAD_INTERVAL_MS; new connections get a renewed certificate without a restart. An expired certificate stops the broker at start-up; an unusable replacement is logged and the current one kept." },
   tlsKeyFile: { env: "FLOE_TLS_KEY_FILE", kind: "string", default: "", doc: "PEM private key of FLOE_TLS_CERT_FILE (e.g. `tls.key`)." },
   tlsCaFile: { env: "FLOE_TLS_CA_FILE", kind: "string", default: "", doc: "PEM bundle of the CAs client certificates must chain to (e.g. `ca.crt`); needed when FLOE_TLS_CLIENT_AUTH is not `none`." },
   tlsClientAuth: { env: "FLOE_TLS_CLIENT_AUTH", kind: "enum", values: ["none", "requested", "required"], default: "none", doc: "Client certificates (Kafka's ssl.client.auth). `required`: mutual TLS, no certificate no connection. `requested`: clients may present one; a bad one is refused. On `SSL` a verified certificate names the principal (FLOE_TLS_PRINCIPAL); on `SASL_SSL` the SASL login does." },
@@ -64,7 +72,7 @@ export const BROKER_SETTINGS = {
   cacheBytesMax: { env: "FLOE_CACHE_BYTES_MAX", kind: "int", default: 268_435_456, min: 0, max: Number.MAX_SAFE_INTEGER, doc: "Bound of the in-memory tail cache of recent record batches." },
   uploadIntervalMs: { env: "FLOE_UPLOAD_INTERVAL_MS", kind: "int", default: 2000, min: 10, max: 3_600_000, doc: "How often WAL contents are turned into stream-set objects." },
   clusterMode: { env: "FLOE_CLUSTER_MODE", kind: "enum", values: ["standalone", "multi"], default: "standalone", doc: "`standalone`: this broker leads every partition and is its own controller (the embedded default). `multi`: brokers sharing one object store (and metadata log) form a cluster: one is elected controller through the lease object, every broker registers and heartbeats, and partition leadership is spread and moved without copying data (docs/architecture.md)." },
-  internalUrl: { env: "FLOE_INTERNAL_URL", kind: "string", default: "", doc: "`multi`: where the other brokers reach this one's HTTP port for controller calls, partition releases and transaction calls (markers, offsets, produce verification), e.g. `http://floe-1.floe-brokers:9080`. Empty: `http://<advertised host>:<FLOE_HTTP_PORT>`." },
+  internalUrl: { env: "FLOE_INTERNAL_URL", kind: "string", default: "", doc: "`multi`: where the other brokers reach this one's HTTP port for controller calls, partition releases and transaction calls (markers, offsets, produce verification), e.g. `http://floe-1.floe-brokers:9080`. Empty: `http://<advertised host of FLOE_INTER_BROKER_LISTENER_NAME>:<FLOE_HTTP_PORT>`." },
   brokerSessionTimeoutMs: { env: "FLOE_BROKER_SESSION_TIMEOUT_MS", kind: "int", default: 9000, min: 1000, max: 300_000, doc: "`multi`: a broker that sends no heartbeat for this long is declared dead and its partitions move (after its WAL is recovered). A broker stops acknowledging writes on its own before this, so a cut-off broker never acknowledges a write that its successor cannot see." },
   controllerLeaseMs: { env: "FLOE_CONTROLLER_LEASE_MS", kind: "int", default: 6000, min: 500, max: 300_000, doc: "`multi`: time to live of the controller lease object; a new controller takes over within about this long after the old one dies. Must be shorter than FLOE_BROKER_SESSION_TIMEOUT_MS." },
   heartbeatIntervalMs: { env: "FLOE_HEARTBEAT_INTERVAL_MS", kind: "int", default: 1000, min: 50, max: 60_000, doc: "`multi`: how often a broker heartbeats to the controller (and renews its write lease)." },
@@ -127,11 +135,110 @@ export function loadBrokerConfig(env: Env = process.env, overrides: Partial<Brok
     if (config.heartbeatIntervalMs * 3 > config.brokerSessionTimeoutMs) throw new ConfigError("FLOE_HEARTBEAT_INTERVAL_MS must be at most a third of FLOE_BROKER_SESSION_TIMEOUT_MS, so one lost heartbeat does not fence a broker");
     if (config.httpPort < 0) throw new ConfigError("FLOE_CLUSTER_MODE=multi needs the HTTP port (FLOE_HTTP_PORT >= 0): brokers reach the controller and each other through it");
   }
-  if (config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL") {
-    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError(`FLOE_SECURITY_PROTOCOL=${config.securityProtocol} needs FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE`);
+  if (!config.listeners) {
+    const named = [BROKER_SETTINGS.advertisedListeners, BROKER_SETTINGS.listenerSecurityProtocolMap].map((s) => s.env).filter((name) => env[name]);
+    if (named.length > 0) throw new ConfigError(`${named.join(", ")} needs FLOE_LISTENERS: the listeners they name`);
+  } else {
+    // These describe the single listener; with named listeners they would be silently ignored.
+    const single = [BROKER_SETTINGS.port, BROKER_SETTINGS.advertisedHost, BROKER_SETTINGS.advertisedPort, BROKER_SETTINGS.securityProtocol].map((s) => s.env).filter((name) => env[name]);
+    if (single.length > 0) throw new ConfigError(`${single.join(", ")} cannot be combined with FLOE_LISTENERS: set the port in FLOE_LISTENERS, the address in FLOE_ADVERTISED_LISTENERS and the protocol in FLOE_LISTENER_SECURITY_PROTOCOL_MAP`);
+  }
+  const listeners = listenersOf(config);
+  interBrokerListenerOf(config, listeners);
+  const tlsListener = listeners.find((l) => usesTls(l.protocol));
+  if (tlsListener) {
+    const what = config.listeners ? `listener ${tlsListener.name} (${tlsListener.protocol})` : `FLOE_SECURITY_PROTOCOL=${tlsListener.protocol}`;
+    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError(`${what} needs FLOE_TLS_CERT_FILE and FLOE_TLS_KEY_FILE`);
     if (config.tlsClientAuth !== "none" && !config.tlsCaFile) throw new ConfigError(`FLOE_TLS_CLIENT_AUTH=${config.tlsClientAuth} needs FLOE_TLS_CA_FILE`);
   }
   return config;
+}
+
+/** One Kafka listener: where it binds, its security, and what clients are told to dial. */
+export interface ListenerConfig {
+  /** Upper case, e.g. `INTERNAL`; without FLOE_LISTENERS, the protocol's name (`PLAINTEXT`). */
+  name: string;
+  host: string;
+  /** 0: a free port, picked when the listener binds. */
+  port: number;
+  protocol: SecurityProtocol;
+  advertisedHost: string;
+  /** 0: the port the listener bound. */
+  advertisedPort: number;
+}
+
+export const usesTls = (p: SecurityProtocol) => p === "SSL" || p === "SASL_SSL";
+export const usesSasl = (p: SecurityProtocol) => p === "SASL_PLAINTEXT" || p === "SASL_SSL";
+
+const isWildcard = (host: string) => host === "0.0.0.0" || host === "::";
+
+/**
+ * The Kafka listeners, in the order configured: FLOE_LISTENERS with their protocols and
+ * advertised addresses, or without it the one listener of FLOE_HOST / FLOE_PORT /
+ * FLOE_SECURITY_PROTOCOL (a list of one, so the rest of the broker has one code path).
+ * Throws ConfigError naming the variable and entry at fault.
+ */
+export function listenersOf(config: BrokerConfig): ListenerConfig[] {
+  if (!config.listeners) {
+    return [{ name: config.securityProtocol, host: config.host, port: config.port, protocol: config.securityProtocol, advertisedHost: advertisedHostOf(config), advertisedPort: config.advertisedPort }];
+  }
+  const bound = listenerAddresses("FLOE_LISTENERS", config.listeners);
+  if (bound.length === 0) throw new ConfigError("FLOE_LISTENERS names no listener");
+  const ports = new Map<number, string>();
+  for (const l of bound) {
+    const other = ports.get(l.port);
+    if (other !== undefined) throw new ConfigError(`FLOE_LISTENERS: listeners ${other} and ${l.name} both use port ${l.port}`);
+    if (l.port !== 0) ports.set(l.port, l.name);
+  }
+  const names = new Set(bound.map((l) => l.name));
+  const protocols = new Map<string, SecurityProtocol>();
+  for (const entry of entriesOf(config.listenerSecurityProtocolMap)) {
+    const at = entry.lastIndexOf(":");
+    const name = entry.slice(0, at).trim().toUpperCase();
+    const protocol = entry.slice(at + 1).trim();
+    if (at <= 0 || !(SECURITY_PROTOCOLS as readonly string[]).includes(protocol)) throw new ConfigError(`FLOE_LISTENER_SECURITY_PROTOCOL_MAP: ${JSON.stringify(entry)} is not NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(", ")}`);
+    if (!names.has(name)) throw new ConfigError(`FLOE_LISTENER_SECURITY_PROTOCOL_MAP: ${name} is not a listener in FLOE_LISTENERS`);
+    if (protocols.has(name)) throw new ConfigError(`FLOE_LISTENER_SECURITY_PROTOCOL_MAP: ${name} is given twice`);
+    protocols.set(name, protocol as SecurityProtocol);
+  }
+  const advertised = new Map<string, { host: string; port: number }>();
+  for (const a of listenerAddresses("FLOE_ADVERTISED_LISTENERS", config.advertisedListeners)) {
+    if (!names.has(a.name)) throw new ConfigError(`FLOE_ADVERTISED_LISTENERS: ${a.name} is not a listener in FLOE_LISTENERS`);
+    if (!a.host) throw new ConfigError(`FLOE_ADVERTISED_LISTENERS: ${a.name} needs a host clients can reach`);
+    advertised.set(a.name, a);
+  }
+  return bound.map((l) => {
+    const protocol = protocols.get(l.name) ?? ((SECURITY_PROTOCOLS as readonly string[]).includes(l.name) ? (l.name as SecurityProtocol) : undefined);
+    if (!protocol) throw new ConfigError(`listener ${l.name} has no security protocol: add ${l.name}:PLAINTEXT (or SASL_PLAINTEXT, SSL, SASL_SSL) to FLOE_LISTENER_SECURITY_PROTOCOL_MAP`);
+    const host = l.host || "0.0.0.0";
+    const adv = advertised.get(l.name);
+    return { name: l.name, host, port: l.port, protocol, advertisedHost: adv?.host ?? (isWildcard(host) ? "localhost" : host), advertisedPort: adv?.port ?? 0 };
+  });
+}
+
+/** The listener named by FLOE_INTER_BROKER_LISTENER_NAME, else the first one. */
+export function interBrokerListenerOf(config: BrokerConfig, listeners: ListenerConfig[] = listenersOf(config)): ListenerConfig {
+  const wanted = config.interBrokerListenerName.trim().toUpperCase();
+  if (!wanted) return listeners[0]!;
+  const found = listeners.find((l) => l.name === wanted);
+  if (!found) throw new ConfigError(`FLOE_INTER_BROKER_LISTENER_NAME: ${wanted} is not a listener (listeners: ${listeners.map((l) => l.name).join(", ")})`);
+  return found;
+}
+
+const entriesOf = (list: string) => list.split(",").map((e) => e.trim()).filter(Boolean);
+
+/** `NAME://host:port` entries (IPv6 hosts in brackets); names unique and upper-cased. */
+function listenerAddresses(variable: string, list: string): { name: string; host: string; port: number }[] {
+  const out: { name: string; host: string; port: number }[] = [];
+  for (const entry of entriesOf(list)) {
+    const m = /^([A-Za-z][A-Za-z0-9_]*):\/\/(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]*):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[3]) : -1;
+    if (!m || port > 65535) throw new ConfigError(`${variable}: ${JSON.stringify(entry)} is not NAME://host:port (e.g. INTERNAL://0.0.0.0:9092)`);
+    const name = m[1]!.toUpperCase();
+    if (out.some((o) => o.name === name)) throw new ConfigError(`${variable}: listener ${name} is given twice`);
+    out.push({ name, host: m[2]!.replace(/^\[(.*)\]$/, "$1"), port });
+  }
+  return out;
 }
 
 export const SASL_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
@@ -160,5 +267,5 @@ export function superUsersOf(config: Pick<BrokerConfig, "superUsers">): Set<stri
 /** The host clients should dial: explicit, else the bind host unless it is a wildcard. */
 export function advertisedHostOf(config: BrokerConfig): string {
   if (config.advertisedHost) return config.advertisedHost;
-  return config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  return isWildcard(config.host) ? "localhost" : config.host;
 }

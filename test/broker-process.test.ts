@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,6 +115,33 @@ describe("broker process", () => {
     expect(code).toBe(2);
     expect(err).toContain("FLOE_PORT must be an integer");
   }, 30_000);
+
+  it("refuses a listener without a protocol at start-up, and names the listener whose port is taken", async () => {
+    const run = async (env: Record<string, string>) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_HTTP_PORT: "-1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+      return { code, out };
+    };
+    const refused = await run({ FLOE_LISTENERS: "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0", FLOE_LISTENER_SECURITY_PROTOCOL_MAP: "INTERNAL:PLAINTEXT" });
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain("listener EXTERNAL has no security protocol");
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-listeners-"));
+    try {
+      const failed = await run({ FLOE_DATA_DIR: dataDir, FLOE_LISTENERS: `INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:${takenPort}`, FLOE_LISTENER_SECURITY_PROTOCOL_MAP: "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT" });
+      expect(failed.code).toBe(1);
+      expect(failed.out).toContain(`listener EXTERNAL could not listen on 127.0.0.1:${takenPort}`);
+      expect(failed.out).toContain("EADDRINUSE");
+    } finally {
+      taken.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("keeps every acknowledged record across SIGKILL, repeatedly", async () => {
     const port = await freePort();

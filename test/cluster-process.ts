@@ -15,6 +15,8 @@ import { freePort, startBrokerProcess, type BrokerProc } from "./wal-process.js"
 export interface ClusterBroker {
   id: number;
   port: number;
+  /** A further free port, for a second Kafka listener (FLOE_LISTENERS); nothing listens on it unless the broker's env says so. */
+  secondPort: number;
   httpPort: number;
   dataDir: string;
   proc: BrokerProc;
@@ -71,12 +73,12 @@ export class TestCluster {
   }
 
   /** Starts broker `id` (again, with its data folder and ports, if it ran before); resolves once it has registered. */
-  /** `env`: settings for this broker only (on top of the cluster's). */
-  async start(id: number, env: Record<string, string> = {}): Promise<ClusterBroker> {
+  /** `env`: settings for this broker only (on top of the cluster's), or a function of its ports that gives them. */
+  async start(id: number, env: Record<string, string> | ((ports: { port: number; secondPort: number; httpPort: number }) => Record<string, string>) = {}): Promise<ClusterBroker> {
     const old = this.brokers.get(id);
     if (old) this.earlier.set(id, `${this.earlier.get(id) ?? ""}${old.proc.output()}\n--- restarted ---\n`);
     // Ports of other brokers are taken by now or soon: never reuse one (a freed port can come back twice).
-    const taken = new Set([...this.brokers.values()].flatMap((b) => [b.port, b.httpPort]));
+    const taken = new Set([...this.brokers.values()].flatMap((b) => [b.port, b.secondPort, b.httpPort]));
     const pick = async () => {
       for (;;) {
         const p = await freePort();
@@ -87,14 +89,16 @@ export class TestCluster {
       }
     };
     const port = old?.port ?? (await pick());
+    const secondPort = old?.secondPort ?? (await pick());
     const httpPort = old?.httpPort ?? (await pick());
     let dataDir = old?.dataDir;
     if (!dataDir) {
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-cluster-b${id}-`));
       this.dirs.push(dataDir);
     }
-    const proc = await startBrokerProcess({ ...this.env(id, port, httpPort, dataDir), ...env }, this.children);
-    const broker = { id, port, httpPort, dataDir, proc };
+    const own = typeof env === "function" ? env({ port, secondPort, httpPort }) : env;
+    const proc = await startBrokerProcess({ ...this.env(id, port, httpPort, dataDir), ...own }, this.children);
+    const broker = { id, port, secondPort, httpPort, dataDir, proc };
     this.brokers.set(id, broker);
     const deadline = Date.now() + 20_000;
     while (!proc.output().includes("registered with the controller")) {

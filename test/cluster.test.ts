@@ -9,7 +9,7 @@ import { CLUSTER_TIMINGS, ControllerLink, leaderCountsVia, TestCluster, waitFor 
 import { RawClient } from "./raw-client.js";
 import { buildRecordBatch } from "../broker/protocol/records.js";
 import { ErrorCode } from "../broker/protocol/errors.js";
-import { checkDelivery, installClient, runClient } from "./clients/harness.js";
+import { checkDelivery, installClient, partitionsUsed, runClient } from "./clients/harness.js";
 
 /**
  * A multi-broker cluster of real processes sharing one MinIO bucket: partitions spread over
@@ -179,6 +179,107 @@ describe("multi-broker cluster on one bucket", () => {
     expect(servedInZone).toBeGreaterThan(0);
     console.log(`zones: ${servedInZone} record bytes of partitions led in other zones served by the consumer's own zone`);
   }, 180_000);
+
+  it("named listeners: a client bootstrapping on EXTERNAL is told every broker's EXTERNAL address and produces to partitions led by each; a broker without EXTERNAL is left out there, and never named as a read replica (KIP-392)", async () => {
+    cluster = new TestCluster({ minio, prefix: `listeners-${randomBytes(3).toString("hex")}/` });
+    // INTERNAL advertises 127.0.0.1 and EXTERNAL localhost, so a client told the wrong listener's address would dial the wrong port.
+    const listeners = (external: boolean) => ({ port, secondPort }: { port: number; secondPort: number }) => ({
+      FLOE_PORT: "",
+      FLOE_LISTENERS: `INTERNAL://127.0.0.1:${port}${external ? `,EXTERNAL://127.0.0.1:${secondPort}` : ""}`,
+      FLOE_ADVERTISED_LISTENERS: external ? `EXTERNAL://localhost:${secondPort}` : "",
+      FLOE_LISTENER_SECURITY_PROTOCOL_MAP: `INTERNAL:PLAINTEXT${external ? ",EXTERNAL:PLAINTEXT" : ""}`,
+    });
+    for (const id of [1, 2, 3]) await cluster.start(id, listeners(true));
+    const externalPort = (id: number) => cluster.brokers.get(id)!.secondPort;
+    const topic = "listener-orders";
+    const kafka = new Kafka({ clientId: "listeners-test", brokers: [`localhost:${externalPort(1)}`], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    const leaders = await waitFor("leaders on three brokers", 15_000, async () => {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      const byPartition = new Map(md.topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+      return new Set(byPartition.values()).size === 3 && !new Set(byPartition.values()).has(-1) ? byPartition : null;
+    });
+    expect((await admin.describeCluster()).brokers.sort((a, b) => a.nodeId - b.nodeId)).toEqual([1, 2, 3].map((id) => ({ nodeId: id, host: "localhost", port: externalPort(id) })));
+
+    // The Java client, given broker 1's EXTERNAL address only, reaches every leader through EXTERNAL.
+    const produced = await runClient("java", ["produce", "--bootstrap", `localhost:${externalPort(1)}`, "--topic", topic, "--count", "600", "--partitions-hint", "6"], 120_000);
+    expect(produced.summary).toMatchObject({ acked: 600, failed: 0 });
+    const used = [...partitionsUsed(produced.records).keys()];
+    expect(new Set(used.map((p) => leaders.get(p)))).toEqual(new Set([1, 2, 3]));
+
+    // Broker 4 has INTERNAL only: it takes a share, listed on INTERNAL but not on EXTERNAL,
+    // where its partitions have no leader (LISTENER_NOT_FOUND), as in Kafka.
+    await cluster.start(4, listeners(false));
+    const internal = await RawClient.connect(cluster.brokers.get(1)!.port);
+    const external = await RawClient.connect(externalPort(1));
+    try {
+      const request = { topics: [{ topicId: "AAAAAAAAAAAAAAAAAAAAAA", name: topic }], allowAutoTopicCreation: false };
+      const onInternal = await waitFor("broker 4 leading a partition", 20_000, async () => {
+        const md = await internal.request(3, 12, request);
+        return md.topics[0].partitions.some((p: { leaderId: number }) => p.leaderId === 4) ? md : null;
+      });
+      expect(onInternal.brokers.map((b: { nodeId: number; host: string; port: number }) => [b.nodeId, b.host, b.port])).toEqual([1, 2, 3, 4].map((id) => [id, "127.0.0.1", cluster.brokers.get(id)!.port]));
+      const led4 = onInternal.topics[0].partitions.filter((p: { leaderId: number }) => p.leaderId === 4).map((p: { partitionIndex: number }) => p.partitionIndex);
+      const onExternal = await external.request(3, 12, request);
+      expect(onExternal.brokers.map((b: { nodeId: number; host: string; port: number }) => [b.nodeId, b.host, b.port])).toEqual([1, 2, 3].map((id) => [id, "localhost", externalPort(id)]));
+      for (const p of onExternal.topics[0].partitions) {
+        if (led4.includes(p.partitionIndex)) expect(p, `partition ${p.partitionIndex}`).toMatchObject({ errorCode: ErrorCode.LISTENER_NOT_FOUND, leaderId: -1 });
+        else expect(p.errorCode, `partition ${p.partitionIndex}`).toBe(ErrorCode.NONE);
+      }
+    } finally {
+      internal.close();
+      external.close();
+    }
+
+    // KIP-392: a zone-a consumer catching up on a partition led in another zone is sent to a
+    // zone-a broker (1 or 4), but on EXTERNAL never to broker 4, which it could not reach there.
+    const reads = "listener-reads";
+    // Created through INTERNAL: on EXTERNAL, kafkajs waits in vain for leaders of the partitions broker 4 takes.
+    const insideAdmin = new Kafka({ clientId: "listeners-inside", brokers: cluster.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } }).admin();
+    await insideAdmin.connect();
+    await insideAdmin.createTopics({ topics: [{ topic: reads, numPartitions: 12 }] });
+    await insideAdmin.disconnect();
+    const written = await runClient("java", ["produce", "--bootstrap", cluster.bootstrap().join(","), "--topic", reads, "--count", "1200", "--partitions-hint", "12"], 120_000);
+    expect(written.summary).toMatchObject({ acked: 1200, failed: 0 });
+    const fetchFrom = async (port: number, partition: number) => {
+      const c = await RawClient.connect(port);
+      try {
+        const partitions = [{ partition, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 16 }];
+        const res = await c.request(1, 12, { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: reads, partitions }], forgottenTopicsData: [], rackId: "zone-a" });
+        return res.responses[0].partitions[0] as { errorCode: number; preferredReadReplica: number; records: Buffer };
+      } finally {
+        c.close();
+      }
+    };
+    const probe = await RawClient.connect(cluster.brokers.get(1)!.port);
+    const readLeaders = new Map<number, number>();
+    try {
+      const md = await probe.request(3, 12, { topics: [{ topicId: "AAAAAAAAAAAAAAAAAAAAAA", name: reads }], allowAutoTopicCreation: false });
+      for (const p of md.topics[0].partitions) readLeaders.set(p.partitionIndex, p.leaderId);
+    } finally {
+      probe.close();
+    }
+    const elsewhere = [...readLeaders].filter(([, leader]) => leader === 2 || leader === 3);
+    // Once the data is in objects, INTERNAL answers with a zone-a replica for every such partition.
+    const viaInternal = await waitFor("committed data of the partitions led outside zone-a", 15_000, async () => {
+      const answers = await Promise.all(elsewhere.map(([p, leader]) => fetchFrom(cluster.brokers.get(leader)!.port, p)));
+      return answers.every((a) => a.preferredReadReplica !== -1) ? answers : null;
+    });
+    const toBroker4 = elsewhere.filter((_, i) => viaInternal[i]!.preferredReadReplica === 4);
+    expect(toBroker4.length, "partitions whose zone-a replica is broker 4").toBeGreaterThan(0);
+    for (const [p, leader] of elsewhere) {
+      const a = await fetchFrom(externalPort(leader), p);
+      expect(a.errorCode, `partition ${p}`).toBe(ErrorCode.NONE);
+      if (toBroker4.some(([q]) => q === p)) {
+        // Served by the leader itself rather than sent where the client has no address.
+        expect(a.preferredReadReplica, `partition ${p}`).toBe(-1);
+        expect(a.records.length, `partition ${p}`).toBeGreaterThan(0);
+      } else expect(a.preferredReadReplica, `partition ${p}`).toBe(1);
+    }
+    await admin.disconnect();
+  }, 240_000);
 
   it("a broker cut off from the controller (its heartbeats lost) acknowledges nothing once its write lease may have lapsed; what it acknowledged survives the move", async () => {
     const link = await ControllerLink.start(() => cluster.brokers.get(1)?.httpPort);

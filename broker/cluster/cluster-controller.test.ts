@@ -8,7 +8,7 @@ import type { BrokerRegistration } from "./membership.js";
 
 const SESSION_MS = 6000;
 const PARTITIONS = Array.from({ length: 12 }, (_, p) => ({ topicId: "orders", partition: p }));
-const reg = (id: number, walType: WalKind = "s3", incarnationId = `run-1-${id}`): BrokerRegistration => ({ id, incarnationId, zone: `zone-${id % 3}`, host: "127.0.0.1", port: 9000 + id, walType });
+const reg = (id: number, walType: WalKind = "s3", incarnationId = `run-1-${id}`): BrokerRegistration => ({ id, incarnationId, zone: `zone-${id % 3}`, listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9000 + id }], walType });
 
 /** A broker's view: its own metadata log reader and cluster state, following the shared store. */
 async function view(store: MemoryObjectStore) {

@@ -137,7 +137,7 @@ export class ClusterController {
     const known = this.opts.state.broker(reg.id);
     if (!known || known.brokerEpoch !== member.brokerEpoch) {
       const { generation } = this.opts;
-      await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, host: reg.host, port: reg.port, walType: reg.walType, internalUrl: reg.internalUrl }));
+      await this.write(() => ({ type: "broker-registered", generation, id: reg.id, incarnationId: reg.incarnationId, brokerEpoch: member.brokerEpoch, zone: reg.zone, listeners: reg.listeners, walType: reg.walType, internalUrl: reg.internalUrl }));
     }
     return { brokerEpoch: member.brokerEpoch };
   }

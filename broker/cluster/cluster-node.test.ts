@@ -34,7 +34,7 @@ async function startBroker(store: MemoryObjectStore, id: number): Promise<Broker
   controllerRoutes(app, () => node?.controllerApi() ?? null);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.server.address() as { port: number }).port;
-  node = new ClusterNode({ store, log, state, clock: systemClock, registration: { id, incarnationId: `inc-${id}-${Date.now()}`, zone: `zone-${id % 3}`, host: "127.0.0.1", port: 19000 + id, walType: "s3" }, internalUrl: `http://127.0.0.1:${port}`, timings: TIMINGS, partitions: () => PARTITIONS, release: async () => true });
+  node = new ClusterNode({ store, log, state, clock: systemClock, registration: { id, incarnationId: `inc-${id}-${Date.now()}`, zone: `zone-${id % 3}`, listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 19000 + id }], walType: "s3" }, internalUrl: `http://127.0.0.1:${port}`, timings: TIMINGS, partitions: () => PARTITIONS, release: async () => true });
   node.start();
   const b = { id, node, state, log, app };
   running.push(b);

@@ -9,11 +9,13 @@
  *   that does not raise it is ignored (the record's other assignments still count);
  * - a broker's epoch only goes up; a registration with a lower or equal one is ignored.
  */
+import { UNNAMED_LISTENER, type AdvertisedListener } from "../server/broker.js";
+
 export type WalKind = "file" | "nfs" | "s3";
 
 export type ClusterRecord =
   | { type: "controller-elected"; generation: number; holder: string }
-  | { type: "broker-registered"; generation: number; id: number; incarnationId: string; brokerEpoch: number; zone: string; host: string; port: number; walType: WalKind; internalUrl?: string }
+  | ({ type: "broker-registered"; generation: number; id: number; incarnationId: string; brokerEpoch: number; zone: string; walType: WalKind; internalUrl?: string } & RecordedListeners)
   | { type: "broker-fenced"; generation: number; id: number; brokerEpoch: number }
   | { type: "wal-recovered"; generation: number; id: number; brokerEpoch: number }
   | { type: "broker-draining"; generation: number; id: number; draining: boolean }
@@ -26,9 +28,20 @@ export interface ClusterStateRecord {
   type: "cluster-state";
   generation: number;
   holder: string;
-  brokers: BrokerEntry[];
+  brokers: (Omit<BrokerEntry, "listeners"> & RecordedListeners)[];
   /** [topicId, partition, leader, leaderEpoch] */
   leaders: [string, number, number, number][];
+}
+
+/**
+ * A broker's advertised listeners as records carry them. Records written before named
+ * listeners have a bare `host` and `port` instead (still in a log being upgraded); they
+ * read as one unnamed listener, which serves clients on any listener.
+ */
+export type RecordedListeners = { listeners: AdvertisedListener[] } | { listeners?: undefined; host: string; port: number };
+
+function listenersOf(r: RecordedListeners): AdvertisedListener[] {
+  return r.listeners ? r.listeners.map((l) => ({ ...l })) : [{ name: UNNAMED_LISTENER, host: r.host, port: r.port }];
 }
 
 /** One partition's new leader; many go in one record, so a rebalance of thousands of partitions is a few appends. */
@@ -46,8 +59,8 @@ export interface BrokerEntry {
   incarnationId: string;
   brokerEpoch: number;
   zone: string;
-  host: string;
-  port: number;
+  /** Where clients reach it, per listener (every listener it advertises). */
+  listeners: AdvertisedListener[];
   walType: WalKind;
   /** Where the controller reaches the broker's HTTP port (partition releases); empty if unknown. */
   internalUrl: string;
@@ -84,7 +97,7 @@ export class ClusterState {
       case "broker-registered": {
         const old = this.brokerMap.get(r.id);
         if (old && old.brokerEpoch >= r.brokerEpoch) return false;
-        this.brokerMap.set(r.id, { id: r.id, incarnationId: r.incarnationId, brokerEpoch: r.brokerEpoch, zone: r.zone, host: r.host, port: r.port, walType: r.walType, internalUrl: r.internalUrl ?? "", fenced: false, walRecovered: false, draining: false });
+        this.brokerMap.set(r.id, { id: r.id, incarnationId: r.incarnationId, brokerEpoch: r.brokerEpoch, zone: r.zone, listeners: listenersOf(r), walType: r.walType, internalUrl: r.internalUrl ?? "", fenced: false, walRecovered: false, draining: false });
         return true;
       }
       case "broker-fenced":
@@ -107,7 +120,10 @@ export class ClusterState {
         this.controllerGeneration = r.generation;
         this.controllerHolder = r.holder;
         this.brokerMap.clear();
-        for (const b of r.brokers) this.brokerMap.set(b.id, { ...b });
+        for (const b of r.brokers) {
+          const { id, incarnationId, brokerEpoch, zone, walType, internalUrl, fenced, walRecovered, draining } = b;
+          this.brokerMap.set(id, { id, incarnationId, brokerEpoch, zone, listeners: listenersOf(b), walType, internalUrl, fenced, walRecovered, draining });
+        }
         this.leaderMap.clear();
         for (const [topicId, partition, leader, leaderEpoch] of r.leaders) this.leaderMap.set(partitionKey(topicId, partition), { topicId, partition, leader, leaderEpoch });
         return true;
@@ -129,7 +145,7 @@ export class ClusterState {
   toRecord(keep: (topicId: string, partition: number) => boolean = () => true): ClusterStateRecord {
     const leaders: ClusterStateRecord["leaders"] = [];
     for (const l of this.leaderMap.values()) if (keep(l.topicId, l.partition)) leaders.push([l.topicId, l.partition, l.leader, l.leaderEpoch]);
-    return { type: "cluster-state", generation: this.controllerGeneration, holder: this.controllerHolder, brokers: this.brokers().map((b) => ({ ...b })), leaders };
+    return { type: "cluster-state", generation: this.controllerGeneration, holder: this.controllerHolder, brokers: this.brokers().map((b) => ({ ...b, listeners: b.listeners.map((l) => ({ ...l })) })), leaders };
   }
 
   broker(id: number): BrokerEntry | undefined {

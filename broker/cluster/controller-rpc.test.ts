@@ -11,7 +11,7 @@ describe("controller calls over HTTP", () => {
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     try {
       const client = new HttpControllerClient(url);
-      const good = { id: 3, incarnationId: "x", zone: "a", host: "h", port: 9092, walType: "s3" as const };
+      const good = { id: 3, incarnationId: "x", zone: "a", listeners: [{ name: "PLAINTEXT", host: "h", port: 9092 }], walType: "s3" as const };
       await expect(client.register(good)).rejects.toBeInstanceOf(NotControllerError);
       current = {
         register: async (r) => ({ brokerEpoch: r.id * 10, metadataIndex: "7" }),
@@ -22,7 +22,10 @@ describe("controller calls over HTTP", () => {
       };
       expect(await client.register(good)).toEqual({ brokerEpoch: 30, metadataIndex: "7" });
       await expect(client.register({ ...good, walType: "tape" as never })).rejects.toThrow(/HTTP 400: invalid registration: walType must be file, nfs or s3/);
-      await expect(client.register({ ...good, port: 0 })).rejects.toThrow(/port must be 1..65535/);
+      await expect(client.register({ ...good, listeners: [{ name: "PLAINTEXT", host: "h", port: 0 }] })).rejects.toThrow(/listener PLAINTEXT: port must be 1..65535/);
+      await expect(client.register({ ...good, listeners: [] })).rejects.toThrow(/listeners must be a list of 1..16/);
+      await expect(client.register({ ...good, listeners: [{ name: "A", host: "h", port: 1 }, { name: "A", host: "i", port: 2 }] })).rejects.toThrow(/listener A is given twice/);
+      await expect(client.register({ ...good, listeners: [{ name: "A", host: "", port: 1 }] })).rejects.toThrow(/listener A: host must be a non-empty string/);
       await expect(client.heartbeat(3, 1)).rejects.toThrow(/HTTP 503: controller could not complete the call: log unavailable/);
       expect(await client.drain(3)).toEqual({ found: true, partitionsLeft: 0 });
       const res = await fetch(`${url}/internal/v1/brokers/heartbeat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "one" }) });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { BrokerRegistration, HeartbeatAnswer } from "./membership.js";
+import type { AdvertisedListener } from "../server/broker.js";
 import { loadReportProblem, type LoadReport } from "./partition-load.js";
 import { InternalCallError, postInternal, STATUS_NOT_OWNER } from "./internal-http.js";
 
@@ -36,13 +37,22 @@ export function parseHolder(holder: string): { nodeId: number; url: string } | n
 }
 
 const isInt = (v: unknown): v is number => Number.isInteger(v);
+/** A bound on what one registration may carry; Kafka clusters rarely have more than three or four. */
+const MAX_LISTENERS = 16;
 
 function registrationProblem(b: Partial<BrokerRegistration>): string | null {
   if (!isInt(b.id) || b.id < 0) return "id must be a non-negative integer";
   if (typeof b.incarnationId !== "string" || !b.incarnationId) return "incarnationId must be a non-empty string";
   if (typeof b.zone !== "string") return "zone must be a string";
-  if (typeof b.host !== "string" || !b.host) return "host must be a non-empty string";
-  if (!isInt(b.port) || b.port < 1 || b.port > 65535) return "port must be 1..65535";
+  if (!Array.isArray(b.listeners) || b.listeners.length === 0 || b.listeners.length > MAX_LISTENERS) return `listeners must be a list of 1..${MAX_LISTENERS}`;
+  const names = new Set<string>();
+  for (const l of b.listeners as Partial<AdvertisedListener>[]) {
+    if (typeof l.name !== "string" || !l.name) return "listener name must be a non-empty string";
+    if (names.has(l.name)) return `listener ${l.name} is given twice`;
+    names.add(l.name);
+    if (typeof l.host !== "string" || !l.host) return `listener ${l.name}: host must be a non-empty string`;
+    if (!isInt(l.port) || l.port < 1 || l.port > 65535) return `listener ${l.name}: port must be 1..65535`;
+  }
   if (b.walType !== "file" && b.walType !== "nfs" && b.walType !== "s3") return "walType must be file, nfs or s3";
   if (b.internalUrl !== undefined && (typeof b.internalUrl !== "string" || !/^https?:\/\//.test(b.internalUrl))) return "internalUrl must be an http(s) URL";
   return null;

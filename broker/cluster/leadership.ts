@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { MetadataRecord } from "../storage/metadata-log.js";
 import type { BrokerEndpoint } from "../server/broker.js";
-import type { ClusterRecord, ClusterState } from "./cluster-state.js";
+import type { BrokerEntry, ClusterRecord, ClusterState } from "./cluster-state.js";
 
 /**
  * Who leads which partition, as the request handlers ask it. Two answers exist:
@@ -79,6 +79,9 @@ export interface ClusterLeadershipOptions {
 
 const keyOf = (topicId: string, partition: number) => `${topicId}:${partition}`;
 
+/** A registered broker as clients see it: the zone is its rack, and every listener it advertised. */
+const endpointOf = (b: BrokerEntry): BrokerEndpoint => ({ nodeId: b.id, rack: b.zone || null, listeners: b.listeners });
+
 /**
  * Leadership in a multi-broker cluster. The state comes from the metadata log (the log
  * store's index applies each cluster record first; `observe` then sees the result), so
@@ -104,14 +107,14 @@ export class ClusterLeadership implements Leadership {
     return this.opts.state
       .brokers()
       .filter((b) => !b.fenced)
-      .map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: b.zone || null }));
+      .map(endpointOf);
   }
 
   leaderOf(topicId: string, partition: number): BrokerEndpoint | null {
     const l = this.opts.state.leaderOf(topicId, partition);
     const b = l ? this.opts.state.broker(l.leader) : undefined;
     if (!b || b.fenced) return null;
-    return { nodeId: b.id, host: b.host, port: b.port, rack: b.zone || null };
+    return endpointOf(b);
   }
 
   leaderEpochOf(topicId: string, partition: number): number {
@@ -151,8 +154,7 @@ export class ClusterLeadership implements Leadership {
     const inZone = this.opts.state.brokers().filter((b) => !b.fenced && !b.draining && b.zone === rack);
     if (inZone.length === 0) return null;
     // Spread a zone's consumers of many partitions over its brokers, the same way every time.
-    const b = inZone[partition % inZone.length]!;
-    return { nodeId: b.id, host: b.host, port: b.port, rack: b.zone || null };
+    return endpointOf(inZone[partition % inZone.length]!);
   }
 
   servesCommittedReads(): boolean {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../storage/clock.js";
 import { Membership, WriteLease, type BrokerRegistration } from "./membership.js";
 
-const reg = (id: number, incarnationId = `inc-${id}`, zone = "a"): BrokerRegistration => ({ id, incarnationId, zone, host: "127.0.0.1", port: 9092 + id, walType: "s3" });
+const reg = (id: number, incarnationId = `inc-${id}`, zone = "a"): BrokerRegistration => ({ id, incarnationId, zone, listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092 + id }], walType: "s3" });
 
 describe("Membership", () => {
   it("keeps a broker alive while it heartbeats and declares it dead once the session lapses", () => {

@@ -1,5 +1,6 @@
 import type { Clock } from "../storage/clock.js";
 import type { BrokerCandidate } from "./assignment.js";
+import type { AdvertisedListener } from "../server/broker.js";
 
 /**
  * Who is in the cluster, as the controller sees it: registrations, heartbeats and the
@@ -15,8 +16,8 @@ export interface BrokerRegistration {
   /** Random per process start: a new one means the broker restarted. */
   incarnationId: string;
   zone: string;
-  host: string;
-  port: number;
+  /** Every listener the broker advertises (one, named after its protocol, without FLOE_LISTENERS). */
+  listeners: AdvertisedListener[];
   walType: "file" | "nfs" | "s3";
   /** Where the controller reaches this broker's HTTP port (partition releases). */
   internalUrl?: string;

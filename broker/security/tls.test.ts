@@ -30,7 +30,7 @@ afterEach(async () => {
 async function tlsListener(server: TestCert, ca: TestCa, clientAuth: ClientAuth = "none", opts: { reloadIntervalMs?: number; sasl?: boolean; principal?: "dn" | "cn" } = {}) {
   const settings: TlsSettings = { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.caFile, clientAuth, reloadIntervalMs: opts.reloadIntervalMs ?? 0 };
   const listener = new KafkaListener(
-    { host: "127.0.0.1", port: 0, maxRequestBytes: 1 << 20, maxInFlight: 4, sasl: opts.sasl ?? false, maxUnauthenticatedRequestBytes: 1 << 16, tls: { settings, loaded: await loadTls(settings), principal: opts.principal ?? "dn" } },
+    { name: "SSL", host: "127.0.0.1", port: 0, maxRequestBytes: 1 << 20, maxInFlight: 4, sasl: opts.sasl ?? false, maxUnauthenticatedRequestBytes: 1 << 16, tls: { settings, loaded: await loadTls(settings), principal: opts.principal ?? "dn" } },
     whoami,
     silentLogger(),
     createBrokerMetrics(createRegistry("tls-test", false)),

@@ -11,12 +11,41 @@ import type { FetchSessionCache } from "./fetch-sessions.js";
 import type { TxnService } from "../txn/txn-service.js";
 import type { QuotaMeters } from "../security/quotas.js";
 
-/** Where clients reach a broker. */
-export interface BrokerEndpoint {
-  nodeId: number;
+/** Where clients reach a broker on one of its named listeners. */
+export interface AdvertisedListener {
+  name: string;
   host: string;
   port: number;
+}
+
+/**
+ * A broker as clients see it: its id, rack and address on each listener it has. A client
+ * is told only the addresses on the listener it connected through (Kafka's rule), so an
+ * in-cluster client never gets an external name and the other way round.
+ */
+export interface BrokerEndpoint {
+  nodeId: number;
   rack: string | null;
+  listeners: readonly AdvertisedListener[];
+}
+
+/**
+ * Name of the one listener of a broker registered before named listeners existed (its
+ * record carries a bare host and port): it answers on any listener, being the broker's only one.
+ */
+export const UNNAMED_LISTENER = "";
+
+/** The broker's address on `listener`, or null when it has no such listener (clients there are not told of it). */
+export function addressOn(b: BrokerEndpoint, listener: string): { host: string; port: number } | null {
+  return b.listeners.find((l) => l.name === listener) ?? b.listeners.find((l) => l.name === UNNAMED_LISTENER) ?? null;
+}
+
+/** The brokers reachable on `listener`, with their address there: Metadata's and DescribeCluster's broker lists. */
+export function brokersOn(broker: Pick<Broker, "brokers">, listener: string): { nodeId: number; host: string; port: number; rack: string | null }[] {
+  return broker.brokers().flatMap((b) => {
+    const a = addressOn(b, listener);
+    return a ? [{ nodeId: b.nodeId, host: a.host, port: a.port, rack: b.rack }] : [];
+  });
 }
 
 /**

@@ -128,7 +128,7 @@ export class ClusterMode {
       log: storage.metadataLog,
       state: storage.log.cluster,
       clock: systemClock,
-      registration: { id: config.nodeId, incarnationId: randomBytes(8).toString("hex"), zone: config.rack, host: self.host, port: self.port, walType: config.walType, internalUrl },
+      registration: { id: config.nodeId, incarnationId: randomBytes(8).toString("hex"), zone: config.rack, listeners: [...self.listeners], walType: config.walType, internalUrl },
       internalUrl,
       timings: clusterTimingsOf(config),
       partitions: () => topics.all().flatMap((t) => Array.from({ length: t.partitions }, (_, partition) => ({ topicId: t.topicId, partition }))),

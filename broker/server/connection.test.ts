@@ -17,7 +17,7 @@ afterEach(() => {
 /** A server whose connections use `dispatch`; returns a connected client socket. */
 async function serve(dispatch: Dispatch, limits = { maxRequestBytes: 1024, maxInFlight: 4 }): Promise<net.Socket> {
   const server = net.createServer((socket) => {
-    new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl: null }, dispatch, limits, silentLogger(), () => {});
+    new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, listener: "PLAINTEXT", clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl: null }, dispatch, limits, silentLogger(), () => {});
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -117,7 +117,7 @@ describe("connection on a SASL listener", () => {
   it("bounds frames by the small pre-authentication limit until the client has authenticated", async () => {
     const sasl = { user: null as string | null, mechanism: null, pending: null, expiresAtMs: 0 };
     const server = net.createServer((socket) => {
-      new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl }, async (f) => ({ kind: "respond", frame: frame(f.subarray(0, 4)) }), { maxRequestBytes: 4096, maxInFlight: 4, maxUnauthenticatedRequestBytes: 100 }, silentLogger(), () => {});
+      new Connection(socket, { id: 1, remoteAddress: "", remotePort: 0, listener: "PLAINTEXT", clientSoftwareName: "", clientSoftwareVersion: "", principal: "User:ANONYMOUS", sasl }, async (f) => ({ kind: "respond", frame: frame(f.subarray(0, 4)) }), { maxRequestBytes: 4096, maxInFlight: 4, maxUnauthenticatedRequestBytes: 100 }, silentLogger(), () => {});
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

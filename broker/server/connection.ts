@@ -7,6 +7,8 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The listener the client connected through (e.g. `INTERNAL`): Metadata gives it addresses on this listener only. */
+  readonly listener: string;
   /** Set from ApiVersions v3+ (KIP-511). */
   clientSoftwareName: string;
   clientSoftwareVersion: string;

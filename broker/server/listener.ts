@@ -7,6 +7,8 @@ import { newSaslState } from "../security/sasl.js";
 import { principalOfCertificate, serverOptions, TlsReloader, type LoadedTls, type TlsSettings } from "../security/tls.js";
 
 export interface ListenerOptions {
+  /** The listener's name (FLOE_LISTENERS), which every connection it accepts carries. */
+  name: string;
   host: string;
   port: number;
   maxRequestBytes: number;
@@ -18,7 +20,7 @@ export interface ListenerOptions {
   tls?: { settings: TlsSettings; loaded: LoadedTls; principal: "dn" | "cn" };
 }
 
-/** The Kafka TCP (or TLS) listener: accepts connections and hands each to a Connection. */
+/** One named Kafka TCP (or TLS) listener: accepts connections and hands each to a Connection. */
 export class KafkaListener {
   private server?: net.Server;
   private reloader?: TlsReloader;
@@ -52,7 +54,12 @@ export class KafkaListener {
       });
     });
     server.on("error", (err) => this.logger.error({ err }, "listener error"));
-    const addr = server.address();
+    return this.boundPort;
+  }
+
+  /** The port it listens on (the one picked when configured as 0). */
+  get boundPort(): number {
+    const addr = this.server?.address();
     return typeof addr === "object" && addr ? addr.port : this.opts.port;
   }
 
@@ -84,6 +91,7 @@ export class KafkaListener {
       id: this.nextConnectionId++,
       remoteAddress: socket.remoteAddress ?? "?",
       remotePort: socket.remotePort ?? 0,
+      listener: this.opts.name,
       clientSoftwareName: "",
       clientSoftwareVersion: "",
       principal,

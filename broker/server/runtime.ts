@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { createRegistry, type Registry } from "../../src/common/metrics.js";
 import { createLogger } from "../../src/common/logger.js";
 import { startOpsServer } from "../../src/common/http.js";
-import { advertisedHostOf, type BrokerConfig } from "../config.js";
+import { interBrokerListenerOf, listenersOf, usesSasl, usesTls, type BrokerConfig } from "../config.js";
 import { ErrorCode } from "../protocol/errors.js";
 import { TopicRegistry, INTERNAL_OFFSETS_TOPIC, type TopicInfo } from "../cluster/topics.js";
 import { Controller } from "../cluster/controller.js";
@@ -24,13 +24,16 @@ import { KafkaListener } from "./listener.js";
 import { HANDLERS } from "./handlers/index.js";
 import { bootstrapUsers } from "../security/users-file.js";
 import { loadTls } from "../security/tls.js";
-import type { Broker, BrokerEndpoint } from "./broker.js";
+import type { AdvertisedListener, Broker, BrokerEndpoint } from "./broker.js";
 import { StandaloneLeadership, type Leadership, type TopicPartition } from "../cluster/leadership.js";
 import { ClusterMode } from "./cluster-mode.js";
 
 export interface RunningBroker {
   readonly broker: Broker;
+  /** The bound port of the first listener (the only one without FLOE_LISTENERS). */
   readonly port: number;
+  /** Bound port of each listener, by name. */
+  readonly ports: ReadonlyMap<string, number>;
   readonly httpPort: number | null;
   /** Resolves if the broker can no longer serve and its process should restart (multi-broker: its WAL was taken over). */
   readonly fatal: Promise<Error>;
@@ -281,26 +284,44 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     for (const tp of mine) await runtime.txn.loadPartition(tp.partition);
   }
 
-  // 4. Listeners. TLS files are read first: a missing or expired certificate stops the start here.
-  const tlsOn = config.securityProtocol === "SSL" || config.securityProtocol === "SASL_SSL";
+  // 4. Listeners, each with its own security. TLS files are read first: a missing or expired
+  // certificate stops the start here. All TLS listeners share one certificate.
+  const listenerConfigs = listenersOf(config);
   const tlsSettings = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth, reloadIntervalMs: config.tlsReloadIntervalMs };
-  const tlsListener = tlsOn ? { settings: tlsSettings, loaded: await loadTls(tlsSettings), principal: config.tlsPrincipal } : undefined;
-  const listener = new KafkaListener(
-    {
-      host: config.host,
-      port: config.port,
-      maxRequestBytes: config.maxRequestBytes,
-      maxInFlight: config.maxInFlightRequestsPerConnection,
-      sasl: config.securityProtocol === "SASL_PLAINTEXT" || config.securityProtocol === "SASL_SSL",
-      maxUnauthenticatedRequestBytes: config.saslMaxReceiveBytes,
-      tls: tlsListener,
-    },
-    createDispatch(runtime, HANDLERS, metrics),
-    logger,
-    metrics,
-  );
-  const port = await listener.listen();
-  runtime.self = { nodeId: config.nodeId, host: advertisedHostOf(config), port: config.advertisedPort || port, rack: config.rack || null };
+  const loadedTls = listenerConfigs.some((l) => usesTls(l.protocol)) ? await loadTls(tlsSettings) : null;
+  const dispatch = createDispatch(runtime, HANDLERS, metrics);
+  const listeners: KafkaListener[] = [];
+  const advertised: AdvertisedListener[] = [];
+  const ports = new Map<string, number>();
+  for (const l of listenerConfigs) {
+    const listener = new KafkaListener(
+      {
+        name: l.name,
+        host: l.host,
+        port: l.port,
+        maxRequestBytes: config.maxRequestBytes,
+        maxInFlight: config.maxInFlightRequestsPerConnection,
+        sasl: usesSasl(l.protocol),
+        maxUnauthenticatedRequestBytes: config.saslMaxReceiveBytes,
+        tls: usesTls(l.protocol) ? { settings: tlsSettings, loaded: loadedTls!, principal: config.tlsPrincipal } : undefined,
+      },
+      dispatch,
+      logger.child({ listener: l.name }),
+      metrics,
+    );
+    let bound: number;
+    try {
+      bound = await listener.listen();
+    } catch (err) {
+      await Promise.all([...listeners, listener].map((opened) => opened.close()));
+      throw new Error(`listener ${l.name} could not listen on ${l.host}:${l.port}: ${(err as Error).message}`, { cause: err });
+    }
+    listeners.push(listener);
+    ports.set(l.name, bound);
+    advertised.push({ name: l.name, host: l.advertisedHost, port: l.advertisedPort || bound });
+  }
+  const port = listeners[0]!.boundPort;
+  runtime.self = { nodeId: config.nodeId, rack: config.rack || null, listeners: advertised };
   let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
   if (config.httpPort >= 0) {
     ops = await startOpsServer({
@@ -347,12 +368,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
     });
   }
   if (runtime.cluster) {
-    const internalUrl = config.internalUrl || `http://${runtime.self.host}:${ops!.port}`;
+    const interBroker = advertised.find((a) => a.name === interBrokerListenerOf(config, listenerConfigs).name)!;
+    const internalUrl = config.internalUrl || `http://${interBroker.host}:${ops!.port}`;
     runtime.cluster.start(runtime.self, internalUrl);
   }
   ready = true;
   logger.info(
-    { port, security: config.securityProtocol, advertised: `${runtime.self.host}:${runtime.self.port}`, httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
+    { port, listeners: listenerConfigs.map((l, i) => `${l.name} ${l.protocol} ${l.host}:${listeners[i]!.boundPort} advertised ${advertised[i]!.host}:${advertised[i]!.port}`), httpPort: ops?.port ?? null, clusterId: runtime.clusterId, dataDir: config.dataDir, topics: runtime.topics.size, startupMs: Date.now() - started },
     "broker ready",
   );
 
@@ -360,6 +382,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
   return {
     broker: runtime,
     port,
+    ports,
     httpPort: ops?.port ?? null,
     fatal,
     close() {
@@ -367,7 +390,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
         ready = false;
         // Hands the controller lease over at once rather than letting it expire.
         await runtime.cluster?.stop();
-        await listener.close();
+        await Promise.all(listeners.map((l) => l.close()));
         await runtime.txn.close();
         runtime.groups.close();
         await ops?.close();

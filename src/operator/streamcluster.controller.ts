@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { StreamCluster } from "./api/types.js";
 import { KubeError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { R, resourceOf } from "./kube/resources.js";
-import { desiredChildren, names, operatorCanLogIn, spreadReplicas } from "./specs/index.js";
+import { desiredChildren, names, operatorCanLogIn, resolveSecurity, spreadReplicas } from "./specs/index.js";
 import { ensureGeneratedTls, ensureOperatorCredentials } from "./credentials.js";
 import { computeStatus, setCondition, type ZoneObservation } from "./streamcluster.status.js";
 import type { OperatorMetrics } from "./metrics.js";
@@ -56,8 +56,9 @@ export class StreamClusterReconciler {
     const cloud = await this.cloud.ensure(sc);
     await this.record(sc, cloud);
 
-    // The brokers mount the operator's login as their users file: it must exist before them.
-    if (operatorCanLogIn(sc)) await ensureOperatorCredentials(this.client, sc);
+    // The brokers mount the operator's login as their users file: it must exist before them
+    // (also when only the external listener has SASL and the operator cannot log in).
+    if (operatorCanLogIn(sc) || resolveSecurity(sc).mechanisms.length > 0) await ensureOperatorCredentials(this.client, sc);
     if (sc.spec.security?.tls?.generated) await ensureGeneratedTls(this.client, sc);
 
     const replicas = sc.spec.replicas ?? sc.spec.autoscaling?.minReplicas ?? 0;

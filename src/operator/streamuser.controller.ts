@@ -8,6 +8,7 @@ import { R } from "./kube/resources.js";
 import type { EventRecorder } from "./events.js";
 import { bootstrapAddress, certificatesArePrincipals, KAFKA_PORT, names, namespaceOf, operatorCanLogIn, operatorLogin, resolveSecurity } from "./specs/index.js";
 import { ensureOperatorCredentials, ensureSecret, generatedCa, generatePassword, scramJaasConfig } from "./credentials.js";
+import { usesTls } from "../../broker/config.js";
 import { KafkaAdminClient, KafkaAdminError, type AdminConnection } from "./kafka/admin.js";
 import { RequeueWithBackoff } from "./streamcluster.controller.js";
 import { AclOperation, CLUSTER_NAME, PatternType, PermissionType, ResourceType, type AclBinding } from "../../broker/security/acl.js";
@@ -99,7 +100,7 @@ export class StreamUserReconciler {
     if (!sc) return this.notReady(user, "ClusterNotFound", `StreamCluster ${user.spec.cluster} does not exist in ${ns}`, true);
     // Nothing below changes until the cluster's spec does, and that requeues its users.
     if (!operatorCanLogIn(sc)) {
-      await this.notReady(user, "ClusterWithoutSasl", `StreamCluster ${sc.metadata.name} has no security.sasl (nor tls.generated with clientAuth): the operator cannot log in to manage users`, false);
+      await this.notReady(user, "ClusterWithoutSasl", `StreamCluster ${sc.metadata.name} has no SASL on its internal listener (security.sasl, unless listeners.internal.sasl is false) nor tls.generated with clientAuth: the operator cannot log in to manage users`, false);
       return null;
     }
     const mechanism = scramMechanismOf(user);
@@ -197,7 +198,8 @@ export class StreamUserReconciler {
       const s = await this.client.getOrNull<KubeObject & { data?: Record<string, string> }>(R.secret, sc.metadata.namespace, name);
       return (key: string) => (s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key]!, "base64").toString("utf8"));
     };
-    if (security.tlsSecret) {
+    // The bootstrap Service is the internal listener: TLS only if that listener has it.
+    if (security.tlsSecret && usesTls(security.protocol)) {
       const tlsData = await secretData(security.tlsSecret);
       // The certificate is for the Service names, whatever address the brokers are reached at.
       opts.tls = { ca: tlsData("ca.crt"), servername: `${names.bootstrap(sc)}.${namespaceOf(sc)}.svc` };

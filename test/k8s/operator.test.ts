@@ -88,6 +88,19 @@ describe("StreamCluster CRD validation (real API server)", () => {
     expect(await invalid((s) => (s.zones = []))).toMatch(/zones/);
   });
 
+  it("accepts examples/listeners.yaml, and refuses listeners without the security they ask for, PLAIN on a listener without TLS, and an external name that is not per pod", async () => {
+    const listeners = structuredClone(example("listeners.yaml")) as KubeObject & { spec: Record<string, unknown> };
+    listeners.metadata.name = `listeners-${Math.floor(Math.random() * 1e6)}`;
+    await client.create(R.streamCluster, listeners);
+    await client.delete(R.streamCluster, "streaming", listeners.metadata.name);
+    const external = { port: 9094, advertisedHost: "$(POD_NAME).kafka.example.com" };
+    expect(await invalid((s) => (s.listeners = { external: { ...external, tls: true } }))).toContain("a listener with tls: true needs security.tls");
+    expect(await invalid((s) => (s.listeners = { internal: { sasl: true } }))).toContain("a listener with sasl: true needs security.sasl");
+    expect(await invalid((s) => ((s.security = { tls: { generated: true }, sasl: { mechanisms: ["PLAIN"] } }), (s.listeners = { external: { ...external, tls: false } })))).toContain("every listener with SASL needs TLS too");
+    expect(await invalid((s) => (s.listeners = { external: { ...external, advertisedHost: "kafka.example.com" } }))).toContain("must start with $(POD_NAME).");
+    expect(await invalid((s) => (s.listeners = { external: { ...external, port: 9080 } }))).toContain("must differ from the internal Kafka port 9092 and the HTTP port 9080");
+  });
+
   it("refuses changing the WAL type or the bucket of an existing cluster", async () => {
     const sc = structuredClone(example("s3-wal.yaml"));
     sc.metadata.name = "immutable";

@@ -23,7 +23,8 @@ describe("CRD reference rows", () => {
   it("list every CEL rule with the object it guards", () => {
     const rules = schemaRules(SPEC_SCHEMA, "spec");
     expect(rules.find((r) => r.message.includes("wal.type cannot change"))?.path).toBe("spec.wal");
-    expect(rules.filter((r) => r.path === "spec")).toHaveLength(4);
+    expect(rules.filter((r) => r.path === "spec")).toHaveLength(7);
+    expect(rules.find((r) => r.message.includes("advertisedHost must start with"))?.path).toBe("spec.listeners.external");
     expect(rules.every((r) => !/(?<!\\)\|/.test(r.rule))).toBe(true);
   });
 });

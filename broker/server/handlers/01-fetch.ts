@@ -18,6 +18,7 @@ import { AclOperation as Op } from "../../security/acl.js";
 import { defaultsFetchResponse, defaultsFetchResponseableTopicResponse, defaultsFetchResponsePartitionData } from "../../protocol/messages/index.js";
 import { FINAL_EPOCH, INITIAL_EPOCH, partitionKey, type FetchSession, type SessionPartition } from "../fetch-sessions.js";
 import { leadPartition } from "./partition-leader.js";
+import { addressOn } from "../broker.js";
 
 export const fetch = defineHandler<FetchRequest, FetchResponse>({
   apiKey: 1,
@@ -205,7 +206,8 @@ async function readPartitions(entries: SessionPartition[], req: FetchRequest, ct
     // (KIP-392); one at the tail of the committed objects stays here, where the newest data is.
     if (ctx.apiVersion >= 11 && req.rackId && fromConsumer && !readCommitted && e.fetchOffset < log.committedEnd(e.topicId, e.partition)) {
       const replica = broker.readReplicaFor(e.topicId, e.partition, req.rackId);
-      if (replica && replica.nodeId !== broker.self.nodeId) {
+      // Only a broker the client can reach: one its Metadata (on this listener) lists.
+      if (replica && replica.nodeId !== broker.self.nodeId && addressOn(replica, ctx.conn.listener)) {
         data.preferredReadReplica = replica.nodeId;
         data.records = Buffer.alloc(0);
         out.partitions.push({ entry: e, data });

@@ -3,14 +3,16 @@
 // v2: cluster id.  v4: AllowAutoTopicCreation.  v7: leader epochs.
 // v8-10: authorized operations.  v9: flexible.  v10: topic ids (lookup by id).
 // v12: topic name nullable in requests (lookup by id only).
-// Every partition lists one replica, its leader: durability comes from the WAL and the
-// object store, not from follower replicas.
+// Brokers are listed with their address on the listener the client connected through; one
+// without that listener is left out, and a partition it leads answers LISTENER_NOT_FOUND
+// (v6+; LEADER_NOT_AVAILABLE before), as Kafka does.
 import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { ZERO_UUID } from "../../protocol/primitives.js";
 import type { TopicInfo } from "../../cluster/topics.js";
 import { defineHandler, type RequestContext } from "../handler.js";
 import { AclOperation as Op, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
+import { addressOn, brokersOn } from "../broker.js";
 
 /** Operations reported in topicAuthorizedOperations (KIP-430). */
 const TOPIC_OPERATIONS = [Op.READ, Op.WRITE, Op.CREATE, Op.DELETE, Op.ALTER, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS];
@@ -61,7 +63,7 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
     }
     return {
       throttleTimeMs: 0,
-      brokers: broker.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: brokersOn(broker, ctx.conn.listener),
       clusterId: broker.clusterId,
       controllerId: broker.self.nodeId,
       topics,
@@ -72,15 +74,18 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>({
 
 function describeTopic(t: TopicInfo, ctx: RequestContext, withOperations: boolean): MetadataResponseTopic {
   const partitions = [];
-  const live = ctx.broker.brokers().map((b) => b.nodeId);
+  const listener = ctx.conn.listener;
+  const live = brokersOn(ctx.broker, listener).map((b) => b.nodeId);
   for (let p = 0; p < t.partitions; p++) {
-    const leader = ctx.broker.leaderOf(t.topicId, p);
+    const found = ctx.broker.leaderOf(t.topicId, p);
+    const leader = found && addressOn(found, listener) ? found : null;
     const nodes = leader ? [leader.nodeId] : [];
     // Every live broker can serve a partition's committed data (KIP-392 read replica), and
     // clients fetch only from a listed replica; the leader alone is "in sync" (it alone writes).
     const replicas = leader ? [leader.nodeId, ...live.filter((id) => id !== leader.nodeId)] : [];
+    const noLeader = found && ctx.apiVersion >= 6 ? ErrorCode.LISTENER_NOT_FOUND : ErrorCode.LEADER_NOT_AVAILABLE;
     partitions.push({
-      errorCode: leader ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+      errorCode: leader ? ErrorCode.NONE : noLeader,
       partitionIndex: p,
       leaderId: leader ? leader.nodeId : -1,
       leaderEpoch: ctx.broker.leaderEpochOf(t.topicId, p),

@@ -3,14 +3,15 @@
 // v3: flexible.  v4: batched CoordinatorKeys, one result each (KIP-699).
 // v5: may return TRANSACTION_ABORTABLE.  v6: share groups (KeyType 2), refused here.
 // The coordinator is the broker that leads the key's internal partition; the broker
-// answers for any key, including keys it does not coordinate itself.
+// answers for any key, including keys it does not coordinate itself, with the coordinator's
+// address on the listener the client connected through.
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
 import { groupCheck, transactionalIdCheck, deniedMessageOf } from "../access.js";
 import { AclOperation as Op } from "../../security/acl.js";
 import { defaultsFindCoordinatorResponse } from "../../protocol/messages/index.js";
-import type { Broker } from "../broker.js";
+import { addressOn, type Broker } from "../broker.js";
 import { COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from "./group-access.js";
 
 interface Found {
@@ -41,20 +42,24 @@ export const findCoordinator = defineHandler<FindCoordinatorRequest, FindCoordin
   handle(req, ctx) {
     const keyType = ctx.apiVersion >= 1 ? req.keyType : COORDINATOR_KEY_GROUP;
     const none = { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: -1, host: "", port: -1 };
+    const listener = ctx.conn.listener;
     if (ctx.apiVersion < 4) {
-      const found = find(ctx.broker, keyType, req.key);
+      const found = find(ctx.broker, listener, keyType, req.key);
       return { throttleTimeMs: 0, ...found, coordinators: [] };
     }
-    const coordinators = req.coordinatorKeys.map((key) => ({ key, ...find(ctx.broker, keyType, key) }));
+    const coordinators = req.coordinatorKeys.map((key) => ({ key, ...find(ctx.broker, listener, keyType, key) }));
     return { throttleTimeMs: 0, ...none, coordinators };
   },
 });
 
-function find(broker: Broker, keyType: number, key: string): Found {
+function find(broker: Broker, listener: string, keyType: number, key: string): Found {
   const failed = (errorCode: number, errorMessage: string): Found => ({ errorCode, errorMessage, nodeId: -1, host: "", port: -1 });
   if (keyType !== COORDINATOR_KEY_GROUP && keyType !== COORDINATOR_KEY_TRANSACTION) return failed(ErrorCode.INVALID_REQUEST, `Coordinator key type ${keyType} is not supported.`);
   if (keyType === COORDINATOR_KEY_TRANSACTION && key === "") return failed(ErrorCode.INVALID_REQUEST, "Transactional id must not be empty.");
   const coordinator = broker.coordinatorFor(keyType, key);
   if (!coordinator) return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, "The coordinator is not available.");
-  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port };
+  // Kafka's answer when the coordinator has no address on the client's listener.
+  const address = addressOn(coordinator, listener);
+  if (!address) return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, `The coordinator has no listener ${listener}.`);
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: coordinator.nodeId, host: address.host, port: address.port };
 }

@@ -2,10 +2,12 @@
 // v0: flexible from the start.  v1: EndpointType (KIP-919): 1 = brokers, 2 = controllers.
 // Every broker answers as the controller until the multi-broker controller lands.
 // Floe has no separate controller endpoints: asking a broker for controllers is
-// MISMATCHED_ENDPOINT_TYPE, as Kafka answers on a broker listener.
+// MISMATCHED_ENDPOINT_TYPE, as Kafka answers on a broker listener. Brokers are listed on the
+// listener the client connected through, as in Metadata.
 import type { DescribeClusterRequest, DescribeClusterResponse } from "../../protocol/messages/index.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { defineHandler } from "../handler.js";
+import { brokersOn } from "../broker.js";
 
 const ENDPOINT_BROKERS = 1;
 const ENDPOINT_CONTROLLERS = 2;
@@ -40,7 +42,7 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
     return {
       ...base,
       controllerId: broker.self.nodeId,
-      brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: brokersOn(broker, ctx.conn.listener).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS_ALL : OPERATIONS_NOT_REQUESTED,
     };
   },

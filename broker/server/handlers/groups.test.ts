@@ -11,7 +11,7 @@ import { offsetCommit } from "./08-offset-commit.js";
 import { offsetFetch } from "./09-offset-fetch.js";
 import { deleteGroups } from "./42-delete-groups.js";
 import { offsetDelete } from "./47-offset-delete.js";
-import { call, createTestBroker, type TestBroker } from "./test-broker.js";
+import { call, createTestBroker, TEST_LISTENER, type TestBroker } from "./test-broker.js";
 
 let broker: TestBroker;
 beforeEach(async () => {
@@ -20,7 +20,7 @@ beforeEach(async () => {
 });
 afterEach(() => broker.close());
 
-const elsewhere = { nodeId: 7, host: "other", port: 9093, rack: null };
+const elsewhere = { nodeId: 7, rack: null, listeners: [{ name: TEST_LISTENER, host: "other", port: 9093 }] };
 
 describe("FindCoordinator", () => {
   it("v0 answers one group key with this broker", async () => {

@@ -64,7 +64,7 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
     initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
     logger,
   });
-  const self: BrokerEndpoint = { nodeId: config.nodeId, host: "localhost", port: 9092, rack: config.rack || null };
+  const self: BrokerEndpoint = { nodeId: config.nodeId, rack: config.rack || null, listeners: [{ name: TEST_LISTENER, host: "localhost", port: 9092 }] };
   const broker: TestBroker = {
     config,
     logger,
@@ -111,9 +111,12 @@ export async function createTestBroker(overrides: Partial<BrokerConfig> = {}): P
 
 let nextConnectionId = 1;
 
+/** The listener test connections come through, as a broker without FLOE_LISTENERS names its one listener. */
+export const TEST_LISTENER = "PLAINTEXT";
+
 /** A connection as a plaintext listener makes it (`sasl` set: as a SASL listener does). */
 export function testConnection(overrides: Partial<ConnectionInfo> = {}): ConnectionInfo {
-  return { id: nextConnectionId++, remoteAddress: "127.0.0.1", remotePort: 40000, clientSoftwareName: "test", clientSoftwareVersion: "0", principal: "User:ANONYMOUS", sasl: null, ...overrides };
+  return { id: nextConnectionId++, remoteAddress: "127.0.0.1", remotePort: 40000, listener: TEST_LISTENER, clientSoftwareName: "test", clientSoftwareVersion: "0", principal: "User:ANONYMOUS", sasl: null, ...overrides };
 }
 
 /** Calls a handler the way the dispatcher does, at one version. */

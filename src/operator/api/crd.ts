@@ -28,6 +28,12 @@ const condition: Schema = obj(
   { required: ["type", "status", "reason", "message", "lastTransitionTime"] },
 );
 
+// CEL over spec.listeners: whether a listener sets a flag to true or to false, and whether
+// it ends up with TLS (its own flag, else whether security.tls is set; security must exist).
+const listenerAsks = (l: "internal" | "external", flag: "tls" | "sasl") => `(has(self.listeners.${l}) && has(self.listeners.${l}.${flag}) && self.listeners.${l}.${flag})`;
+const listenerDeclines = (l: "internal" | "external", flag: "tls" | "sasl") => `(has(self.listeners.${l}) && has(self.listeners.${l}.${flag}) && !self.listeners.${l}.${flag})`;
+const listenerTls = (l: "internal" | "external") => `(has(self.listeners.${l}) && has(self.listeners.${l}.tls) ? self.listeners.${l}.tls : has(self.security.tls))`;
+
 export const SPEC_SCHEMA: Schema = obj(
   "Desired state of a Floe cluster.",
   {
@@ -160,6 +166,32 @@ export const SPEC_SCHEMA: Schema = obj(
         ],
       },
     ),
+    listeners: obj(
+      "The brokers' Kafka listeners (docs/operations.md#named-listeners). Each uses security.tls and security.sasl unless told otherwise here, so an in-cluster listener and one for outside clients can differ, e.g. plaintext inside and SASL_SSL outside.",
+      {
+        internal: obj("The in-cluster listener on port 9092: the headless and bootstrap Services, and the operator's own connection (StreamUsers need SASL or client certificates here).", {
+          tls: bool("Encrypt with security.tls's certificate. Unset: when security.tls is set."),
+          sasl: bool("Ask for SASL logins (security.sasl). Unset: when security.sasl is set."),
+        }),
+        external: obj(
+          "A second listener for clients outside the cluster. The operator opens the port on the pods (named kafka-external) and advertises each broker under its own name; routing those names to the pods (per-broker load balancers, host ports, DNS) is yours. With TLS the certificate must cover the names: issuerRef and generated certificates get the wildcard of advertisedHost.",
+          {
+            port: int("Container port of the listener.", { minimum: 1024, maximum: 65535 }),
+            advertisedHost: str("Each broker's name for outside clients: must start with $(POD_NAME). (the pod's name), e.g. $(POD_NAME).kafka.example.com.", { minLength: 14, maxLength: 253 }),
+            advertisedPort: int("Port outside clients dial. Unset: port.", { minimum: 1, maximum: 65535 }),
+            tls: bool("Encrypt with security.tls's certificate. Unset: when security.tls is set."),
+            sasl: bool("Ask for SASL logins (security.sasl). Unset: when security.sasl is set."),
+          },
+          {
+            required: ["port", "advertisedHost"],
+            "x-kubernetes-validations": [
+              { rule: "self.advertisedHost.startsWith('$(POD_NAME).')", message: "listeners.external.advertisedHost must start with $(POD_NAME). so every broker has its own name, e.g. $(POD_NAME).kafka.example.com" },
+              { rule: "self.port != 9092 && self.port != 9080", message: "listeners.external.port must differ from the internal Kafka port 9092 and the HTTP port 9080" },
+            ],
+          },
+        ),
+      },
+    ),
     resources: obj("Broker container resources.", { requests: stringMap("Requests."), limits: stringMap("Limits.") }),
     serviceAccount: obj("The brokers' ServiceAccount.", { annotations: stringMap("Annotations, e.g. eks.amazonaws.com/role-arn for IRSA.") }),
     brokerConfig: stringMap("Extra broker settings as FLOE_* environment variables (docs/configuration.md)."),
@@ -172,6 +204,12 @@ export const SPEC_SCHEMA: Schema = obj(
       { rule: "self.zones == oldSelf.zones", message: "zones cannot change yet: moving brokers between zones is not supported" },
       { rule: "!has(self.autoscaling) || !self.autoscaling.enabled || !has(self.replicas) || (self.replicas >= self.autoscaling.minReplicas && self.replicas <= self.autoscaling.maxReplicas)", message: "replicas must lie within autoscaling.minReplicas..maxReplicas" },
       { rule: "(has(self.autoscaling) && self.autoscaling.enabled) || has(self.replicas)", message: "set replicas, or enable autoscaling" },
+      { rule: `!has(self.listeners) || (has(self.security) && has(self.security.tls)) || (!${listenerAsks("internal", "tls")} && !${listenerAsks("external", "tls")})`, message: "a listener with tls: true needs security.tls, the certificate it serves" },
+      { rule: `!has(self.listeners) || (has(self.security) && has(self.security.sasl)) || (!${listenerAsks("internal", "sasl")} && !${listenerAsks("external", "sasl")})`, message: "a listener with sasl: true needs security.sasl, the mechanisms it offers" },
+      {
+        rule: `!has(self.listeners) || !has(self.security) || !has(self.security.sasl) || !self.security.sasl.mechanisms.exists(m, m == 'PLAIN') || ((${listenerDeclines("internal", "sasl")} || ${listenerTls("internal")}) && (!has(self.listeners.external) || ${listenerDeclines("external", "sasl")} || ${listenerTls("external")}))`,
+        message: "security.sasl.mechanisms PLAIN sends passwords in the clear: every listener with SASL needs TLS too (listeners.*.tls), or use SCRAM only",
+      },
     ],
   },
 );

@@ -51,6 +51,8 @@ export interface StreamClusterSpec {
     scaleDownStabilizationSeconds?: number;
   };
   security?: SecuritySpec;
+  /** Which of spec.security each Kafka listener uses, and an optional second listener for clients outside the cluster. */
+  listeners?: ListenersSpec;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   serviceAccount?: { annotations?: Record<string, string> };
   /** Extra broker settings (FLOE_* variables), see docs/configuration.md. */
@@ -69,6 +71,25 @@ export interface SecuritySpec {
   };
   sasl?: { mechanisms?: SaslMechanismName[] };
   authorization?: { type?: "none" | "acl"; superUsers?: string[] };
+}
+
+/** Whether a listener encrypts (with security.tls's certificate) and asks for SASL logins (security.sasl). Unset: as spec.security has them. */
+export interface ListenerSecuritySpec {
+  tls?: boolean;
+  sasl?: boolean;
+}
+
+export interface ListenersSpec {
+  /** The in-cluster listener on port 9092: the headless and bootstrap Services, and the operator's own connection. */
+  internal?: ListenerSecuritySpec;
+  /** A second listener, e.g. reached through per-broker load balancers or host ports that you provide. */
+  external?: ListenerSecuritySpec & {
+    port: number;
+    /** Each broker's name for outside clients; `$(POD_NAME)` becomes the pod's name, e.g. `$(POD_NAME).kafka.example.com`. */
+    advertisedHost: string;
+    /** Port outside clients dial; unset: `port`. */
+    advertisedPort?: number;
+  };
 }
 
 export interface Condition {

@@ -1,6 +1,6 @@
 import type { StreamCluster } from "../api/types.js";
 import { DATA_DIR, Manifest, metadataFor, names, NFS_WAL_DIR, resolveSpec } from "./common.js";
-import { securitySettings } from "./security.js";
+import { LISTENER_SETTINGS, securitySettings } from "./security.js";
 
 /**
  * The broker settings every pod of the cluster shares, as a ConfigMap read with envFrom.
@@ -29,9 +29,9 @@ export function brokerSettings(sc: StreamCluster): Record<string, string> {
     derived.FLOE_WAL_FLUSH_INTERVAL_MS = String(spec.wal.s3?.flushIntervalMs ?? 250);
     derived.FLOE_WAL_FLUSH_BYTES = String(spec.wal.s3?.flushBytes ?? 4194304);
   }
-  // Security comes from spec.security only: a brokerConfig entry cannot weaken it.
+  // Security and listeners come from spec.security and spec.listeners only: a brokerConfig entry cannot weaken them.
   Object.assign(derived, securitySettings(sc));
-  const owned = new Set(Object.keys(derived).filter((k) => k !== "FLOE_HOST"));
+  const owned = new Set([...Object.keys(derived).filter((k) => k !== "FLOE_HOST"), ...LISTENER_SETTINGS]);
   const user = Object.fromEntries(Object.entries(spec.brokerConfig ?? {}).filter(([k]) => !owned.has(k)));
   return Object.fromEntries(Object.entries({ ...derived, ...user }).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { StreamCluster } from "../api/types.js";
-import { brokerSettings, desiredChildren, spreadReplicas, type Manifest } from "./index.js";
+import { brokerSettings, certificate, desiredChildren, operatorLogin, resolveSecurity, spreadReplicas, type Manifest } from "./index.js";
+import { listenersOf, loadBrokerConfig } from "../../../broker/config.js";
 
 const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples");
 
@@ -27,7 +28,7 @@ describe("replica spreading", () => {
 });
 
 describe("children of each example", () => {
-  it.each(["local.yaml", "aws-ebs.yaml", "nfs-wal.yaml", "s3-wal.yaml", "autoscaling.yaml", "security.yaml"])("%s: one StatefulSet and one PDB per zone, owned by the StreamCluster", (file) => {
+  it.each(["local.yaml", "aws-ebs.yaml", "nfs-wal.yaml", "s3-wal.yaml", "autoscaling.yaml", "security.yaml", "listeners.yaml"])("%s: one StatefulSet and one PDB per zone, owned by the StreamCluster", (file) => {
     const sc = example(file);
     const children = desiredChildren(sc);
     const sets = byKind(children, "StatefulSet");
@@ -99,5 +100,66 @@ describe("children of each example", () => {
     const sc = example("s3-wal.yaml");
     sc.spec.brokerConfig = { FLOE_S3_BUCKET: "elsewhere", FLOE_AUTO_CREATE_TOPICS: "false" };
     expect(brokerSettings(sc)).toMatchObject({ FLOE_S3_BUCKET: "acme-floe-events", FLOE_AUTO_CREATE_TOPICS: "false" });
+  });
+});
+
+describe("listeners", () => {
+  const podEnv = (set: Manifest) => Object.fromEntries(any(set).spec.template.spec.containers[0].env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
+  /** What the broker in pod `pod` reads: the ConfigMap, then the pod's env with $(POD_NAME) expanded as Kubernetes does. */
+  const brokerView = (sc: ReturnType<typeof example>, pod: string) => {
+    const env: Record<string, string> = { ...brokerSettings(sc) };
+    for (const [k, v] of Object.entries(podEnv(byKind(desiredChildren(sc), "StatefulSet")[0]!))) env[k] = String(v).replaceAll("$(POD_NAME)", pod);
+    return listenersOf(loadBrokerConfig({ ...env, FLOE_TLS_CERT_FILE: env.FLOE_TLS_CERT_FILE ?? "", FLOE_POD_INDEX: "0" }));
+  };
+
+  it("without spec.listeners: one listener configured as before (FLOE_SECURITY_PROTOCOL, FLOE_ADVERTISED_HOST), so an upgrade rolls nothing", () => {
+    const sc = example("security.yaml");
+    const settings = brokerSettings(sc);
+    expect(settings.FLOE_SECURITY_PROTOCOL).toBe("SASL_SSL");
+    expect(settings.FLOE_LISTENERS).toBeUndefined();
+    const set = byKind(desiredChildren(sc), "StatefulSet")[0]!;
+    expect(podEnv(set).FLOE_ADVERTISED_HOST).toBe("$(POD_NAME).payments-brokers.streaming.svc");
+    expect(any(set).spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(["kafka", "http"]);
+    expect(brokerView(sc, "payments-us-east-1a-0")).toEqual([{ name: "SASL_SSL", host: "0.0.0.0", port: 9092, protocol: "SASL_SSL", advertisedHost: "payments-us-east-1a-0.payments-brokers.streaming.svc", advertisedPort: 0 }]);
+  });
+
+  it("an internal plaintext listener and an external SASL_SSL one, as the broker reads them in the pod", () => {
+    const sc = example("listeners.yaml");
+    expect(brokerSettings(sc)).toMatchObject({
+      FLOE_LISTENERS: "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094",
+      FLOE_LISTENER_SECURITY_PROTOCOL_MAP: "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL",
+      FLOE_INTER_BROKER_LISTENER_NAME: "INTERNAL",
+      FLOE_SASL_ENABLED_MECHANISMS: "SCRAM-SHA-512",
+      FLOE_TLS_CERT_FILE: "/etc/floe/tls/tls.crt",
+    });
+    expect(brokerSettings(sc).FLOE_SECURITY_PROTOCOL).toBeUndefined();
+    const set = byKind(desiredChildren(sc), "StatefulSet")[0]!;
+    expect(podEnv(set).FLOE_ADVERTISED_HOST).toBeUndefined();
+    expect(any(set).spec.template.spec.containers[0].ports).toContainEqual({ name: "kafka-external", containerPort: 9094 });
+    expect(brokerView(sc, "edge-us-east-1a-0")).toEqual([
+      { name: "INTERNAL", host: "0.0.0.0", port: 9092, protocol: "PLAINTEXT", advertisedHost: "edge-us-east-1a-0.edge-brokers.streaming.svc", advertisedPort: 9092 },
+      { name: "EXTERNAL", host: "0.0.0.0", port: 9094, protocol: "SASL_SSL", advertisedHost: "edge-us-east-1a-0.kafka.example.com", advertisedPort: 9094 },
+    ]);
+    // The operator logs in through the internal listener, which has no SASL here.
+    expect(operatorLogin(sc)).toBeNull();
+    expect(resolveSecurity(sc).protocol).toBe("PLAINTEXT");
+  });
+
+  it("the certificate covers the external names; brokerConfig cannot change the listeners", () => {
+    const sc = example("listeners.yaml");
+    sc.spec.security!.tls = { issuerRef: { name: "floe-ca" } };
+    expect(any(certificate(sc)).spec.dnsNames).toContain("*.kafka.example.com");
+    sc.spec.brokerConfig = { FLOE_LISTENERS: "X://0.0.0.0:1", FLOE_SECURITY_PROTOCOL: "PLAINTEXT", FLOE_PORT: "1", FLOE_ADVERTISED_LISTENERS: "X://h:1", FLOE_LOG_LEVEL: "debug" };
+    const settings = brokerSettings(sc);
+    expect(settings).toMatchObject({ FLOE_LISTENERS: "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094", FLOE_LOG_LEVEL: "debug" });
+    for (const k of ["FLOE_SECURITY_PROTOCOL", "FLOE_PORT", "FLOE_ADVERTISED_LISTENERS"]) expect(settings[k], k).toBeUndefined();
+  });
+
+  it("each listener defaults to spec.security: SASL inside and out, the operator logs in inside, the advertised port may differ", () => {
+    const sc = example("listeners.yaml");
+    sc.spec.listeners = { external: { port: 9094, advertisedHost: "$(POD_NAME).kafka.example.com", advertisedPort: 443 } };
+    expect(resolveSecurity(sc).listeners.map((l) => [l.name, l.protocol, l.advertisedPort])).toEqual([["INTERNAL", "SASL_SSL", 9092], ["EXTERNAL", "SASL_SSL", 443]]);
+    expect(operatorLogin(sc)).toBe("sasl");
+    expect(brokerView(sc, "edge-us-east-1b-2")[1]).toMatchObject({ advertisedHost: "edge-us-east-1b-2.kafka.example.com", advertisedPort: 443 });
   });
 });

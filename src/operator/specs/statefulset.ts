@@ -1,5 +1,5 @@
 import type { StreamCluster } from "../api/types.js";
-import { securityVolumes } from "./security.js";
+import { advertisedSettings, securityVolumes } from "./security.js";
 import { DATA_DIR, HTTP_PORT, KAFKA_PORT, type Manifest, metadataFor, names, NFS_WAL_DIR, resolveSpec, zoneLabels, commonLabels, BROKER_ID_STRIDE } from "./common.js";
 
 /**
@@ -40,6 +40,7 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
       break;
   }
   const security = securityVolumes(sc);
+  const external = sc.spec.listeners?.external;
   volumes.push(...security.volumes);
   mounts.push(...security.mounts);
   const env: unknown[] = [
@@ -47,7 +48,8 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
     { name: "FLOE_POD_INDEX", valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
     { name: "FLOE_NODE_ID_BASE", value: String(zoneIndex * BROKER_ID_STRIDE) },
     { name: "FLOE_ZONE", value: zone },
-    { name: "FLOE_ADVERTISED_HOST", value: `$(POD_NAME).${names.headless(sc)}.${ns}.svc` },
+    // After POD_NAME, which they name.
+    ...advertisedSettings(sc),
   ];
   const envFrom: unknown[] = [{ configMapRef: { name: names.config(sc) } }];
   if (spec.storage.credentialsSecret) envFrom.push({ secretRef: { name: spec.storage.credentialsSecret } });
@@ -80,6 +82,7 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
               args: ["dist/broker/main.js"],
               ports: [
                 { name: "kafka", containerPort: KAFKA_PORT },
+                ...(external ? [{ name: "kafka-external", containerPort: external.port }] : []),
                 { name: "http", containerPort: HTTP_PORT },
               ],
               env,
