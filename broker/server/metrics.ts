@@ -24,7 +24,7 @@ export function createBrokerMetrics(registry: Registry) {
     duplicateBatches: new Counter({ name: "floe_broker_produce_duplicate_batches_total", help: "Idempotent-producer retries recognised and answered with their original offset", registers: [registry] }),
     txnPeerCalls: new Counter({ name: "floe_broker_txn_peer_calls_total", help: "Transaction calls to other brokers (markers, offsets, produce verification, forwarded TxnOffsetCommit, pending offsets), by call and outcome", labelNames: ["call", "outcome"], registers: [registry] }),
     quotaThrottles: new Counter({ name: "floe_broker_quota_throttled_requests_total", help: "Produce and Fetch requests whose client was over its byte-rate quota, by quota key", labelNames: ["quota"], registers: [registry] }),
-    quotaThrottleSeconds: new Counter({ name: "floe_broker_quota_throttle_seconds_total", help: "Time clients were throttled for exceeding a byte-rate quota, by quota key", labelNames: ["quota"], registers: [registry] }),
+    quotaThrottleSeconds: new Counter({ name: "floe_broker_quota_throttle_seconds_total", help: "Sum of the throttle times answered to clients over a byte-rate quota, by quota key (overlapping requests each count)", labelNames: ["quota"], registers: [registry] }),
     produceErrors: new Counter({ name: "floe_broker_produce_partition_errors_total", help: "Partitions of Produce requests answered with an error code", labelNames: ["error"], registers: [registry] }),
   };
 }
