@@ -62,6 +62,25 @@ export function desiredAcls(user: StreamUser): AclBinding[] {
   return [...out.values()].sort((a, b) => (aclKey(a) < aclKey(b) ? -1 : 1));
 }
 
+/** The user name quotas are set on: the principal without `User:`. */
+export function quotaUserOf(user: StreamUser): string {
+  return principalOf(user).slice("User:".length);
+}
+
+/** spec.quotas as Kafka quota keys. */
+export function desiredQuotas(user: StreamUser): Map<string, number> {
+  const q = user.spec.quotas ?? {};
+  const out = new Map<string, number>();
+  if (q.producerByteRate !== undefined) out.set("producer_byte_rate", q.producerByteRate);
+  if (q.consumerByteRate !== undefined) out.set("consumer_byte_rate", q.consumerByteRate);
+  return out;
+}
+
+/** What to set and what to remove so the user's quotas are exactly `desired`. */
+export function quotaDiff(desired: ReadonlyMap<string, number>, current: ReadonlyMap<string, number>): { set: Map<string, number>; remove: string[] } {
+  return { set: new Map([...desired].filter(([k, v]) => current.get(k) !== v)), remove: [...current.keys()].filter((k) => !desired.has(k)) };
+}
+
 export function aclKey(b: AclBinding): string {
   return [b.resourceType, b.patternType, b.resourceName, b.principal, b.host, b.operation, b.permissionType].join("\u0000");
 }
@@ -141,6 +160,9 @@ export class StreamUserReconciler {
         await admin.createAcls(create);
         await admin.deleteAcls(remove);
         if (create.length || remove.length) await this.events.normal(asInvolved(user), "AclsChanged", `ACLs of ${principalOf(user)}: ${create.length} added, ${remove.length} removed, ${desired.length} in place`);
+        const quotas = quotaDiff(desiredQuotas(user), await admin.quotasOfUser(quotaUserOf(user)));
+        await admin.alterUserQuotas(quotaUserOf(user), quotas.set, quotas.remove);
+        if (quotas.set.size || quotas.remove.length) await this.events.normal(asInvolved(user), "QuotasChanged", `Quotas of ${principalOf(user)}: ${[...quotas.set].map(([k, v]) => `${k}=${v}`).concat(quotas.remove.map((k) => `${k} removed`)).join(", ")}`);
         await this.patchStatus(user, status, { type: "Ready", status: "True", reason: "Reconciled", message: `${mechanism ? `${mechanism} credential and ` : ""}${desired.length} ACLs in place on ${sc.metadata.name}` });
         log.debug({ acls: desired.length, created: create.length, removed: remove.length }, "user reconciled");
       } finally {
@@ -232,10 +254,11 @@ export class StreamUserReconciler {
           const mechanism = scramMechanismOf(user);
           if (mechanism) await admin.deleteScram(user.metadata.name, ["SCRAM-SHA-256", "SCRAM-SHA-512"]);
           await admin.deleteAcls(await admin.aclsOf(principalOf(user)));
+          await admin.alterUserQuotas(quotaUserOf(user), new Map(), [...(await admin.quotasOfUser(quotaUserOf(user))).keys()]);
         } finally {
           admin.close();
         }
-        await this.events.normal(asInvolved(user), "UserRemoved", `Removed the credential and ACLs of ${principalOf(user)} from ${sc.metadata.name}`);
+        await this.events.normal(asInvolved(user), "UserRemoved", `Removed the credential, ACLs and quotas of ${principalOf(user)} from ${sc.metadata.name}`);
       } catch (err) {
         if (!(err instanceof KafkaAdminError)) throw err;
         return this.kafkaFailure(user, sc, err, user.status ?? {}, "removing the user");

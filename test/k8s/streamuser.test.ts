@@ -14,6 +14,7 @@ import { silentLogger } from "../../src/common/logger.js";
 import { freePort } from "../ports.js";
 import { startBroker, type BrokerHandle } from "../clients/harness.js";
 import { makeCa, makeCert, type TestCa } from "../../broker/security/test-certs.js";
+import { KafkaAdminClient } from "../../src/operator/kafka/admin.js";
 
 /**
  * Security from Kubernetes, end to end: a StreamCluster's spec.security becomes broker
@@ -198,7 +199,7 @@ describe("examples/security.yaml reconciled", () => {
     });
   }, 120_000);
 
-  it("a StreamUser gets a Secret whose password logs in with kafkajs, and exactly its ACLs", async () => {
+  it("a StreamUser gets a Secret whose password logs in with kafkajs, and exactly its ACLs and quotas", async () => {
     await client.apply(R.streamUser, exampleOf("StreamUser"));
     const ready = await eventually("StreamUser orders-app Ready=True", async () => {
       const u = await get(R.streamUser, "orders-app");
@@ -215,6 +216,7 @@ describe("examples/security.yaml reconciled", () => {
       "ALLOW topic PREFIXED orders- CREATE *", "ALLOW topic PREFIXED orders- DESCRIBE *", "ALLOW topic PREFIXED orders- READ *", "ALLOW topic PREFIXED orders- WRITE *",
       "ALLOW group LITERAL orders-app READ *",
     ].sort());
+    expect(await quotasOf("orders-app")).toEqual({ consumer_byte_rate: 20971520, producer_byte_rate: 10485760 });
     await withKafka("orders-app", password, async (kafka) => {
       const producer = kafka.producer();
       await producer.connect();
@@ -229,11 +231,13 @@ describe("examples/security.yaml reconciled", () => {
     expect(secretText(await get(R.secret, "orders-app"), "password")).toBe(password);
   }, 120_000);
 
-  it("changed ACLs converge: removed rules go, new ones come, and one added by hand is taken away", async () => {
+  it("changed ACLs and quotas converge: removed rules go, new ones come, one added by hand is taken away, a quota left out is removed", async () => {
     await withKafka("floe-operator", await operatorPassword(), (kafka) => withAdmin(kafka, (admin) =>
       admin.createAcls({ acl: [{ resourceType: 2, resourceName: "ledger", resourcePatternType: 3, principal: "User:orders-app", host: "*", operation: 4, permissionType: 3 }] })));
-    await client.mergePatch(R.streamUser, NS, "orders-app", { spec: { authorization: { acls: [{ resource: { type: "topic", name: "audit" }, operations: ["Write"] }, { resource: { type: "topic", name: "orders-1" }, operations: ["Read"], type: "deny" }] } } });
+    await client.mergePatch(R.streamUser, NS, "orders-app", { spec: { authorization: { acls: [{ resource: { type: "topic", name: "audit" }, operations: ["Write"] }, { resource: { type: "topic", name: "orders-1" }, operations: ["Read"], type: "deny" }] }, quotas: { producerByteRate: 1048576, consumerByteRate: null } } });
     await eventually("ACLs of orders-app converged", async () => JSON.stringify(await aclsOf("User:orders-app")) === JSON.stringify(["ALLOW topic LITERAL audit WRITE *", "DENY topic LITERAL orders-1 READ *"]), 30_000);
+    // The changed quota is set and the one left out removed.
+    await eventually("quotas of orders-app converged", async () => JSON.stringify(await quotasOf("orders-app")) === JSON.stringify({ producer_byte_rate: 1048576 }), 30_000);
     const password = secretText(await get(R.secret, "orders-app"), "password");
     await withKafka("orders-app", password, async (kafka) => {
       const producer = kafka.producer();
@@ -244,11 +248,12 @@ describe("examples/security.yaml reconciled", () => {
     });
   }, 120_000);
 
-  it("deleting the StreamUser removes its credential and ACLs: the login fails", async () => {
+  it("deleting the StreamUser removes its credential, ACLs and quotas: the login fails", async () => {
     const password = secretText(await get(R.secret, "orders-app"), "password");
     await client.delete(R.streamUser, NS, "orders-app");
     await eventually("StreamUser orders-app gone (finalizer done)", async () => (await get(R.streamUser, "orders-app")) === null, 30_000);
     expect(await aclsOf("User:orders-app")).toEqual([]);
+    expect(await quotasOf("orders-app")).toEqual({});
     await expect(withKafka("orders-app", password, async (kafka) => {
       const producer = kafka.producer();
       await producer.connect();
@@ -413,6 +418,16 @@ async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Pro
 const TYPE: Record<number, string> = { 2: "topic", 3: "group", 4: "cluster", 5: "transactionalId" };
 const PATTERN: Record<number, string> = { 3: "LITERAL", 4: "PREFIXED" };
 const OP: Record<number, string> = { 2: "ALL", 3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE", 7: "ALTER", 8: "DESCRIBE", 9: "CLUSTER_ACTION", 10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS", 12: "IDEMPOTENT_WRITE" };
+
+/** The user's own quotas as the cluster lists them (DescribeClientQuotas, strict, by the operator's super user). */
+async function quotasOf(user: string): Promise<Record<string, number>> {
+  const admin = await KafkaAdminClient.connect({ host: "127.0.0.1", port: brokerPort, tls: { ca: caPem, servername: "payments-bootstrap.streaming.svc" }, sasl: { mechanism: "SCRAM-SHA-512", username: "floe-operator", password: await operatorPassword() } });
+  try {
+    return Object.fromEntries([...(await admin.quotasOfUser(user))].sort());
+  } finally {
+    admin.close();
+  }
+}
 
 /** The principal's ACLs as the cluster lists them (DescribeAcls by the operator's super user), sorted. */
 async function aclsOf(principal: string): Promise<string[]> {

@@ -25,6 +25,8 @@ export interface StreamUserSpec {
   cluster: string;
   authentication: { type: AuthenticationType };
   authorization?: { acls?: StreamUserAcl[] };
+  /** Byte rates per broker (Kafka's producer_byte_rate / consumer_byte_rate for this user). */
+  quotas?: { producerByteRate?: number; consumerByteRate?: number };
 }
 
 export interface StreamUserCondition {
@@ -100,6 +102,14 @@ export const USER_SPEC_SCHEMA: Schema = {
       type: "object",
       description: "The user's ACLs. The operator makes the cluster's ACLs for this principal exactly these: ACLs added by hand for it are removed.",
       properties: { acls: { type: "array", items: aclSchema, maxItems: 256, description: "ACL rules.", "x-kubernetes-list-type": "atomic" } },
+    },
+    quotas: {
+      type: "object",
+      description: "Byte-rate quotas of this user, shared by all its clients and enforced by each broker on its own traffic (Kafka's user quotas). The operator makes the user's quotas exactly these: one left out is removed.",
+      properties: {
+        producerByteRate: { type: "integer", format: "int64", minimum: 1, description: "Bytes per second this user may produce to each broker (producer_byte_rate)." },
+        consumerByteRate: { type: "integer", format: "int64", minimum: 1, description: "Bytes per second this user may fetch from each broker (consumer_byte_rate)." },
+      },
     },
   },
   "x-kubernetes-validations": [{ rule: "self.cluster == oldSelf.cluster", message: "cluster cannot change: delete the StreamUser and create it for the other cluster" }],

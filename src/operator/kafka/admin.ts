@@ -4,7 +4,9 @@ import { encodeRequest, responseHeaderVersion } from "../../../broker/protocol/f
 import { ResponseHeader } from "../../../broker/protocol/messages/headers.js";
 import {
   API_SPECS,
+  type AlterClientQuotasResponse,
   type AlterUserScramCredentialsResponse,
+  type DescribeClientQuotasResponse,
   type CreateAclsRequestAclCreation,
   type CreateAclsResponse,
   type DeleteAclsRequestFilter,
@@ -22,8 +24,8 @@ import crypto from "node:crypto";
 
 /**
  * The few Kafka Admin calls the operator makes to manage StreamUsers, over one connection,
- * with the repo's generated codecs: SASL/SCRAM login, AlterUserScramCredentials and the
- * three ACL APIs. Requests go one at a time (the operator has no need to pipeline).
+ * with the repo's generated codecs: SASL/SCRAM login, AlterUserScramCredentials, the
+ * three ACL APIs and the user's client quotas. Requests go one at a time (the operator has no need to pipeline).
  */
 export interface AdminConnection {
   host: string;
@@ -44,7 +46,7 @@ export class KafkaAdminError extends Error {
 }
 
 // Versions: the newest the broker serves that every Kafka broker since 2.x understands too.
-const V = { saslHandshake: 1, saslAuthenticate: 1, describeAcls: 1, createAcls: 1, deleteAcls: 1, alterScram: 0 } as const;
+const V = { saslHandshake: 1, saslAuthenticate: 1, describeAcls: 1, createAcls: 1, deleteAcls: 1, alterScram: 0, describeQuotas: 1, alterQuotas: 1 } as const;
 
 export class KafkaAdminClient {
   private socket: net.Socket | null = null;
@@ -201,6 +203,21 @@ export class KafkaAdminClient {
     res.filterResults.forEach((r, i) => {
       if (r.errorCode !== 0) throw refused(`deleting ACL ${describeAcl(acls[i]!)}`, r.errorCode, r.errorMessage);
     });
+  }
+
+  /** The quotas set for exactly this user (no client-id part), key -> value. */
+  async quotasOfUser(user: string): Promise<Map<string, number>> {
+    const res = await this.call<DescribeClientQuotasResponse>(48, V.describeQuotas, { components: [{ entityType: "user", matchType: 0, match: user }], strict: true });
+    if (res.errorCode !== 0) throw refused(`listing the quotas of ${user}`, res.errorCode, res.errorMessage);
+    return new Map((res.entries ?? []).flatMap((e) => e.values.map((v) => [v.key, v.value] as const)));
+  }
+
+  /** Sets `set` and removes `remove` on the user's own quota entity, in one change. */
+  async alterUserQuotas(user: string, set: ReadonlyMap<string, number>, remove: readonly string[]): Promise<void> {
+    if (set.size === 0 && remove.length === 0) return;
+    const ops = [...[...set].map(([key, value]) => ({ key, value, remove: false })), ...remove.map((key) => ({ key, value: 0, remove: true }))];
+    const res = await this.call<AlterClientQuotasResponse>(49, V.alterQuotas, { entries: [{ entity: [{ entityType: "user", entityName: user }], ops }], validateOnly: false });
+    for (const e of res.entries) if (e.errorCode !== 0) throw refused(`setting the quotas of ${user}`, e.errorCode, e.errorMessage);
   }
 
   close(): void {
