@@ -15,6 +15,15 @@ export function numberOption(name: string, fallback: number): number {
   return v;
 }
 
+/** `--name text`: the value, or `fallback` when absent. */
+export function stringOption(name: string, fallback: string): string {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = argv[i + 1];
+  if (!v || v.startsWith("--")) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
 /** `--name a,b,c`: a comma-separated list, or `fallback` when absent. */
 export function listOption(name: string, fallback: string[]): string[] {
   const i = argv.indexOf(`--${name}`);

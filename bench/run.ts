@@ -9,9 +9,10 @@
 //
 // Options: --records N (unthrottled produce run), --record-size B, --partitions N,
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
-// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order).
+// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order),
+// --data-root DIR (the brokers' data folders; default the system's temporary folder).
 // Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-import { commandLine, listOption, numberOption } from "./args.js";
+import { commandLine, listOption, numberOption, stringOption } from "./args.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -32,6 +33,10 @@ const E2E_RECORDS = numberOption("e2e-records", 2000);
 // One record at a time costs a whole WAL object flush (250 ms) on the s3 WAL: fewer, to keep the run bounded.
 const E2E_RECORDS_S3 = numberOption("e2e-records-s3", 200);
 const TARGETS = listOption("targets", ["file", "s3", "kafka"]);
+// Where the brokers keep their data (Floe's WAL and caches, Kafka's log). `/dev/shm` (tmpfs,
+// where fdatasync costs nothing) takes the shared disk out of the comparison.
+const DATA_ROOT = path.resolve(stringOption("data-root", os.tmpdir()));
+if (!fs.existsSync(DATA_ROOT)) throw new Error(`--data-root: ${DATA_ROOT} does not exist`);
 for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
 /** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
 const STEADY_WARMUP_SECONDS = Math.min(5, LATENCY_SECONDS / 4);
@@ -91,7 +96,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Target> {
   const port = await freePort();
   const metricsPort = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `floe-bench-${walType}-`));
+  const dataDir = fs.mkdtempSync(path.join(DATA_ROOT, `floe-bench-${walType}-`));
   const bucket = `floe-bench-${walType}`;
   await minio.createBucket(bucket);
   // BENCH_FLOE_NODE_ARGS: extra node flags for the broker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -141,7 +146,7 @@ function kafkaLibs(): string {
 async function startKafka(): Promise<Target> {
   kafkaLibs();
   const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-bench-"));
+  const dataDir = fs.mkdtempSync(path.join(DATA_ROOT, "kafka-bench-"));
   // start.sh execs java, so the child's pid is the broker's. Full JIT, as Kafka runs in production.
   const child = spawn("bash", [path.join(REPO, "tools/kafka/start.sh"), String(port), dataDir, "1G"], {
     env: { ...process.env, KAFKA_FULL_JIT: "1", KAFKA_CONTROLLER_PORT: String(await freePort()) },
@@ -385,7 +390,7 @@ async function main(): Promise<void> {
     `# Benchmark ${started.toISOString()}`,
     "",
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / GiB)} GiB, Node ${process.version}; ${(Date.now() - started.getTime()) / 60_000 < 1 ? "<1" : Math.round((Date.now() - started.getTime()) / 60_000)} min.`,
-    `Brokers on loopback, one at a time, data on the same disk, MinIO as the S3 store of both Floe runs; driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
+    `Brokers on loopback, one at a time, data in ${DATA_ROOT} for all of them, MinIO as the S3 store of both Floe runs; driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
     `${RECORDS} records of ${RECORD_SIZE} B unthrottled, then ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s, into ${PARTITIONS} partitions; ${CLIENT_PROPS.join(", ")}; end-to-end: records one at a time, linger.ms=5; Kafka with a 1 GiB heap.`,
     "",
     table,

@@ -11,8 +11,9 @@ mkdir -p "$FLOE_CACHE" .cache
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
-echo "== real Kafka clients, MinIO, moto, etcd, kube-apiserver and helm (built or fetched once, cached in $FLOE_CACHE)"
+echo "== real Kafka clients, Apache Kafka's tools, MinIO, moto, etcd, kube-apiserver and helm (built or fetched once, cached in $FLOE_CACHE)"
 bash tools/clients/install.sh all
+bash tools/kafka/install.sh
 bash tools/minio/install.sh
 bash tools/moto/install.sh
 bash tools/k8s/install.sh
