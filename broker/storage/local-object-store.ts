@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { md5Yielding } from "./md5.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { compareKeys } from "./memory-object-store.js";
@@ -42,7 +43,7 @@ export class LocalObjectStore implements ObjectStore {
     checkPutOptions(opts);
     await this.init();
     const file = this.fileOf(key);
-    const digest = createHash("md5").update(body).digest();
+    const digest = await md5Yielding(body);
     const etag = digest.toString("hex");
     const tmp = path.join(this.rootDir, TMP_DIR, `${Date.now()}-${randomBytes(8).toString("hex")}`);
     await writeDurably(tmp, [MAGIC, digest, body]);

@@ -6,7 +6,11 @@
  * honour them atomically must not pretend to.
  */
 export interface ObjectStore {
-  /** Throws PreconditionFailedError when `ifNoneMatch: "*"` finds the key, or `ifMatch` finds another ETag (or no object). */
+  /**
+   * Throws PreconditionFailedError when `ifNoneMatch: "*"` finds the key, or `ifMatch` finds
+   * another ETag (or no object). `body` is not copied: it must not change until put settles
+   * (retries send it again).
+   */
   put(key: string, body: Buffer, opts?: PutOptions): Promise<{ etag: string }>;
   /** `range.end` is inclusive and clamped to the object's end; null if the key is absent. */
   get(key: string, range?: ByteRange): Promise<{ body: Buffer; etag: string } | null>;
