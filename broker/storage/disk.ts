@@ -14,6 +14,11 @@ export interface Disk {
   rename(from: string, to: string): Promise<void>;
   /** Makes created/removed/renamed names in `dir` durable. */
   syncDir(dir: string): Promise<void>;
+  /**
+   * A fingerprint of the file at `file` (inode, size, modification time), null if absent:
+   * one cheap call that changes whenever the file is replaced or written.
+   */
+  identity(file: string): Promise<string | null>;
 }
 
 export interface DiskFile {
@@ -31,6 +36,15 @@ export const nodeDisk: Disk = {
   },
   readdir: (dir) => fs.readdir(dir),
   readFile: (file) => fs.readFile(file),
+  async identity(file) {
+    try {
+      const s = await fs.stat(file, { bigint: true });
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+  },
   async open(file) {
     const fh = await fs.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
     return {

@@ -324,6 +324,24 @@ describe("FileWal", () => {
     await expect(FileWal.open({ dir, epoch: 6 })).rejects.toBeInstanceOf(WalFencedError);
   });
 
+  it.each(["read", "stat"] as const)("fence check by %s: a newer epoch taking the folder over stops the old instance at its next group; stat checks read the file only when it changed", async (fenceCheck) => {
+    const dir = tempDir();
+    let reads = 0;
+    const disk: Disk = { ...nodeDisk, readFile: (f) => (reads++, nodeDisk.readFile(f)) };
+    const old = await FileWal.open({ dir, epoch: 1, disk, fenceCheck });
+    for (let i = 0; i < 10; i++) await old.append(Buffer.from(`a${i}`));
+    const readsWhileOwner = reads;
+    // A takeover (a second process on the same folder) raises the fence.
+    const next = await FileWal.open({ dir, epoch: 2 });
+    await expect(old.append(Buffer.from("zombie"))).rejects.toBeInstanceOf(WalFencedError);
+    expect(old.stats.fenceChecks).toBe(11);
+    // Opening reads the fence once; `read` reads it again at every group, `stat` only at the first.
+    expect(readsWhileOwner).toBe(fenceCheck === "read" ? 11 : 2);
+    expect((await collect(next)).map((r) => r.record)).toEqual(Array.from({ length: 10 }, (_, i) => `a${i}`));
+    await next.close();
+    await old.close();
+  });
+
   it("property: whatever byte the file is cut at, recovery yields a prefix of what was written", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 1, maxLength: 12 }), fc.nat(), async (records, cutSeed) => {

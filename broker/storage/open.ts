@@ -110,7 +110,8 @@ async function openWal(config: OpenStorageOptions["config"], dataDir: string, ep
   const segmentBytes = Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.walMaxBytes / 16)));
   switch (config.walType) {
     case "file":
-      return FileWal.open({ dir: walDirOf(config, dataDir), epoch, maxBytes: config.walMaxBytes, segmentBytes, logger });
+      // Its own volume: the fence is re-checked by fingerprint (one stat per group commit).
+      return FileWal.open({ dir: walDirOf(config, dataDir), epoch, maxBytes: config.walMaxBytes, segmentBytes, logger, fenceCheck: "stat" });
     case "nfs": {
       const sharedDir = walDirOf(config, dataDir);
       logger.info({ dir: nfsWalDir(sharedDir, config.nodeId ?? 1) }, "WAL: nfs");
