@@ -132,6 +132,8 @@ describe("FileWal", () => {
     expect(state.syncsInFlightMax).toBe(3);
     expect(order).toEqual(Array.from({ length: 60 }, (_, i) => i));
     for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+    // Groups synced while an earlier one waited are acknowledged with it, under one fence check.
+    expect(wal.stats.fenceChecks).toBeLessThan(wal.stats.groups);
     await wal.close();
     const again = await FileWal.open({ dir, epoch: 2 });
     expect((await collect(again)).map((r) => r.record)).toEqual(Array.from({ length: 60 }, (_, i) => `r${i}`));

@@ -122,6 +122,8 @@ interface InFlightGroup {
   offset: number;
   /** Settles when the write and sync are done: null on success, else the error. */
   io: Promise<unknown>;
+  /** Set once `io` settled without an error (a fence check may then cover this group too). */
+  synced: boolean;
 }
 
 export interface WalRecoveryReport {
@@ -478,7 +480,9 @@ export class FileWal implements Wal {
         this.stats.syncs++;
         return null;
       })().catch((err: unknown) => err ?? new Error("WAL write failed"));
-      this.inFlight.push({ records, bytes, seg, offset, io });
+      const group: InFlightGroup = { records, bytes, seg, offset, io, synced: false };
+      void io.then((err) => (group.synced = err === null));
+      this.inFlight.push(group);
     }
   }
 
@@ -494,6 +498,10 @@ export class FileWal implements Wal {
       });
       return;
     }
+    // One fence check covers every group synced before it starts: the ones right behind
+    // this group that are already durable are acknowledged with it.
+    let covered = 1;
+    while (covered < this.inFlight.length && this.inFlight[covered]!.synced) covered++;
     let fenced: WalFencedError | null;
     try {
       fenced = await this.checkFence();
@@ -510,6 +518,10 @@ export class FileWal implements Wal {
       this.failFenced(await this.drainInFlight(), fenced);
       return;
     }
+    for (const done of this.inFlight.slice(0, covered)) this.acknowledge(done);
+  }
+
+  private acknowledge(g: InFlightGroup): void {
     const seg = g.seg;
     if (this.inFlight[0] !== g || g.offset !== seg.size) throw new Error(`FileWal: group at offset ${g.offset} acknowledged out of order after ${seg.size} durable bytes (writer bug)`);
     this.inFlight.shift();
