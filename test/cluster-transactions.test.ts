@@ -136,16 +136,19 @@ describe("transactions across brokers", () => {
     await c.createTopic(topic, 6);
     // 40 transactions of 10 over six partitions led by three brokers; every fourth aborted.
     const producing = runClient(client, ["txn-produce", "--bootstrap", c.bootstrap(), "--topic", topic, "--transactional-id", `tp-${client}`, "--count", "400", "--txn-size", "10", "--abort-every", "4"], 240_000);
+    const producingStartedAt = Date.now();
     let producingDone = false;
     void producing.then(() => (producingDone = true), () => (producingDone = true));
     const coordinator = await txnCoordinatorOf(`tp-${client}`);
     await new Promise((r) => setTimeout(r, 1500));
     // Moves every partition the coordinator leads (its transaction state among them) away mid-run.
     expect(producingDone, "the producer finished before the drain: raise the count").toBe(false);
+    const drainStartedAt = Date.now();
     const drained = await cluster.drainAndStop(coordinator);
     expect(drained.status).toBe(200);
     expect(await txnCoordinatorOf(`tp-${client}`)).not.toBe(coordinator);
     const produced = await producing;
+    console.log(`${client}: 40 transactions in ${produced.ms} ms, drain started ${drainStartedAt - producingStartedAt} ms in`);
     expect(produced.summary).toMatchObject({ committed: 300, aborted: 100 });
     for (const reader of CLIENTS) {
       const consumed = await runClient(reader, ["consume", "--bootstrap", c.bootstrap(), "--topic", topic, "--group", `rc-${client}-${reader}`, "--count", "300", "--timeout-ms", "60000", "--isolation", "read_committed"], 120_000);
