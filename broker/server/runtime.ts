@@ -267,6 +267,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger = createL
       offsets: runtime.offsets,
       selfId: config.nodeId,
       leaderOf: (topicId, partition) => runtime.leaderOf(topicId, partition)?.nodeId ?? null,
+      groupCoordinatorOf: (groupId) => runtime.coordinatorFor(COORDINATOR_KEY_GROUP, groupId)?.nodeId ?? null,
       leaderEpochOf: (topicId, partition) => runtime.leaderEpochOf(topicId, partition),
       peers: cluster
         ? {

@@ -31,6 +31,8 @@ export interface TxnServiceDeps {
   selfId: number;
   /** The broker leading the partition now, or null while none does. */
   leaderOf(topicId: string, partition: number): number | null;
+  /** The broker coordinating the group now (the broker's FindCoordinator answer), or null. */
+  groupCoordinatorOf(groupId: string): number | null;
   leaderEpochOf(topicId: string, partition: number): number;
   /** Other brokers of a cluster; null standalone, where this broker owns everything. */
   peers: TxnPeers | null;
@@ -187,8 +189,7 @@ export class TxnService {
     if (this.verified.get(k)?.get(producerId) === producerEpoch) return null;
     // Retriable for every client (Kafka answers a verification it cannot make the same way).
     const unavailable = (why: string): Refusal => ({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, message: `cannot verify the transaction of ${transactionalId} right now (${why}); retry` });
-    const coordinator = this.deps.leaderOf(this.topic.topic.topicId, this.topic.partitionFor(transactionalId));
-    const url = coordinator === null ? null : this.deps.peers?.urlOf(coordinator);
+    const url = this.urlOf(this.deps.leaderOf(this.topic.topic.topicId, this.topic.partitionFor(transactionalId)));
     if (!url) return unavailable("its coordinator is not known");
     let refusal: Refusal | null;
     try {
@@ -206,7 +207,7 @@ export class TxnService {
   /** TxnOffsetCommit, at this broker or forwarded to the id's coordinator. */
   async txnOffsetCommit(transactionalId: string, who: ProducerIdentity, offsets: TxnOffset[], fencedCode: number): Promise<{ errorCode: number; errorMessage: string | null }> {
     if (this.owns(transactionalId)) return this.coordinator.txnOffsetCommit(transactionalId, who, offsets, fencedCode);
-    const url = this.urlOfLeader(this.topic.topic.topicId, this.topic.partitionFor(transactionalId));
+    const url = this.urlOf(this.deps.leaderOf(this.topic.topic.topicId, this.topic.partitionFor(transactionalId)));
     if (!url) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: `the coordinator of ${transactionalId} is not known yet` };
     return this.peerCall("offset-commit", () => txnCalls.offsetCommit(url, { transactionalId, producerId: who.producerId.toString(), producerEpoch: who.producerEpoch, offsets, fencedCode }, PEER_CALL_TIMEOUT_MS));
   }
@@ -238,7 +239,7 @@ export class TxnService {
         if (!topic || this.deps.leaderOf(topic.topicId, c.partition) !== this.deps.selfId) return null;
         return this.writeLocalMarker(topic, c.partition, BigInt(c.producerId), c.producerEpoch, c.commit, c.coordinatorEpoch);
       },
-      offsets: (groupId, offsets) => (this.coordinatesGroup(groupId) ? this.applyCommittedOffsets(groupId, offsets) : null),
+      offsets: (groupId, offsets) => (this.deps.groupCoordinatorOf(groupId) === this.deps.selfId ? this.applyCommittedOffsets(groupId, offsets) : null),
       verify: (c) => (this.owns(c.transactionalId) ? this.localCheck(c.transactionalId, BigInt(c.producerId), c.producerEpoch, c.topic, c.partition) : "not-owner"),
       offsetCommit: (c) => (this.owns(c.transactionalId) ? this.coordinator.txnOffsetCommit(c.transactionalId, { producerId: BigInt(c.producerId), producerEpoch: c.producerEpoch }, c.offsetsDecoded, c.fencedCode) : null),
       pendingOffsets: (groupId) => [...this.localPendingOffsets(groupId)],
@@ -277,7 +278,7 @@ export class TxnService {
         if (!topic || p.partition >= topic.partitions) return;
         const leader = this.deps.leaderOf(topic.topicId, p.partition);
         if (leader === this.deps.selfId) return void (await this.writeLocalMarker(topic, p.partition, producerId, producerEpoch, commit, coordinatorEpoch));
-        const url = leader === null ? null : this.deps.peers?.urlOf(leader);
+        const url = this.urlOf(leader);
         if (!url) throw new Error(`${p.topic}-${p.partition} has no reachable leader; its ${commit ? "commit" : "abort"} marker is retried later`);
         await this.peerCall("marker", () => txnCalls.marker(url, { topic: p.topic, partition: p.partition, producerId: producerId.toString(), producerEpoch, commit, coordinatorEpoch }, PEER_CALL_TIMEOUT_MS));
       }),
@@ -300,13 +301,9 @@ export class TxnService {
     }
   }
 
-  private coordinatesGroup(groupId: string): boolean {
-    return this.deps.leaderOf(this.deps.offsets.topic.topicId, this.deps.offsets.partitionFor(groupId)) === this.deps.selfId;
-  }
-
-  private urlOfLeader(topicId: string, partition: number): string | null {
-    const leader = this.deps.leaderOf(topicId, partition);
-    return leader === null ? null : (this.deps.peers?.urlOf(leader) ?? null);
+  /** Internal URL of another broker of the cluster, null if none is known (or standalone). */
+  private urlOf(nodeId: number | null): string | null {
+    return nodeId === null ? null : (this.deps.peers?.urlOf(nodeId) ?? null);
   }
 
   /** A committed transaction's offsets: written to `__consumer_offsets` by each group's coordinator, then visible to OffsetFetch. */
@@ -318,11 +315,12 @@ export class TxnService {
       else byGroup.set(o.groupId, [o]);
     }
     for (const [groupId, list] of byGroup) {
-      if (!this.deps.peers || this.coordinatesGroup(groupId)) {
+      const coordinator = this.deps.groupCoordinatorOf(groupId);
+      if (coordinator === this.deps.selfId) {
         await this.applyCommittedOffsets(groupId, list);
         continue;
       }
-      const url = this.urlOfLeader(this.deps.offsets.topic.topicId, this.deps.offsets.partitionFor(groupId));
+      const url = this.urlOf(coordinator);
       if (!url) throw new Error(`group ${groupId} has no reachable coordinator; the transaction's offsets are retried later`);
       await this.peerCall("offsets", () => txnCalls.offsets(url, groupId, list, PEER_CALL_TIMEOUT_MS));
     }
