@@ -177,8 +177,7 @@ export class PartitionManager {
         }
         continue;
       }
-      // Copy out of the socket buffer so the log never pins a whole network chunk.
-      const bytes = Buffer.from(b.bytes);
+      const bytes = keepable(b.bytes);
       setPartitionLeaderEpoch(bytes, leaderEpoch);
       appendable.push(bytes);
       headers.push(b.header);
@@ -255,4 +254,17 @@ export class PartitionManager {
     }
     return s;
   }
+}
+
+/**
+ * The batch as the log may keep it (cached until uploaded, for minutes). A batch that is
+ * most of the memory it sits in (the usual one big batch per request: the connection gives
+ * a request spanning network chunks a buffer of its own) is kept as it is; a smaller one is
+ * copied out, so that the memory held never exceeds twice the bytes the cache accounts for.
+ */
+function keepable(batch: Buffer): Buffer {
+  if (batch.length * 2 >= batch.buffer.byteLength) return batch;
+  const copy = Buffer.allocUnsafe(batch.length);
+  batch.copy(copy);
+  return copy;
 }

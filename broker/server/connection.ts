@@ -172,6 +172,11 @@ export class Connection {
     return this.chunks[0]!;
   }
 
+  /**
+   * The next `n` buffered bytes. Inside one chunk they are a view of it; across chunks they
+   * are copied into a buffer of their own, and only they: a produced batch kept by the log
+   * then holds on to its own request's memory, not to whatever arrived after it.
+   */
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
     let out: Buffer;
@@ -180,9 +185,16 @@ export class Connection {
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {
-      const all = Buffer.concat(this.chunks);
-      out = all.subarray(0, n);
-      this.chunks = all.length > n ? [all.subarray(n)] : [];
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const chunk = this.chunks[0]!;
+        const used = Math.min(chunk.length, n - at);
+        chunk.copy(out, at, 0, used);
+        at += used;
+        if (used === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(used);
+      }
     }
     this.buffered -= n;
     return out;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { md5Yielding } from "./md5.js";
+import { md5Yielding } from "./body-checksums.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { compareKeys } from "./memory-object-store.js";
@@ -210,10 +210,18 @@ async function readFully(fh: fs.FileHandle, into: Buffer, position: number): Pro
   }
 }
 
+/** Writes the parts one after another (vectored, never concatenated: a body is tens of MiB, and copying it would stall the event loop) and syncs. */
 async function writeDurably(file: string, parts: Buffer[]): Promise<void> {
   const fh = await fs.open(file, "wx");
   try {
-    await fh.writeFile(Buffer.concat(parts));
+    let rest = parts.filter((p) => p.length > 0);
+    while (rest.length > 0) {
+      let { bytesWritten } = await fh.writev(rest);
+      if (bytesWritten === 0) throw Object.assign(new Error(`write to ${file} made no progress`), { code: "EIO" });
+      // A short write: drop what was written and go on from there.
+      while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+      if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
+    }
     await fh.sync();
   } finally {
     await fh.close();
