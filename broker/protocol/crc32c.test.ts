@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { crc32c } from "./crc32c.js";
+import { crc32c, crc32cCombine } from "./crc32c.js";
 
 /** Bit-at-a-time reference: slow, obviously right. */
 function reference(buf: Uint8Array): number {
@@ -51,5 +51,22 @@ describe("crc32c", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("combines the checksums of two pieces into the checksum of their concatenation", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), (a, b) => {
+        expect(crc32cCombine(crc32c(a), crc32c(b), b.length)).toBe(reference(Buffer.concat([a, b])));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("combines across long pieces (a shift of many bytes)", () => {
+    const a = Buffer.from("floe");
+    for (const n of [1, 7, 8, 4095, 65536, 1_000_003, 24 * 1024 * 1024 + 5]) {
+      const b = Buffer.alloc(n, 0x5a);
+      expect(crc32cCombine(crc32c(a), crc32c(b), n)).toBe(crc32c(Buffer.concat([a, b])));
+    }
   });
 });

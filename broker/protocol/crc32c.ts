@@ -61,3 +61,45 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length, prev = 0): 
   for (; i < end; i++) crc = T[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
 }
+
+// ---- combining checksums ----
+//
+// The CRC of a concatenation A‖B follows from crc(A), crc(B) and |B| alone: appending |B|
+// bytes multiplies A's remainder by x^(8·|B|) modulo the polynomial, and the conditioning
+// (initial and final inversion) cancels between the two halves. So a checksum already
+// known for a piece (a record batch's own CRC, a WAL frame's) need not be computed again
+// over the same bytes when they become part of something larger.
+
+/** a·b modulo the CRC polynomial, both in the reflected bit order the table uses (bit 31 is x^0). */
+function mulModPoly(a: number, b: number): number {
+  let product = 0;
+  for (let bit = 0x80000000; a !== 0; bit >>>= 1) {
+    if (a & bit) {
+      product ^= b;
+      a &= ~bit;
+    }
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** X_POW_2K[k] = x^(2^k) modulo the polynomial; 64 entries cover any safe-integer length. */
+const X_POW_2K = new Uint32Array(64);
+X_POW_2K[0] = 0x40000000; // x^1
+for (let k = 1; k < 64; k++) X_POW_2K[k] = mulModPoly(X_POW_2K[k - 1]!, X_POW_2K[k - 1]!);
+
+/** x^(8·bytes) modulo the polynomial: the factor that shifts a remainder past `bytes` bytes. */
+function shiftFactor(bytes: number): number {
+  let factor = 0x80000000; // x^0
+  // 8·bytes = bytes·2^3: walk the bits of `bytes` starting at power 2^3.
+  for (let k = 3, n = bytes; n > 0; k++, n = Math.floor(n / 2)) {
+    if (n % 2 === 1) factor = mulModPoly(X_POW_2K[k]!, factor);
+  }
+  return factor;
+}
+
+/** CRC-32C of A‖B from `crcA` = crc32c(A), `crcB` = crc32c(B) and B's length. */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB === 0) return crcA >>> 0;
+  return (mulModPoly(shiftFactor(lengthB), crcA) ^ crcB) >>> 0;
+}

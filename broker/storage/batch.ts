@@ -1,3 +1,4 @@
+import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
 import type { BatchHeader } from "../protocol/record-batch.js";
 
 /**
@@ -23,6 +24,23 @@ export function lastOffsetDeltaOf(buf: Buffer, at = 0): number {
 
 export function maxTimestampOf(buf: Buffer, at = 0): bigint {
   return buf.readBigInt64BE(at + 35);
+}
+
+/** A batch's own CRC covers its bytes from here (attributes) to the end. */
+const CRC_COVERS_FROM = 21;
+/** Below this size one pass over the batch costs less than combining checksums. */
+const COMBINE_FROM_BYTES = 2048;
+
+/**
+ * CRC-32C of the whole batch as stored, for the WAL's and the objects' checksums. Every
+ * batch storage holds carries a correct CRC of its bytes from offset 21 (the produce path
+ * verified the client's, buildRecordBatch computes its own), and Floe changes only bytes
+ * before it (base offset, leader epoch). So a large batch needs a pass over its first 21
+ * bytes only, combined with that CRC, not another pass over every byte.
+ */
+export function batchChecksum(batch: Buffer): number {
+  if (batch.length < COMBINE_FROM_BYTES) return crc32c(batch);
+  return crc32cCombine(crc32c(batch, 0, CRC_COVERS_FROM), batch.readUInt32BE(17), batch.length - CRC_COVERS_FROM);
 }
 
 /** Throws unless `buf` is exactly one well-framed magic-2 batch. */

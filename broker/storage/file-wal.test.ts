@@ -4,7 +4,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
-import { decodeFrame, encodeFrame, FileWal, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { decodeFrame, encodeFrame, encodeFrameParts, frameChecksum, FileWal, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
 import { crc32c } from "../protocol/crc32c.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal } from "./wal.js";
 
@@ -307,6 +307,14 @@ describe("FileWal", () => {
     expect((await collect(again)).map((r) => r.record)).toEqual(["good-1", "good-2"]);
     expect(again.recoveryReport.truncatedBytes).toBe(0);
     await again.close();
+  });
+
+  it("a frame whose checksum comes from the caller's payload checksum is the frame a full pass gives", () => {
+    const pieces = [Buffer.from("head"), Buffer.alloc(70_000, 3), Buffer.from("tail")];
+    const derived = encodeFrameParts(pieces, 9, crc32c(Buffer.concat(pieces)));
+    expect(Buffer.concat(derived)).toEqual(Buffer.concat(encodeFrameParts(pieces, 9)));
+    expect(frameChecksum(derived)).toBe(crc32c(Buffer.concat(derived)));
+    expect(decodeFrame(Buffer.concat(derived), 0, 1 << 20)?.payload).toEqual(Buffer.concat(pieces));
   });
 
   it("refuses an intact record of a newer format instead of cutting it off as torn", () => {

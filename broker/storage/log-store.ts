@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { partitionLeaderEpochOf, type BatchHeader } from "../protocol/record-batch.js";
-import { BATCH_HEADER_BYTES, baseOffsetOf, checkBatchFrame, lastOffsetDeltaOf, maxTimestampOf, readHeader, splitBatches } from "./batch.js";
+import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
+import { BATCH_HEADER_BYTES, baseOffsetOf, batchChecksum, checkBatchFrame, lastOffsetDeltaOf, maxTimestampOf, readHeader, splitBatches } from "./batch.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
@@ -473,7 +474,8 @@ export class LogStore {
     part.cache.push(...cached);
     let position: WalPosition;
     try {
-      position = await this.wal.append(encodeWalAppend(topicId, partition, batches));
+      const record = encodeWalAppend(topicId, partition, batches);
+      position = await this.wal.append(record.pieces, record.checksum);
     } catch (err) {
       this.rollBack(part, baseOffset);
       throw err;
@@ -753,11 +755,11 @@ export class LogStore {
     if (!plan) return null;
     const { part } = plan;
     const { batches } = await readPlannedBatches(this.store, plan.blocks);
-    const { body, blocks } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
+    const { body, blocks, checksum } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
     const key = streamObjectKey(part.topicId, part.partition, plan.start, this.writerId, this.compactionSeq++);
     this.inflightKeys.add(key);
     try {
-      await this.store.put(key, body, { ifNoneMatch: "*" });
+      await this.store.put(key, body, { ifNoneMatch: "*", checksum });
       const planned = plan;
       const applied = await this.withIndexLock(async () => {
         const atMs = this.clock.nowMs();
@@ -962,12 +964,12 @@ export class LogStore {
     let key: string | null = null;
     if (streams.length > 0) {
       // In slices: a large upload must not stall appends and fetches while it is encoded.
-      const { body, blocks } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
+      const { body, blocks, checksum } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
       key = `objects/${this.writerId}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
       // Until its commit is durable the object is referenced by nothing: keep the collector off it.
       this.inflightKeys.add(key);
       try {
-        await this.store.put(key, body, { ifNoneMatch: "*" });
+        await this.store.put(key, body, { ifNoneMatch: "*", checksum });
       } catch (err) {
         this.inflightKeys.delete(key);
         throw err;
@@ -1115,15 +1117,20 @@ export class LogStore {
   }
 }
 
-/** WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches. In pieces: the batches are not copied. */
-function encodeWalAppend(topicId: string, partition: number, batches: Buffer[]): Buffer[] {
+/**
+ * WAL payload: u8 type (1) | u16 topicId length | topicId UTF-8 | i32 partition | batches.
+ * In pieces (the batches are not copied), with its checksum derived from the batches' own.
+ */
+function encodeWalAppend(topicId: string, partition: number, batches: Buffer[]): { pieces: Buffer[]; checksum: number } {
   const id = Buffer.from(topicId, "utf8");
   const head = Buffer.alloc(1 + 2 + id.length + 4);
   head.writeUInt8(WAL_TYPE_APPEND, 0);
   head.writeUInt16BE(id.length, 1);
   id.copy(head, 3);
   head.writeInt32BE(partition, 3 + id.length);
-  return [head, ...batches];
+  let checksum = crc32c(head);
+  for (const b of batches) checksum = crc32cCombine(checksum, batchChecksum(b), b.length);
+  return { pieces: [head, ...batches], checksum };
 }
 
 function decodeWalRecord(record: Buffer): { topicId: string; partition: number; batches: Buffer[] } | null {

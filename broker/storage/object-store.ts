@@ -24,6 +24,12 @@ export interface ObjectStore {
 export interface PutOptions {
   ifNoneMatch?: "*";
   ifMatch?: string;
+  /**
+   * CRC-32C of the body, when the caller has it without a pass over the bytes (an encoder
+   * that derived it from its pieces' checksums). A store that checks uploads by CRC-32C
+   * sends it instead of computing one; a wrong value makes the put fail, never store.
+   */
+  checksum?: number;
 }
 
 export interface ByteRange {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { crc32c } from "../protocol/crc32c.js";
-import { decodeFrame, encodeFrameParts, payloadBytes, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
+import { decodeFrame, encodeFrameParts, frameChecksum, payloadBytes, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
 import { PreconditionFailedError, type ObjectStore } from "./object-store.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
 
@@ -254,7 +254,7 @@ export class ObjectWal implements Wal {
     return Math.min(this.objectBytesMax, this.pendingBytesMax) - WAL_OBJECT_HEADER_BYTES - WAL_OBJECT_TRAILER_BYTES - WAL_RECORD_HEADER_BYTES;
   }
 
-  append(record: Buffer | readonly Buffer[]): Promise<WalPosition> {
+  append(record: Buffer | readonly Buffer[], checksum?: number): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("ObjectWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("ObjectWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
@@ -263,7 +263,7 @@ export class ObjectWal implements Wal {
     const frameBytes = WAL_RECORD_HEADER_BYTES + recordBytes;
     if (this.usedBytes() + frameBytes > this.maxBytes) return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
     if (this.unackedBytes() + frameBytes > this.pendingBytesMax) return Promise.reject(new WalFullError(`WAL queue full: ${this.unackedBytes()} bytes waiting for the object store`));
-    const parts = encodeFrameParts(record, this.epoch);
+    const parts = encodeFrameParts(record, this.epoch, checksum);
     return new Promise<WalPosition>((resolve, reject) => {
       this.pending.push({ parts, bytes: frameBytes, resolve, reject });
       this.pendingFrameBytes += frameBytes;
@@ -394,7 +394,7 @@ export class ObjectWal implements Wal {
     const body = encodeWalObject(this.epoch, sequence, batch.records.map((p) => p.parts), batch.bytes);
     const t0 = performance.now();
     try {
-      await this.store.put(key, body, { ifNoneMatch: "*" });
+      await this.store.put(key, body, { ifNoneMatch: "*", checksum: walObjectChecksum(body) });
       this.stats.putLatencyMsSum += performance.now() - t0;
       this.stats.putLatencyCount++;
       this.stats.objectsPut++;
@@ -620,6 +620,12 @@ export class ObjectWal implements Wal {
   }
 }
 
+/** CRC-32C of a whole WAL object from the checksum it carries (which covers all but its 8-byte trailer). */
+export function walObjectChecksum(body: Buffer): number {
+  const end = body.length - WAL_OBJECT_TRAILER_BYTES;
+  return crc32cCombine(body.readUInt32BE(end), crc32c(body, end), WAL_OBJECT_TRAILER_BYTES);
+}
+
 /** `frames`: each frame whole or in pieces. */
 export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly (Buffer | readonly Buffer[])[], totalBytes?: number): Buffer {
   const framesBytes = frames.reduce((n, f) => n + payloadBytes(f), 0);
@@ -632,13 +638,16 @@ export function encodeWalObject(epoch: number, sequence: bigint, frames: readonl
   out.writeBigUInt64BE(sequence, 12);
   out.writeUInt32BE(frames.length, 20);
   let at = WAL_OBJECT_HEADER_BYTES;
+  // The object's checksum follows from each frame's own: no second pass over the records.
+  let crc = crc32c(out, 0, at);
   for (const f of frames) {
     for (const piece of Buffer.isBuffer(f) ? [f] : f) {
       piece.copy(out, at);
       at += piece.length;
     }
+    crc = crc32cCombine(crc, frameChecksum(f), payloadBytes(f));
   }
-  out.writeUInt32BE(crc32c(out, 0, at), at);
+  out.writeUInt32BE(crc, at);
   TRAILER_MAGIC.copy(out, at + 4);
   return out;
 }

@@ -144,7 +144,8 @@ type S3SettingKey =
   | "s3RequestTimeoutMs"
   | "s3MaxAttempts"
   | "s3RetryMaxElapsedMs"
-  | "s3MultipartThresholdBytes";
+  | "s3MultipartThresholdBytes"
+  | "s3UploadChecksum";
 
 function openObjectStore(config: OpenStorageOptions["config"], dataDir: string, logger: Logger, registry: Registry | undefined): ObjectStore {
   if (config.objectStore === "local") return new LocalObjectStore(path.join(dataDir, "objects"));
@@ -161,6 +162,7 @@ function openObjectStore(config: OpenStorageOptions["config"], dataDir: string, 
     requestTimeoutMs: config.s3RequestTimeoutMs,
     retry: { maxAttempts: config.s3MaxAttempts, maxElapsedMs: config.s3RetryMaxElapsedMs },
     multipartThreshold: config.s3MultipartThresholdBytes,
+    uploadChecksum: config.s3UploadChecksum,
     logger: logger.child({ component: "s3" }),
   });
   // Only where, never the keys.

@@ -5,6 +5,7 @@ import { startMinio, type MinioServer } from "../../test/s3-server.js";
 import { objectStoreConformance } from "./object-store.conformance.js";
 import { PreconditionFailedError } from "./object-store.js";
 import fc from "fast-check";
+import { crc32c } from "../protocol/crc32c.js";
 import { decodeKey, encodeKey, S3ObjectStore, S3RequestError, unquote, type S3ObjectStoreOptions } from "./s3-object-store.js";
 
 /** S3ObjectStore against a real S3-compatible server (MinIO built from source by tools/minio/install.sh). */
@@ -113,6 +114,27 @@ describe("S3ObjectStore specifics (MinIO)", () => {
     expect(store.stats.retries).toBe(0);
     store.destroy();
   }, 120_000);
+
+  it("has S3 check each upload: a CRC-32C the caller passes or the store computes, or Content-MD5", async () => {
+    const body = randomBytes(300_000);
+    const crc = crc32c(body);
+    const store = storeFor();
+    expect((await store.put("given", body, { checksum: crc })).etag).toMatch(/^[0-9a-f]{32}$/);
+    expect((await store.get("given"))?.body.equals(body)).toBe(true);
+    await store.put("computed", body);
+    expect((await store.get("computed"))?.body.equals(body)).toBe(true);
+    // A checksum that does not match the bytes: MinIO refuses the put (not retried) and stores nothing.
+    const err = await store.put("wrong", body, { checksum: (crc ^ 1) >>> 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(S3RequestError);
+    expect((err as S3RequestError).httpStatus).toBe(400);
+    expect((err as S3RequestError).attempts).toBe(1);
+    expect(await store.head("wrong")).toBeNull();
+    const md5Store = storeFor({ uploadChecksum: "md5" });
+    await md5Store.put("md5", body, { checksum: (crc ^ 1) >>> 0 }); // md5 mode ignores the CRC
+    expect((await md5Store.get("md5"))?.body.equals(body)).toBe(true);
+    store.destroy();
+    md5Store.destroy();
+  });
 
   it("uploads large bodies in parts, and honours conditions on them", async () => {
     const mib = 1024 * 1024;

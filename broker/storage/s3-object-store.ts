@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { md5Yielding } from "./md5.js";
+import { crc32cYielding, md5Yielding } from "./body-checksums.js";
 import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
@@ -85,6 +85,14 @@ export interface S3ObjectStoreOptions {
    * default (off) is safe on MinIO too; a bucket must always be used with the same setting.
    */
   leafMarker?: boolean;
+  /**
+   * How S3 checks a single-part upload's body. `crc32c` (default): the
+   * `x-amz-checksum-crc32c` header, taken from the caller when it has the CRC (Floe's
+   * encoders derive it from their blocks' checksums at no cost), else computed. `md5`:
+   * Content-MD5, a hash over every byte, for S3-compatible servers without the newer
+   * checksums. Multipart parts always carry Content-MD5.
+   */
+  uploadChecksum?: "crc32c" | "md5";
   /** Send conditional puts as multipart (conditions on CompleteMultipartUpload) when large. Default true. */
   conditionalMultipart?: boolean;
   /** Most sockets open to the endpoint at once. Default 64. */
@@ -220,6 +228,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly conditionalMultipart: boolean;
+  private readonly uploadChecksum: "crc32c" | "md5";
   private readonly leafMarker: boolean;
   private readonly logger: Logger | undefined;
   private readonly random: () => number;
@@ -235,6 +244,7 @@ export class S3ObjectStore implements ObjectStore {
     this.multipartThreshold = Math.max(this.partSize, opts.multipartThreshold ?? 64 * MIB);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.conditionalMultipart = opts.conditionalMultipart ?? true;
+    this.uploadChecksum = opts.uploadChecksum ?? "crc32c";
     this.leafMarker = opts.leafMarker ?? false;
     this.logger = opts.logger;
     this.random = opts.random ?? Math.random;
@@ -281,7 +291,7 @@ export class S3ObjectStore implements ObjectStore {
     if (body.length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, body, opts);
     // Not copied (a 24 MiB copy stalls produce for tens of ms): the body is the caller's until put settles.
     const bytes = body;
-    const md5 = await md5Yielding(bytes);
+    const integrity = this.uploadChecksum === "md5" ? { ContentMD5: (await md5Yielding(bytes)).toString("base64") } : { ChecksumCRC32C: crc32cHeader(opts?.checksum ?? (await crc32cYielding(bytes))) };
     const res = await this.call("PutObject", key, { conditional }, (signal) =>
       this.client.send(
         new PutObjectCommand({
@@ -289,14 +299,15 @@ export class S3ObjectStore implements ObjectStore {
           Key: this.fullKey(key),
           Body: bytes,
           ContentLength: bytes.length,
-          ContentMD5: md5.toString("base64"),
+          ...integrity,
           IfNoneMatch: opts?.ifNoneMatch,
           IfMatch: opts?.ifMatch !== undefined ? quote(opts.ifMatch) : undefined,
         }),
         { abortSignal: signal },
       ),
     );
-    return { etag: res.ETag ? unquote(res.ETag) : md5.toString("hex") };
+    // S3 always answers with the ETag; the hash is only a fallback for a server that does not.
+    return { etag: res.ETag ? unquote(res.ETag) : (await md5Yielding(bytes)).toString("hex") };
   }
 
   async get(key: string, range?: ByteRange): Promise<{ body: Buffer; etag: string } | null> {
@@ -597,4 +608,11 @@ export function unquote(etag: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The `x-amz-checksum-crc32c` value: the CRC's four bytes, big-endian, in base64. */
+function crc32cHeader(crc: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc >>> 0, 0);
+  return b.toString("base64");
 }

@@ -30,6 +30,18 @@ describe("stream-set object", () => {
     for (const b of blocks) verifyBlock(body.subarray(b.position, b.position + b.length), b, "k");
   });
 
+  it("derives block checksums from the batches' own, equal to a pass over the stored bytes", () => {
+    // Large batches take the combined path; storage rewrites offset and leader epoch after the client's CRC.
+    const batches = [batchAt(0n, 1, 1n, 5000), batchAt(1n, 1, 2n, 40), batchAt(2n, 4, 3n, 70_000)];
+    batches.forEach((b, i) => {
+      b.writeBigInt64BE(BigInt(1000 + i), 0);
+      b.writeInt32BE(7, 12);
+    });
+    const { body, blocks } = encodeStreamSetObject([{ topicId: "big", partition: 1, batches }], 10_000);
+    expect(blocks.length).toBe(2);
+    for (const b of blocks) expect(b.crc).toBe(crc32c(body, b.position, b.position + b.length));
+  });
+
   it("detects damage in a block, the index and the footer", () => {
     const { body, blocks } = encodeStreamSetObject(streams, 1 << 20);
     const block = Buffer.from(body.subarray(blocks[0]!.position, blocks[0]!.position + blocks[0]!.length));

@@ -1,5 +1,5 @@
-import { crc32c } from "../protocol/crc32c.js";
-import { baseOffsetOf, lastOffsetDeltaOf, maxTimestampOf } from "./batch.js";
+import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
+import { baseOffsetOf, batchChecksum, lastOffsetDeltaOf, maxTimestampOf } from "./batch.js";
 
 /**
  * Stream-set object (`objects/<epoch>/<seq>.sso`): the data of many partitions uploaded
@@ -48,7 +48,7 @@ export class ObjectCorruptError extends Error {
   }
 }
 
-export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: number): { body: Buffer; blocks: SsoBlock[] } {
+export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: number): { body: Buffer; blocks: SsoBlock[]; checksum: number } {
   const steps = encodeSteps(streams, blockBytesMax);
   for (;;) {
     const r = steps.next();
@@ -61,7 +61,7 @@ export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: numbe
  * between them: an upload of tens of MiB (one copy and one checksum pass) must not stall
  * the produce path for its whole length.
  */
-export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockBytesMax: number, sliceBytes = 2 * 1024 * 1024): Promise<{ body: Buffer; blocks: SsoBlock[] }> {
+export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockBytesMax: number, sliceBytes = 2 * 1024 * 1024): Promise<{ body: Buffer; blocks: SsoBlock[]; checksum: number }> {
   const steps = encodeSteps(streams, blockBytesMax);
   let sinceYield = 0;
   for (;;) {
@@ -75,8 +75,8 @@ export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockB
   }
 }
 
-/** Copies each batch once, straight into the object's single buffer, and checksums each block there; yields the bytes of each block done. */
-function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<number, { body: Buffer; blocks: SsoBlock[] }> {
+/** Copies each batch once, straight into the object's single buffer; yields the bytes of each block done. */
+function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<number, { body: Buffer; blocks: SsoBlock[]; checksum: number }> {
   // Plan the blocks first (no bytes move), so the object's size is known before the copy.
   const plan: { s: SsoStream; from: number; to: number; length: number }[] = [];
   let dataBytes = 0;
@@ -102,10 +102,12 @@ function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<nu
     const last = s.batches[to - 1]!;
     let at = position;
     let maxTimestamp = maxTimestampOf(first);
+    let crc = 0;
     for (let k = from; k < to; k++) {
       const b = s.batches[k]!;
       if (maxTimestampOf(b) > maxTimestamp) maxTimestamp = maxTimestampOf(b);
       at += b.copy(body, at);
+      crc = crc32cCombine(crc, batchChecksum(b), b.length);
     }
     blocks.push({
       topicId: s.topicId,
@@ -115,8 +117,8 @@ function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<nu
       maxTimestamp,
       position,
       length,
-      // Over the bytes as they will be stored, after the copy.
-      crc: crc32c(body, position, position + length),
+      // From the batches' own checksums (batchChecksum): no second pass over the block.
+      crc,
     });
     position += length;
     yield length;
@@ -132,7 +134,11 @@ function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<nu
   footer.writeUInt16BE(0, 18);
   footer.writeUInt32BE(FOOTER_MAGIC, 20);
   footer.writeUInt32BE(crc32c(footer, 0, 24), 24);
-  return { body, blocks };
+  // The whole object's CRC-32C (the upload's integrity check) from the blocks' own.
+  let checksum = 0;
+  for (const b of blocks) checksum = crc32cCombine(checksum, b.crc, b.length);
+  checksum = crc32cCombine(checksum, crc32c(body, dataBytes), indexBytes + SSO_FOOTER_BYTES);
+  return { body, blocks, checksum };
 }
 
 /** Where the index lives, from the object's last SSO_FOOTER_BYTES bytes. */

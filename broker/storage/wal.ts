@@ -21,9 +21,12 @@ export interface Wal {
   /**
    * Resolves once the record is durable. Resolutions come strictly in append order.
    * A record may be passed in pieces (stored as their concatenation, without copying them
-   * first); the caller must not change them until the promise settles.
+   * first); the caller must not change them until the promise settles. `checksum`, when
+   * the caller knows it cheaply, is the CRC-32C of the record's bytes: the WAL then derives
+   * its frame checksum from it instead of reading every byte again. A wrong one makes the
+   * record fail its checksum on recovery, so pass only a checksum that is certainly right.
    */
-  append(record: Buffer | readonly Buffer[]): Promise<WalPosition>;
+  append(record: Buffer | readonly Buffer[], checksum?: number): Promise<WalPosition>;
   /** The continuous, checksummed prefix found at open, in order. A torn tail was already truncated. */
   recover(): AsyncIterable<WalRecord>;
   /** Records whose position is below `upTo` are no longer needed and may be discarded. */
