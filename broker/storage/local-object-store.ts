@@ -3,7 +3,7 @@ import { md5Yielding } from "./body-checksums.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { compareKeys } from "./memory-object-store.js";
-import { checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectStore, type PutOptions } from "./object-store.js";
+import { bodyPieces, checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
 
 /**
  * Objects in a local folder: the embedded default for one broker on a laptop.
@@ -38,7 +38,7 @@ export class LocalObjectStore implements ObjectStore {
 
   constructor(readonly rootDir: string) {}
 
-  async put(key: string, body: Buffer, opts?: PutOptions): Promise<{ etag: string }> {
+  async put(key: string, body: ObjectBody, opts?: PutOptions): Promise<{ etag: string }> {
     checkKey(key);
     checkPutOptions(opts);
     await this.init();
@@ -46,7 +46,7 @@ export class LocalObjectStore implements ObjectStore {
     const digest = await md5Yielding(body);
     const etag = digest.toString("hex");
     const tmp = path.join(this.rootDir, TMP_DIR, `${Date.now()}-${randomBytes(8).toString("hex")}`);
-    await writeDurably(tmp, [MAGIC, digest, body]);
+    await writeDurably(tmp, [MAGIC, digest, ...bodyPieces(body)]);
     try {
       await fs.mkdir(path.dirname(file), { recursive: true });
       if (opts?.ifNoneMatch === "*") {

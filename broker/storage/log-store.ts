@@ -755,11 +755,11 @@ export class LogStore {
     if (!plan) return null;
     const { part } = plan;
     const { batches } = await readPlannedBatches(this.store, plan.blocks);
-    const { body, blocks, checksum } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
+    const { pieces, size, blocks, checksum } = encodeStreamSetObject([{ topicId: part.topicId, partition: part.partition, batches }], this.blockBytesMax);
     const key = streamObjectKey(part.topicId, part.partition, plan.start, this.writerId, this.compactionSeq++);
     this.inflightKeys.add(key);
     try {
-      await this.store.put(key, body, { ifNoneMatch: "*", checksum });
+      await this.store.put(key, pieces, { ifNoneMatch: "*", checksum });
       const planned = plan;
       const applied = await this.withIndexLock(async () => {
         const atMs = this.clock.nowMs();
@@ -767,7 +767,7 @@ export class LogStore {
         const range = this.partitions.get(keyOf(part.topicId, part.partition)) === part ? this.index.blocksInRange(part, planned.start, planned.end) : null;
         const same = range !== null && range.to - range.from === planned.blocks.length && planned.blocks.every((b, i) => part.blocks[range.from + i] === b);
         if (!same) {
-          this.index.noteObject(key, body.length, atMs);
+          this.index.noteObject(key, size, atMs);
           this.index.markPending(key, atMs);
           return false;
         }
@@ -775,7 +775,7 @@ export class LogStore {
           type: "object-compacted",
           key,
           epoch: this.epoch,
-          size: body.length,
+          size: size,
           atMs,
           topicId: part.topicId,
           partition: part.partition,
@@ -964,12 +964,12 @@ export class LogStore {
     let key: string | null = null;
     if (streams.length > 0) {
       // In slices: a large upload must not stall appends and fetches while it is encoded.
-      const { body, blocks, checksum } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
+      const { pieces, size, blocks, checksum } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
       key = `objects/${this.writerId}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
       // Until its commit is durable the object is referenced by nothing: keep the collector off it.
       this.inflightKeys.add(key);
       try {
-        await this.store.put(key, body, { ifNoneMatch: "*", checksum });
+        await this.store.put(key, pieces, { ifNoneMatch: "*", checksum });
       } catch (err) {
         this.inflightKeys.delete(key);
         throw err;
@@ -979,7 +979,7 @@ export class LogStore {
         type: "object-committed",
         key,
         epoch: this.epoch,
-        size: body.length,
+        size: size,
         atMs,
         streams: streams.map((s) => {
           return {
@@ -1013,7 +1013,7 @@ export class LogStore {
         }
       }
       this.stats.objectsUploaded++;
-      this.stats.bytesUploaded += body.length;
+      this.stats.bytesUploaded += size;
     }
     this.uploadQueue.splice(0, count);
     this.uploadQueueBytes -= bytes;

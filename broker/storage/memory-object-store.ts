@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectStore, type PutOptions } from "./object-store.js";
+import { bodyPieces, checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
 
 /**
  * An in-memory object store for tests. Every call is atomic (no await inside), so
@@ -9,7 +9,7 @@ import { checkKey, checkPutOptions, checkRange, PreconditionFailedError, type By
 export class MemoryObjectStore implements ObjectStore {
   private readonly objects = new Map<string, { body: Buffer; etag: string }>();
 
-  async put(key: string, body: Buffer, opts?: PutOptions): Promise<{ etag: string }> {
+  async put(key: string, body: ObjectBody, opts?: PutOptions): Promise<{ etag: string }> {
     checkKey(key);
     checkPutOptions(opts);
     const existing = this.objects.get(key);
@@ -17,8 +17,9 @@ export class MemoryObjectStore implements ObjectStore {
     if (opts?.ifMatch !== undefined && existing?.etag !== opts.ifMatch) {
       throw new PreconditionFailedError(`put ${key}: ETag ${existing?.etag ?? "(absent)"} does not match ${opts.ifMatch}`);
     }
-    const etag = createHash("md5").update(body).digest("hex");
-    this.objects.set(key, { body: Buffer.from(body), etag });
+    const bytes = Buffer.concat(bodyPieces(body));
+    const etag = createHash("md5").update(bytes).digest("hex");
+    this.objects.set(key, { body: bytes, etag });
     return { etag };
   }
 

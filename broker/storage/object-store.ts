@@ -9,9 +9,9 @@ export interface ObjectStore {
   /**
    * Throws PreconditionFailedError when `ifNoneMatch: "*"` finds the key, or `ifMatch` finds
    * another ETag (or no object). `body` is not copied: it must not change until put settles
-   * (retries send it again).
+   * (retries send it again). Pieces are stored as their concatenation.
    */
-  put(key: string, body: Buffer, opts?: PutOptions): Promise<{ etag: string }>;
+  put(key: string, body: ObjectBody, opts?: PutOptions): Promise<{ etag: string }>;
   /** `range.end` is inclusive and clamped to the object's end; null if the key is absent. */
   get(key: string, range?: ByteRange): Promise<{ body: Buffer; etag: string } | null>;
   head(key: string): Promise<{ size: number; etag: string } | null>;
@@ -19,6 +19,22 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys starting with `prefix`, in lexicographic order, strictly after `startAfter`, at most `limit`. */
   list(prefix: string, opts?: ListOptions): Promise<{ key: string; size: number }[]>;
+}
+
+/**
+ * An object's bytes, whole or in pieces: an upload hands the store the cached batches
+ * themselves, so a 24 MiB object costs no 24 MiB copy (nor the garbage collection after it).
+ */
+export type ObjectBody = Buffer | readonly Buffer[];
+
+export function bodyPieces(body: ObjectBody): readonly Buffer[] {
+  return Buffer.isBuffer(body) ? [body] : body;
+}
+
+export function bodyLength(body: ObjectBody): number {
+  let n = 0;
+  for (const p of bodyPieces(body)) n += p.length;
+  return n;
 }
 
 export interface PutOptions {

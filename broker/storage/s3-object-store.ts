@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { crc32cYielding, md5Yielding } from "./body-checksums.js";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -14,7 +14,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { checkKey, checkPutOptions, InvalidRangeError, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectStore, type PutOptions } from "./object-store.js";
+import { bodyLength, checkKey, checkPutOptions, InvalidRangeError, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
 
 /**
  * Objects in an S3 bucket, or in any S3-compatible server (MinIO, R2, ...).
@@ -283,12 +283,14 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  async put(key: string, body: Buffer, opts?: PutOptions): Promise<{ etag: string }> {
+  async put(key: string, body: ObjectBody, opts?: PutOptions): Promise<{ etag: string }> {
     checkKey(key);
     checkPutOptions(opts);
     this.checkFullKey(key);
     const conditional = opts?.ifNoneMatch !== undefined || opts?.ifMatch !== undefined;
-    if (body.length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, body, opts);
+    const length = bodyLength(body);
+    // Parts are slices of one buffer; Floe's own objects stay under the threshold and are never joined.
+    if (length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, Buffer.isBuffer(body) ? body : Buffer.concat(body), opts);
     // Not copied (a 24 MiB copy stalls produce for tens of ms): the body is the caller's until put settles.
     const bytes = body;
     const integrity = this.uploadChecksum === "md5" ? { ContentMD5: (await md5Yielding(bytes)).toString("base64") } : { ChecksumCRC32C: crc32cHeader(opts?.checksum ?? (await crc32cYielding(bytes))) };
@@ -297,8 +299,9 @@ export class S3ObjectStore implements ObjectStore {
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
-          Body: bytes,
-          ContentLength: bytes.length,
+          // Pieces go out as a stream made anew for each attempt.
+          Body: Buffer.isBuffer(bytes) ? bytes : Readable.from(socketWrites(bytes), { objectMode: false }),
+          ContentLength: length,
           ...integrity,
           IfNoneMatch: opts?.ifNoneMatch,
           IfMatch: opts?.ifMatch !== undefined ? quote(opts.ifMatch) : undefined,
@@ -615,4 +618,32 @@ function crc32cHeader(crc: number): string {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(crc >>> 0, 0);
   return b.toString("base64");
+}
+
+/** Pieces at least this large are written as they are. */
+const PASS_THROUGH_BYTES = 32 * 1024;
+/** Runs of smaller pieces are joined into writes of about this size: a socket write per small batch would cost a system call each. */
+const SOCKET_WRITE_BYTES = 256 * 1024;
+
+/** A body's pieces as socket writes: large pieces as they are (not copied), runs of small ones joined. */
+function* socketWrites(pieces: readonly Buffer[]): Generator<Buffer> {
+  let run: Buffer[] = [];
+  let runBytes = 0;
+  for (const p of pieces) {
+    if (p.length >= PASS_THROUGH_BYTES) {
+      if (runBytes > 0) yield Buffer.concat(run, runBytes);
+      run = [];
+      runBytes = 0;
+      yield p;
+      continue;
+    }
+    run.push(p);
+    runBytes += p.length;
+    if (runBytes >= SOCKET_WRITE_BYTES) {
+      yield Buffer.concat(run, runBytes);
+      run = [];
+      runBytes = 0;
+    }
+  }
+  if (runBytes > 0) yield Buffer.concat(run, runBytes);
 }

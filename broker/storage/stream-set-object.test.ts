@@ -20,7 +20,8 @@ describe("stream-set object", () => {
   ];
 
   it("round-trips its index; blocks respect blockBytesMax and hold whole batches", () => {
-    const { body, blocks } = encodeStreamSetObject(streams, 200);
+    const { blocks, ...encoded } = encodeStreamSetObject(streams, 200);
+    const body = Buffer.concat(encoded.pieces);
     expect(decodeStreamSetObject(body)).toEqual(blocks);
     expect(blocks.map((b) => [b.topicId, b.partition, b.baseOffset, b.lastOffset, b.maxTimestamp])).toEqual([
       ["a", 0, 0n, 4n, 30n],
@@ -37,13 +38,18 @@ describe("stream-set object", () => {
       b.writeBigInt64BE(BigInt(1000 + i), 0);
       b.writeInt32BE(7, 12);
     });
-    const { body, blocks } = encodeStreamSetObject([{ topicId: "big", partition: 1, batches }], 10_000);
+    const { blocks, ...encoded } = encodeStreamSetObject([{ topicId: "big", partition: 1, batches }], 10_000);
+    const body = Buffer.concat(encoded.pieces);
+    expect(encoded.size).toBe(body.length);
+    expect(encoded.checksum).toBe(crc32c(body));
+    expect(encoded.pieces[0]).toBe(batches[0]); // the batches themselves, not copies
     expect(blocks.length).toBe(2);
     for (const b of blocks) expect(b.crc).toBe(crc32c(body, b.position, b.position + b.length));
   });
 
   it("detects damage in a block, the index and the footer", () => {
-    const { body, blocks } = encodeStreamSetObject(streams, 1 << 20);
+    const { blocks, ...encoded } = encodeStreamSetObject(streams, 1 << 20);
+    const body = Buffer.concat(encoded.pieces);
     const block = Buffer.from(body.subarray(blocks[0]!.position, blocks[0]!.position + blocks[0]!.length));
     block[40]! ^= 1;
     expect(() => verifyBlock(block, blocks[0]!, "k")).toThrow(ObjectCorruptError);
@@ -63,11 +69,13 @@ describe("stream-set object", () => {
     ];
     const plain = encodeStreamSetObject(many, 700);
     const sliced = await encodeStreamSetObjectYielding(many, 700, 1000);
-    expect(sliced.body.equals(plain.body)).toBe(true);
+    const body = Buffer.concat(sliced.pieces);
+    expect(body.equals(Buffer.concat(plain.pieces))).toBe(true);
     expect(sliced.blocks).toEqual(plain.blocks);
-    expect(decodeStreamSetObject(sliced.body)).toEqual(sliced.blocks);
-    for (const b of sliced.blocks) verifyBlock(sliced.body.subarray(b.position, b.position + b.length), b, "k");
+    expect(sliced.checksum).toBe(crc32c(body));
+    expect(decodeStreamSetObject(body)).toEqual(sliced.blocks);
+    for (const b of sliced.blocks) verifyBlock(body.subarray(b.position, b.position + b.length), b, "k");
     // The stored blocks are the batches, concatenated, in order.
-    expect(sliced.body.subarray(0, sliced.blocks.at(-1)!.position + sliced.blocks.at(-1)!.length).equals(Buffer.concat(many.flatMap((s) => s.batches)))).toBe(true);
+    expect(body.subarray(0, sliced.blocks.at(-1)!.position + sliced.blocks.at(-1)!.length).equals(Buffer.concat(many.flatMap((s) => s.batches)))).toBe(true);
   });
 });

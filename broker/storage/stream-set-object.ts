@@ -48,7 +48,7 @@ export class ObjectCorruptError extends Error {
   }
 }
 
-export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: number): { body: Buffer; blocks: SsoBlock[]; checksum: number } {
+export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: number): EncodedObject {
   const steps = encodeSteps(streams, blockBytesMax);
   for (;;) {
     const r = steps.next();
@@ -58,10 +58,10 @@ export function encodeStreamSetObject(streams: SsoStream[], blockBytesMax: numbe
 
 /**
  * The same object, encoded in slices of about `sliceBytes` with a turn of the event loop
- * between them: an upload of tens of MiB (one copy and one checksum pass) must not stall
- * the produce path for its whole length.
+ * between them: an upload of tens of MiB of small batches (each checksummed once more, see
+ * batchChecksum) must not stall the produce path for its whole length.
  */
-export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockBytesMax: number, sliceBytes = 2 * 1024 * 1024): Promise<{ body: Buffer; blocks: SsoBlock[]; checksum: number }> {
+export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockBytesMax: number, sliceBytes = 2 * 1024 * 1024): Promise<EncodedObject> {
   const steps = encodeSteps(streams, blockBytesMax);
   let sinceYield = 0;
   for (;;) {
@@ -75,58 +75,60 @@ export async function encodeStreamSetObjectYielding(streams: SsoStream[], blockB
   }
 }
 
-/** Copies each batch once, straight into the object's single buffer; yields the bytes of each block done. */
-function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<number, { body: Buffer; blocks: SsoBlock[]; checksum: number }> {
-  // Plan the blocks first (no bytes move), so the object's size is known before the copy.
-  const plan: { s: SsoStream; from: number; to: number; length: number }[] = [];
-  let dataBytes = 0;
-  let indexBytes = 4;
-  for (const s of streams) {
-    const idBytes = Buffer.byteLength(s.topicId, "utf8");
-    let i = 0;
-    while (i < s.batches.length) {
-      let length = s.batches[i]!.length;
-      let j = i + 1;
-      while (j < s.batches.length && length + s.batches[j]!.length <= blockBytesMax) length += s.batches[j++]!.length;
-      plan.push({ s, from: i, to: j, length });
-      dataBytes += length;
-      indexBytes += INDEX_ENTRY_FIXED_BYTES + idBytes;
-      i = j;
-    }
-  }
-  const body = Buffer.allocUnsafe(dataBytes + indexBytes + SSO_FOOTER_BYTES);
+/**
+ * An encoded object as the pieces it is stored as the concatenation of: the batches
+ * themselves (not copied: an upload hands the cached batches to the store), then one buffer
+ * holding index and footer. `checksum` is the CRC-32C of all of it.
+ */
+export interface EncodedObject {
+  pieces: Buffer[];
+  size: number;
+  blocks: SsoBlock[];
+  checksum: number;
+}
+
+/** Plans the blocks and derives their checksums from the batches' own; yields the bytes of each block done. */
+function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<number, EncodedObject> {
+  const pieces: Buffer[] = [];
   const blocks: SsoBlock[] = [];
   let position = 0;
-  for (const { s, from, to, length } of plan) {
-    const first = s.batches[from]!;
-    const last = s.batches[to - 1]!;
-    let at = position;
-    let maxTimestamp = maxTimestampOf(first);
-    let crc = 0;
-    for (let k = from; k < to; k++) {
-      const b = s.batches[k]!;
-      if (maxTimestampOf(b) > maxTimestamp) maxTimestamp = maxTimestampOf(b);
-      at += b.copy(body, at);
-      crc = crc32cCombine(crc, batchChecksum(b), b.length);
+  let checksum = 0;
+  for (const s of streams) {
+    let i = 0;
+    while (i < s.batches.length) {
+      const first = s.batches[i]!;
+      let length = 0;
+      let crc = 0;
+      let maxTimestamp = maxTimestampOf(first);
+      let j = i;
+      do {
+        const b = s.batches[j++]!;
+        if (maxTimestampOf(b) > maxTimestamp) maxTimestamp = maxTimestampOf(b);
+        crc = crc32cCombine(crc, batchChecksum(b), b.length);
+        length += b.length;
+        pieces.push(b);
+      } while (j < s.batches.length && length + s.batches[j]!.length <= blockBytesMax);
+      const last = s.batches[j - 1]!;
+      blocks.push({
+        topicId: s.topicId,
+        partition: s.partition,
+        baseOffset: baseOffsetOf(first),
+        lastOffset: baseOffsetOf(last) + BigInt(lastOffsetDeltaOf(last)),
+        maxTimestamp,
+        position,
+        length,
+        crc,
+      });
+      checksum = crc32cCombine(checksum, crc, length);
+      position += length;
+      i = j;
+      yield length;
     }
-    blocks.push({
-      topicId: s.topicId,
-      partition: s.partition,
-      baseOffset: baseOffsetOf(first),
-      lastOffset: baseOffsetOf(last) + BigInt(lastOffsetDeltaOf(last)),
-      maxTimestamp,
-      position,
-      length,
-      // From the batches' own checksums (batchChecksum): no second pass over the block.
-      crc,
-    });
-    position += length;
-    yield length;
   }
   const index = encodeIndex(blocks);
-  if (index.length !== indexBytes) throw new Error(`stream-set index is ${index.length} bytes, planned ${indexBytes}`);
-  index.copy(body, dataBytes);
-  const footer = body.subarray(dataBytes + indexBytes);
+  const tail = Buffer.allocUnsafe(index.length + SSO_FOOTER_BYTES);
+  index.copy(tail, 0);
+  const footer = tail.subarray(index.length);
   footer.writeBigUInt64BE(BigInt(position), 0);
   footer.writeUInt32BE(index.length, 8);
   footer.writeUInt32BE(crc32c(index), 12);
@@ -134,11 +136,9 @@ function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<nu
   footer.writeUInt16BE(0, 18);
   footer.writeUInt32BE(FOOTER_MAGIC, 20);
   footer.writeUInt32BE(crc32c(footer, 0, 24), 24);
-  // The whole object's CRC-32C (the upload's integrity check) from the blocks' own.
-  let checksum = 0;
-  for (const b of blocks) checksum = crc32cCombine(checksum, b.crc, b.length);
-  checksum = crc32cCombine(checksum, crc32c(body, dataBytes), indexBytes + SSO_FOOTER_BYTES);
-  return { body, blocks, checksum };
+  pieces.push(tail);
+  checksum = crc32cCombine(checksum, crc32c(tail), tail.length);
+  return { pieces, size: position + tail.length, blocks, checksum };
 }
 
 /** Where the index lives, from the object's last SSO_FOOTER_BYTES bytes. */
