@@ -129,7 +129,11 @@ export class PartitionManager {
    * `txnCheck` is given for requests with a transactional id: it refuses a transactional
    * batch whose producer is fenced or whose transaction does not hold this partition.
    */
-  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number, txnCheck?: TxnProduceCheck): Promise<ProduceResult> {
+  /**
+   * `storedRequestBytes`: the record bytes of the whole request that this broker leads, when
+   * the caller knows them (a request for several partitions), else this partition's alone.
+   */
+  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number, txnCheck?: TxnProduceCheck, storedRequestBytes = records?.length ?? 0): Promise<ProduceResult> {
     const result: ProduceResult = { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
     const refuse = (errorCode: number, errorMessage: string): ProduceResult => {
       this.metrics.produceErrors.inc({ error: String(errorCode) });
@@ -177,7 +181,7 @@ export class PartitionManager {
         }
         continue;
       }
-      const bytes = keepable(b.bytes);
+      const bytes = keepable(b.bytes, storedRequestBytes);
       setPartitionLeaderEpoch(bytes, leaderEpoch);
       appendable.push(bytes);
       headers.push(b.header);
@@ -257,13 +261,14 @@ export class PartitionManager {
 }
 
 /**
- * The batch as the log may keep it (cached until uploaded, for minutes). A batch that is
- * most of the memory it sits in (the usual one big batch per request: the connection gives
- * a request spanning network chunks a buffer of its own) is kept as it is; a smaller one is
- * copied out, so that the memory held never exceeds twice the bytes the cache accounts for.
+ * The batch as the log may keep it (cached until uploaded, for minutes). When the batches
+ * the request stores are most of the memory they sit in (the connection gives a request
+ * spanning network chunks a buffer of its own), the batch is kept where it is: the request's
+ * memory is then mostly data the cache accounts for anyway. Otherwise (a small request
+ * inside a larger network chunk) it is copied out, so it cannot pin the rest.
  */
-function keepable(batch: Buffer): Buffer {
-  if (batch.length * 2 >= batch.buffer.byteLength) return batch;
+function keepable(batch: Buffer, storedRequestBytes: number): Buffer {
+  if (Math.max(batch.length, storedRequestBytes) * 2 >= batch.buffer.byteLength) return batch;
   const copy = Buffer.allocUnsafe(batch.length);
   batch.copy(copy);
   return copy;
