@@ -265,8 +265,8 @@ export class S3ObjectStore implements ObjectStore {
     if (!opts.client) {
       // Bodies are not SHA-256-hashed for the signature (UNSIGNED-PAYLOAD, which S3 accepts):
       // that hash ran synchronously over every uploaded byte, tens of milliseconds of stalled
-      // event loop per upload. Content-MD5 still makes S3 check the body, and every object
-      // carries Floe's own CRC-32Cs, checked on read.
+      // event loop per upload. The CRC-32C header (or Content-MD5) still makes S3 check the
+      // body, and every object carries Floe's own CRC-32Cs, checked on read.
       this.client.middlewareStack.add(
         (next, context) => async (args) => {
           const request = args.request as { headers?: Record<string, string> };
