@@ -208,8 +208,10 @@ function endToEndSummary(out: string): { avgMs: number; p50Ms: number; p99Ms: nu
   return { avgMs: num(/Avg latency: ([\d.]+)/), p50Ms: num(/50th = (\d+)/), p99Ms: num(/99th = (\d+)/), p999Ms: num(/99\.9th = (\d+)/) };
 }
 
-/** Floe's own counters from /metrics: S3 requests by operation, bytes produced, and the s3 WAL's object puts. */
+/** Floe's own counters from /metrics: S3 requests by operation, bytes produced, the s3 WAL's object puts, and the broker's major garbage collections. */
 interface FloeCounters {
+  majorGcs: number;
+  majorGcSeconds: number;
   puts: number;
   gets: number;
   producedBytes: number;
@@ -229,7 +231,10 @@ async function floeCounters(t: Target): Promise<FloeCounters | null> {
   let producedBytes = 0;
   const wal = { walObjects: 0, walObjectBytes: 0, walPutSeconds: 0 };
   const walGauges: Record<string, keyof typeof wal> = { floe_wal_object_put_seconds_count: "walObjects", floe_wal_object_bytes_put: "walObjectBytes", floe_wal_object_put_seconds_sum: "walPutSeconds" };
+  const gc = { majorGcs: 0, majorGcSeconds: 0 };
   for (const line of text.split("\n")) {
+    const major = /^floe_nodejs_gc_duration_seconds_(count|sum)\{[^}]*kind="major"[^}]*\} ([\d.e+-]+)$/.exec(line);
+    if (major) gc[major[1] === "count" ? "majorGcs" : "majorGcSeconds"] = Number(major[2]);
     const gauge = /^(\w+)(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
     if (gauge && walGauges[gauge[1]!]) wal[walGauges[gauge[1]!]!] = Number(gauge[2]);
     const op = /^floe_s3_operation_requests\{[^}]*operation="(\w+)"[^}]*\} ([\d.e+]+)$/.exec(line);
@@ -240,7 +245,7 @@ async function floeCounters(t: Target): Promise<FloeCounters | null> {
     const produced = /^floe_broker_produce_bytes_total(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
     if (produced) producedBytes = Number(produced[1]);
   }
-  return { puts, gets, producedBytes, ...wal };
+  return { puts, gets, producedBytes, ...wal, ...gc };
 }
 
 async function benchTarget(t: Target, e2eRecords: number) {
@@ -309,7 +314,12 @@ async function benchTarget(t: Target, e2eRecords: number) {
           meanPutMs: ((latencyAfter!.walPutSeconds - latencyBefore!.walPutSeconds) / walObjects) * 1000,
         }
       : null;
-  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, walPuts, disk, peakRssMiB: peakRssMiB(t.pid) };
+  const majorGcs = latencyBefore && latencyAfter ? latencyAfter.majorGcs - latencyBefore.majorGcs : 0;
+  const gc =
+    latencyBefore && latencyAfter
+      ? { majorPerSec: majorGcs / latencySeconds, meanMajorMs: majorGcs > 0 ? ((latencyAfter.majorGcSeconds - latencyBefore.majorGcSeconds) / majorGcs) * 1000 : 0 }
+      : undefined;
+  return { throughput, latency, e2e: { ...e2e, records: e2eRecords }, consume, s3, walPuts, gc, disk, peakRssMiB: peakRssMiB(t.pid) };
 }
 
 type Result = Awaited<ReturnType<typeof benchTarget>>;
@@ -375,6 +385,8 @@ async function main(): Promise<void> {
     [`s3 WAL objects put per second (at ${LATENCY_RATE} records/s)`, (x) => x.walPuts?.perSec, "—"],
     ["s3 WAL object size, mean KiB", (x) => x.walPuts?.meanKiB, "—"],
     ["s3 WAL object PUT (without its fence check), mean ms", (x) => x.walPuts?.meanPutMs, "lower"],
+    [`broker major garbage collections per second (at ${LATENCY_RATE} records/s)`, (x) => x.gc?.majorPerSec, "lower"],
+    ["broker major garbage collection, mean pause ms", (x) => x.gc?.meanMajorMs, "lower"],
     ["broker peak RSS (VmHWM), MiB", (x) => x.peakRssMiB, "lower"],
     ["disk before the run: 1 MiB write + fdatasync p50, ms", (x) => x.disk.p50Ms, "—"],
     ["disk before the run: 1 MiB write + fdatasync p90, ms", (x) => x.disk.p90Ms, "—"],

@@ -80,7 +80,10 @@ afterEach(async () => {
 describe("ObjectWal", () => {
   it("object format round trip; a flipped byte or a newer version is detected", () => {
     const frames = [encodeFrame(Buffer.from("a"), 3), encodeFrame(Buffer.from("bb"), 3)];
-    const body = encodeWalObject(3, 42n, frames);
+    const encoded = encodeWalObject(3, 42n, frames);
+    const body = Buffer.concat(encoded.pieces);
+    expect(encoded.size).toBe(body.length);
+    expect(encoded.checksum).toBe(crc32c(body));
     expect(decodeWalObject(body)).toEqual({ epoch: 3, sequence: 42n, records: [{ epoch: 3, payload: Buffer.from("a") }, { epoch: 3, payload: Buffer.from("bb") }] });
     for (let i = 0; i < body.length; i++) {
       const bad = Buffer.from(body);

@@ -391,14 +391,14 @@ export class ObjectWal implements Wal {
   private async put(batch: Batch): Promise<void> {
     const sequence = batch.sequence!;
     const key = walObjectKey(this.brokerId, this.epoch, sequence);
-    const body = encodeWalObject(this.epoch, sequence, batch.records.map((p) => p.parts), batch.bytes);
+    const { pieces, size, checksum } = encodeWalObject(this.epoch, sequence, batch.records.map((p) => p.parts), batch.bytes);
     const t0 = performance.now();
     try {
-      await this.store.put(key, body, { ifNoneMatch: "*", checksum: walObjectChecksum(body) });
+      await this.store.put(key, pieces, { ifNoneMatch: "*", checksum });
       this.stats.putLatencyMsSum += performance.now() - t0;
       this.stats.putLatencyCount++;
       this.stats.objectsPut++;
-      this.stats.bytesPut += body.length;
+      this.stats.bytesPut += size;
       const fenced = await this.checkFence();
       if (fenced) return this.fence(fenced);
     } catch (err) {
@@ -620,36 +620,33 @@ export class ObjectWal implements Wal {
   }
 }
 
-/** CRC-32C of a whole WAL object from the checksum it carries (which covers all but its 8-byte trailer). */
-export function walObjectChecksum(body: Buffer): number {
-  const end = body.length - WAL_OBJECT_TRAILER_BYTES;
-  return crc32cCombine(body.readUInt32BE(end), crc32c(body, end), WAL_OBJECT_TRAILER_BYTES);
-}
-
-/** `frames`: each frame whole or in pieces. */
-export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly (Buffer | readonly Buffer[])[], totalBytes?: number): Buffer {
+/**
+ * A WAL object as the pieces it is stored as the concatenation of: header, the frames' own
+ * buffers (not copied), trailer. `checksum` is the CRC-32C of the whole object, for the
+ * upload's integrity check; like the one in the trailer it follows from the frames' own.
+ * `frames`: each frame whole or in pieces.
+ */
+export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly (Buffer | readonly Buffer[])[], totalBytes?: number): { pieces: Buffer[]; size: number; checksum: number } {
   const framesBytes = frames.reduce((n, f) => n + payloadBytes(f), 0);
   const size = WAL_OBJECT_HEADER_BYTES + framesBytes + WAL_OBJECT_TRAILER_BYTES;
   if (totalBytes !== undefined && totalBytes !== size) throw new Error(`WAL object size ${size} differs from the ${totalBytes} accounted`);
-  const out = Buffer.alloc(size);
-  MAGIC.copy(out, 0);
-  out.writeUInt8(OBJECT_FORMAT_VERSION, 4);
-  out.writeUInt32BE(epoch, 8);
-  out.writeBigUInt64BE(sequence, 12);
-  out.writeUInt32BE(frames.length, 20);
-  let at = WAL_OBJECT_HEADER_BYTES;
-  // The object's checksum follows from each frame's own: no second pass over the records.
-  let crc = crc32c(out, 0, at);
+  const header = Buffer.alloc(WAL_OBJECT_HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt8(OBJECT_FORMAT_VERSION, 4);
+  header.writeUInt32BE(epoch, 8);
+  header.writeBigUInt64BE(sequence, 12);
+  header.writeUInt32BE(frames.length, 20);
+  const pieces: Buffer[] = [header];
+  let crc = crc32c(header);
   for (const f of frames) {
-    for (const piece of Buffer.isBuffer(f) ? [f] : f) {
-      piece.copy(out, at);
-      at += piece.length;
-    }
+    pieces.push(...(Buffer.isBuffer(f) ? [f] : f));
     crc = crc32cCombine(crc, frameChecksum(f), payloadBytes(f));
   }
-  out.writeUInt32BE(crc, at);
-  TRAILER_MAGIC.copy(out, at + 4);
-  return out;
+  const trailer = Buffer.alloc(WAL_OBJECT_TRAILER_BYTES);
+  trailer.writeUInt32BE(crc, 0);
+  TRAILER_MAGIC.copy(trailer, 4);
+  pieces.push(trailer);
+  return { pieces, size, checksum: crc32cCombine(crc, crc32c(trailer), trailer.length) };
 }
 
 /**
