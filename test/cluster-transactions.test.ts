@@ -3,7 +3,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMinio, type MinioServer } from "./s3-server.js";
 import { leaderCountsVia, TestCluster, waitFor } from "./cluster-process.js";
-import { checkDelivery, installClient, runClient, type ClientName, type ClientRecord } from "./clients/harness.js";
+import { checkDelivery, requireClients, runClient, type ClientName, type ClientRecord } from "./clients/harness.js";
 import { RawClient } from "./raw-client.js";
 import { ErrorCode } from "../broker/protocol/errors.js";
 
@@ -19,10 +19,7 @@ const CLIENTS: readonly ClientName[] = ["java", "librdkafka", "franz-go"];
 
 beforeAll(async () => {
   minio = await startMinio();
-  for (const c of CLIENTS) {
-    const installed = await installClient(c);
-    if (!installed.ok) throw new Error(`installing ${c} failed:\n${installed.output}`);
-  }
+  await requireClients(CLIENTS);
 }, 30 * 60_000);
 afterEach(async () => {
   await cluster?.stopAll();

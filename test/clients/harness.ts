@@ -300,6 +300,14 @@ export async function installClient(client: ClientName, timeoutMs = 900_000): Pr
   }
 }
 
+/** Installs each client for a suite that cannot run without them: throws with the installer's output on the first failure. */
+export async function requireClients(clients: readonly ClientName[]): Promise<void> {
+  for (const c of clients) {
+    const installed = await installClient(c);
+    if (!installed.ok) throw new Error(`installing ${c} failed:\n${installed.output}`);
+  }
+}
+
 export function clientCommand(client: ClientName, args: string[]): [string, string[]] {
   switch (client) {
     case "kafkajs":

@@ -6,7 +6,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { makeCa, makeCert, type TestCa } from "../../broker/security/test-certs.js";
 import { ErrorCode } from "../../broker/protocol/errors.js";
 import { RawClient } from "../raw-client.js";
-import { CLIENTS, EXIT_AUTHENTICATION_FAILED, freePort, installClient, runClient, runClientExpectingFailure, startBroker, waitForPort, type BrokerHandle } from "./harness.js";
+import { CLIENTS, EXIT_AUTHENTICATION_FAILED, freePort, requireClients, runClient, runClientExpectingFailure, startBroker, waitForPort, type BrokerHandle } from "./harness.js";
 
 /**
  * One broker, two named listeners (FLOE_LISTENERS): PLAIN on PLAINTEXT and SECURE on
@@ -23,10 +23,7 @@ let securePort: number;
 
 beforeAll(async () => {
   try {
-    for (const c of CLIENTS) {
-      const installed = await installClient(c);
-      if (!installed.ok) throw new Error(`installing ${c} failed:\n${installed.output}`);
-    }
+    await requireClients(CLIENTS);
     ca = makeCa();
     const server = makeCert(ca, "localhost");
     const users = path.join(ca.dir, "users");

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../ports.js";
-import { installClient, REPO, runClient, startBroker, type BrokerHandle } from "./harness.js";
+import { requireClients, REPO, runClient, startBroker, type BrokerHandle } from "./harness.js";
 
 /**
  * Client quotas as a platform team sets them: Apache Kafka's own `kafka-configs` tool
@@ -17,8 +17,7 @@ let httpPort = 0;
 let kafkaLibs = "";
 
 beforeAll(async () => {
-  const installed = await installClient("java");
-  if (!installed.ok) throw new Error(`installing the Java client failed:\n${installed.output}`);
+  await requireClients(["java"]);
   kafkaLibs = execFileSync("bash", [path.join(REPO, "tools/kafka/install.sh"), "--libs"], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
   httpPort = await freePort();
   broker = await startBroker({ env: { FLOE_HTTP_PORT: String(httpPort), FLOE_QUOTA_WINDOW_SAMPLE_MS: "200" } });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { makeCa, makeCert, type TestCa, type TestCert } from "../../broker/security/test-certs.js";
-import { CLIENTS, EXIT_AUTHENTICATION_FAILED, EXIT_AUTHORIZATION_FAILED, installClient, runClient, runClientExpectingFailure, startBroker, type BrokerHandle, type ClientName } from "./harness.js";
+import { CLIENTS, EXIT_AUTHENTICATION_FAILED, EXIT_AUTHORIZATION_FAILED, requireClients, runClient, runClientExpectingFailure, startBroker, type BrokerHandle, type ClientName } from "./harness.js";
 
 /**
  * A real client against Floe on SASL_SSL with SCRAM-SHA-512, mutual TLS required and
@@ -23,10 +23,7 @@ let client: TestCert;
 
 beforeAll(async () => {
   try {
-    for (const c of SECURED_CLIENTS) {
-      const installed = await installClient(c);
-      if (!installed.ok) throw new Error(`installing ${c} failed:\n${installed.output}`);
-    }
+    await requireClients(SECURED_CLIENTS);
     ca = makeCa();
     const server = makeCert(ca, "localhost");
     client = makeCert(ca, "app", { sans: "DNS:app" });
