@@ -292,15 +292,14 @@ export class S3ObjectStore implements ObjectStore {
     // Parts are slices of one buffer; Floe's own objects stay under the threshold and are never joined.
     if (length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, Buffer.isBuffer(body) ? body : Buffer.concat(body), opts);
     // Not copied (a 24 MiB copy stalls produce for tens of ms): the body is the caller's until put settles.
-    const bytes = body;
-    const integrity = this.uploadChecksum === "md5" ? { ContentMD5: (await md5Yielding(bytes)).toString("base64") } : { ChecksumCRC32C: crc32cHeader(opts?.checksum ?? (await crc32cYielding(bytes))) };
+    const integrity = this.uploadChecksum === "md5" ? { ContentMD5: (await md5Yielding(body)).toString("base64") } : { ChecksumCRC32C: crc32cHeader(opts?.checksum ?? (await crc32cYielding(body))) };
     const res = await this.call("PutObject", key, { conditional }, (signal) =>
       this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
           // Pieces go out as a stream made anew for each attempt.
-          Body: Buffer.isBuffer(bytes) ? bytes : Readable.from(socketWrites(bytes), { objectMode: false }),
+          Body: Buffer.isBuffer(body) ? body : Readable.from(socketWrites(body), { objectMode: false }),
           ContentLength: length,
           ...integrity,
           IfNoneMatch: opts?.ifNoneMatch,
@@ -310,7 +309,7 @@ export class S3ObjectStore implements ObjectStore {
       ),
     );
     // S3 always answers with the ETag; the hash is only a fallback for a server that does not.
-    return { etag: res.ETag ? unquote(res.ETag) : (await md5Yielding(bytes)).toString("hex") };
+    return { etag: res.ETag ? unquote(res.ETag) : (await md5Yielding(body)).toString("hex") };
   }
 
   async get(key: string, range?: ByteRange): Promise<{ body: Buffer; etag: string } | null> {
