@@ -29,6 +29,11 @@ function segmentFiles(dir: string): string[] {
 }
 
 /** A disk that counts syncs, can slow them down, and fails writes on demand (ENOSPC-style, after writing part). */
+/** One turn of the event loop: appends before and after it are not in the same synchronous run. */
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function shimDisk(opts: { syncDelayMs?: number } = {}) {
   // skipWritesBeforeFail: this many writes succeed before the failWrites ones fail.
   const state = { datasyncs: 0, failWrites: 0, skipWritesBeforeFail: 0, failCode: "ENOSPC", syncsInFlight: 0, syncsInFlightMax: 0 };
@@ -89,12 +94,27 @@ describe("FileWal", () => {
     const wal = await FileWal.open({ dir, epoch: 1, disk, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     const order: number[] = [];
-    const all = Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos)));
+    const append = (i: number) => wal.append(Buffer.from(`r${i}`)).then((pos) => (order.push(i), pos));
+    const all = [append(0)];
+    await nextMacrotask();
+    for (let i = 1; i < 100; i++) all.push(append(i));
     const positions = await Promise.all(all);
     // The first append goes out alone; the other 99 queue behind its sync and go out together.
     expect(state.datasyncs - before).toBe(2);
     expect(wal.stats.groups).toBe(2);
     expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+    await wal.close();
+  });
+
+  it("appends made in one synchronous run (the partitions of one produce request) share one write and sync", async () => {
+    const dir = tempDir();
+    const { disk, state } = shimDisk({ syncDelayMs: 5 });
+    const wal = await FileWal.open({ dir, epoch: 1, disk });
+    const before = state.datasyncs;
+    const positions = await Promise.all(Array.from({ length: 8 }, (_, i) => wal.append(Buffer.from(`p${i}`))));
+    expect(state.datasyncs - before).toBe(1);
+    expect(wal.stats.groups).toBe(1);
     for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
     await wal.close();
   });
@@ -105,18 +125,25 @@ describe("FileWal", () => {
     const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 10, groupsInFlightMax: 1 });
     const before = state.datasyncs;
     await Promise.all(Array.from({ length: 41 }, (_, i) => wal.append(Buffer.from(`r${i}`))));
-    expect(state.datasyncs - before).toBe(5); // 1 + 10 + 10 + 10 + 10
+    expect(state.datasyncs - before).toBe(5); // 10 + 10 + 10 + 10 + 1
     await wal.close();
   });
 
-  it("pipelined group commit (default 3 in flight): the first appends start their own groups at once, the rest share", async () => {
+  it("pipelined group commit (default 3 in flight): appends on separate turns start their own groups at once, the rest share", async () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 20 });
     const wal = await FileWal.open({ dir, epoch: 1, disk });
     const before = state.datasyncs;
     const order: number[] = [];
-    await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(Buffer.from(`r${i}`)).then(() => order.push(i))));
-    // r0, r1 and r2 go out alone while the WAL has room in flight; the other 97 queue behind them and share one sync.
+    const all: Promise<number>[] = [];
+    for (let i = 0; i < 3; i++) {
+      all.push(wal.append(Buffer.from(`r${i}`)).then(() => order.push(i)));
+      await nextMacrotask();
+    }
+    for (let i = 3; i < 100; i++) all.push(wal.append(Buffer.from(`r${i}`)).then(() => order.push(i)));
+    await Promise.all(all);
+    // r0, r1 and r2, each appended on its own turn of the event loop, go out alone while the
+    // WAL has room in flight; the other 97 queue behind them and share one sync.
     expect(state.datasyncs - before).toBe(4);
     expect(state.syncsInFlightMax).toBe(3);
     expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
@@ -153,13 +180,13 @@ describe("FileWal", () => {
     const dir = tempDir();
     const { disk, state } = shimDisk({ syncDelayMs: 10 });
     const wal = await FileWal.open({ dir, epoch: 1, disk, groupRecordsMax: 2, groupsInFlightMax: 3 });
-    // An idle WAL writes the first append alone; the rest then go out as three groups at
-    // once: [a0 a1] fails, [a2 a3] and [a4 a5] are written and synced fine behind it.
-    state.skipWritesBeforeFail = 1;
+    await wal.append(Buffer.from("first"));
+    // Six appends in one run go out as three groups at once: [a0 a1] fails, [a2 a3] and
+    // [a4 a5] are written and synced fine behind it.
     state.failWrites = 1;
-    const settled = await Promise.allSettled(["first", ...Array.from({ length: 6 }, (_, i) => `a${i}`)].map((r) => wal.append(Buffer.from(r))));
-    expect(settled.map((r) => r.status)).toEqual(["fulfilled", ...Array.from({ length: 6 }, () => "rejected")]);
-    for (const r of settled.slice(1)) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WalWriteError);
+    const settled = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => wal.append(Buffer.from(`a${i}`))));
+    expect(settled.map((r) => r.status)).toEqual(Array.from({ length: 6 }, () => "rejected"));
+    for (const r of settled) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WalWriteError);
     expect(state.syncsInFlightMax).toBe(2);
     await wal.append(Buffer.from("after"));
     await wal.close();
