@@ -44,4 +44,4 @@ VOLUME ["/var/lib/floe"]
 # 9092 Kafka, 9080 broker /metrics /healthz /readyz, 8080 operator /metrics /healthz /readyz.
 EXPOSE 9092 9080 8080
 ENTRYPOINT ["node", "--enable-source-maps"]
-CMD ["dist/broker/main.js"]
+CMD ["--initial-old-space-size=256", "dist/broker/main.js"]

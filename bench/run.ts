@@ -20,6 +20,7 @@ import path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { freePort, startMinio, type MinioServer } from "../test/s3-server.js";
 import { REPO, waitForPort } from "../test/clients/harness.js";
+import { BROKER_NODE_FLAGS } from "../broker/node-flags.js";
 
 const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(fs.readFileSync(path.join(REPO, "tools/kafka/pom.xml"), "utf8"))?.[1] ?? "?";
 
@@ -101,7 +102,7 @@ async function startFloe(walType: "file" | "s3", minio: MinioServer): Promise<Ta
   await minio.createBucket(bucket);
   // BENCH_FLOE_NODE_ARGS: extra node flags for the broker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_FLOE_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "broker/main.ts"], {
+  const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...nodeArgs, "--import", "tsx", "broker/main.ts"], {
     cwd: REPO,
     env: {
       ...process.env,

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { BROKER_NODE_FLAGS } from "../broker/node-flags.js";
 import { Kafka, logLevel } from "kafkajs";
 import { freePort } from "./ports.js";
 
@@ -26,7 +27,7 @@ interface Proc {
 }
 
 async function startProcess(env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, "--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -108,7 +109,7 @@ describe("broker process", () => {
   }, 90_000);
 
   it("refuses a malformed setting with a message naming the variable", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_PORT: "not-a-port" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, "--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_PORT: "not-a-port" }, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
@@ -118,7 +119,7 @@ describe("broker process", () => {
 
   it("refuses a listener without a protocol at start-up, and names the listener whose port is taken", async () => {
     const run = async (env: Record<string, string>) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_HTTP_PORT: "-1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, "--import", "tsx", "broker/main.ts"], { cwd: REPO, env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_HTTP_PORT: "-1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BROKER_NODE_FLAGS } from "../broker/node-flags.js";
 import { freePort } from "./ports.js";
 export { freePort };
 
@@ -14,7 +15,7 @@ export interface BrokerProc {
 }
 
 export async function startBrokerProcess(env: Record<string, string>, children: ChildProcess[]): Promise<BrokerProc> {
-  const child = spawn(process.execPath, ["--import", "tsx", "broker/main.ts"], {
+  const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, "--import", "tsx", "broker/main.ts"], {
     cwd: REPO,
     env: { ...process.env, FLOE_HOST: "127.0.0.1", FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS: "0", FLOE_HTTP_PORT: "-1", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -4,6 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BROKER_NODE_FLAGS } from "../../broker/node-flags.js";
 import { freePort } from "../ports.js";
 export { freePort };
 
@@ -193,7 +194,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     readyTimeoutMs: 30_000,
     stopTimeoutMs: 20_000,
     spawn: () =>
-      spawn(process.execPath, ["--import", "tsx", path.join(REPO, "broker/main.ts")], {
+      spawn(process.execPath, [...BROKER_NODE_FLAGS, "--import", "tsx", path.join(REPO, "broker/main.ts")], {
         cwd: REPO,
         env,
         detached: true, // own process group, so a stop reaches everything it started

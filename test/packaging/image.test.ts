@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BROKER_NODE_FLAGS } from "../../broker/node-flags.js";
 import { freePort } from "../ports.js";
 import { parseDockerfile, replayDockerfile, snapshotTree, type Dockerfile, type ReplayedStage } from "./dockerfile.js";
 
@@ -101,7 +102,7 @@ describe("Dockerfile stages", () => {
   it("carries OCI labels, one entrypoint and the broker as the default command", () => {
     for (const k of ["title", "description", "version", "licenses"]) expect(image.labels[`org.opencontainers.image.${k}`], k).toBeTruthy();
     expect(image.entrypoint[0]).toBe("node");
-    expect(image.cmd).toEqual(["dist/broker/main.js"]);
+    expect(image.cmd).toEqual([...BROKER_NODE_FLAGS, "dist/broker/main.js"]);
     // One version everywhere: the image label, package.json and the chart's appVersion.
     const version = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
     expect(image.labels["org.opencontainers.image.version"]).toBe(version);

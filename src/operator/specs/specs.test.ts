@@ -6,6 +6,7 @@ import { parseAllDocuments } from "yaml";
 import type { StreamCluster } from "../api/types.js";
 import { brokerSettings, certificate, desiredChildren, operatorLogin, resolveSecurity, spreadReplicas, type Manifest } from "./index.js";
 import { listenersOf, loadBrokerConfig } from "../../../broker/config.js";
+import { BROKER_NODE_FLAGS } from "../../../broker/node-flags.js";
 
 const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples");
 
@@ -42,6 +43,8 @@ describe("children of each example", () => {
       const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
       expect(env.FLOE_NODE_ID_BASE).toBe(String(i * 1000));
       expect(pod.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+      // The image's entrypoint is node: the broker's V8 flags go before its script.
+      expect(pod.containers[0].args).toEqual([...BROKER_NODE_FLAGS, "dist/broker/main.js"]);
       // preStop drains through the broker's own endpoint: the image has no shell for an exec hook.
       expect(pod.containers[0].lifecycle.preStop).toEqual({ httpGet: { path: "/admin/v1/drain", port: "http" } });
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);

@@ -1,4 +1,5 @@
 import type { StreamCluster } from "../api/types.js";
+import { BROKER_NODE_FLAGS } from "../../../broker/node-flags.js";
 import { advertisedSettings, securityVolumes } from "./security.js";
 import { DATA_DIR, HTTP_PORT, KAFKA_PORT, type Manifest, metadataFor, names, NFS_WAL_DIR, resolveSpec, zoneLabels, commonLabels, BROKER_ID_STRIDE } from "./common.js";
 
@@ -79,7 +80,7 @@ export function statefulSet(sc: StreamCluster, zone: string, zoneIndex: number, 
               name: "broker",
               image: spec.image,
               imagePullPolicy: spec.imagePullPolicy,
-              args: ["dist/broker/main.js"],
+              args: [...BROKER_NODE_FLAGS, "dist/broker/main.js"],
               ports: [
                 { name: "kafka", containerPort: KAFKA_PORT },
                 ...(external ? [{ name: "kafka-external", containerPort: external.port }] : []),
