@@ -28,12 +28,12 @@ function segmentFiles(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.endsWith(".wal")).sort();
 }
 
-/** A disk that counts syncs, can slow them down, and fails writes on demand (ENOSPC-style, after writing part). */
 /** One turn of the event loop: appends before and after it are not in the same synchronous run. */
 function nextMacrotask(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A disk that counts syncs, can slow them down, and fails writes on demand (ENOSPC-style, after writing part). */
 function shimDisk(opts: { syncDelayMs?: number } = {}) {
   // skipWritesBeforeFail: this many writes succeed before the failWrites ones fail.
   const state = { datasyncs: 0, failWrites: 0, skipWritesBeforeFail: 0, failCode: "ENOSPC", syncsInFlight: 0, syncsInFlightMax: 0 };

@@ -475,9 +475,9 @@ export class FileWal implements Wal {
   }
 
   /**
-   * Starts the write + fdatasync of queued groups while there is room in flight
-   * (after each synchronous run of appends, and from the writer loop). A group that needs a new segment waits for
-   * the writer loop, which rolls once nothing is in flight.
+   * Starts the write + fdatasync of queued groups while there is room in flight (after
+   * each synchronous run of appends, and from the writer loop). A group that needs a new
+   * segment waits for the writer loop, which rolls once nothing is in flight.
    */
   private startGroups(): void {
     while (this.queue.length > 0 && this.inFlight.length < this.groupsInFlightMax && !this.holdStarts && !this.broken && !this.fenced) {
