@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { crc32c } from "../protocol/crc32c.js";
-import { bodyPieces, type ObjectBody } from "./object-store.js";
+import type { ObjectBody } from "./object-store.js";
+import { piecesOf } from "./pieces.js";
 
 /** Upload checksums go over the body in slices this large, with a turn of the event loop between them. */
 const SLICE_BYTES = 1024 * 1024;
@@ -25,7 +26,7 @@ export async function crc32cYielding(body: ObjectBody): Promise<number> {
 /** The body's bytes in order, at most SLICE_BYTES at a time, with a turn of the event loop after each SLICE_BYTES. */
 async function* slices(body: ObjectBody): AsyncGenerator<Buffer> {
   let sinceTurn = 0;
-  for (const piece of bodyPieces(body)) {
+  for (const piece of piecesOf(body)) {
     for (let at = 0; at < piece.length; ) {
       if (sinceTurn >= SLICE_BYTES) {
         await new Promise<void>((resolve) => setImmediate(resolve));

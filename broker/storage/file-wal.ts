@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
 import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
+import { piecesLength, piecesOf, type Pieces } from "./pieces.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
 
 /**
@@ -277,12 +278,12 @@ export class FileWal implements Wal {
    * without being copied until the group's single write. The pieces must not change
    * until the returned promise settles.
    */
-  append(record: Buffer | readonly Buffer[], checksum?: number): Promise<WalPosition> {
+  append(record: Pieces, checksum?: number): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("FileWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("FileWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
     if (this.broken) return Promise.reject(new WalWriteError(`WAL is unusable after a failed rollback: ${this.broken.message}`, { cause: this.broken }));
-    const recordBytes = payloadBytes(record);
+    const recordBytes = piecesLength(record);
     if (recordBytes > this.recordBytesMax) {
       return Promise.reject(new RangeError(`WAL record of ${recordBytes} bytes exceeds the ${this.recordBytesMax}-byte limit`));
     }
@@ -732,7 +733,7 @@ export class FileWal implements Wal {
   }
 }
 
-export function encodeFrame(payload: Buffer | readonly Buffer[], epoch: number): Buffer {
+export function encodeFrame(payload: Pieces, epoch: number): Buffer {
   return Buffer.concat(encodeFrameParts(payload, epoch));
 }
 
@@ -740,10 +741,10 @@ export function encodeFrame(payload: Buffer | readonly Buffer[], epoch: number):
  * The frame as its 13-byte header followed by the payload's own buffers (not copied).
  * `payloadChecksum` (the CRC-32C of the payload, if the caller has it) saves a pass over it.
  */
-export function encodeFrameParts(payload: Buffer | readonly Buffer[], epoch: number, payloadChecksum?: number): Buffer[] {
-  const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+export function encodeFrameParts(payload: Pieces, epoch: number, payloadChecksum?: number): Buffer[] {
+  const pieces = piecesOf(payload);
   const head = Buffer.allocUnsafe(WAL_RECORD_HEADER_BYTES);
-  const length = payloadBytes(pieces);
+  const length = piecesLength(pieces);
   head.writeUInt32BE(length, 0);
   head.writeUInt8(WAL_FORMAT_VERSION, 8);
   head.writeUInt32BE(epoch, 9);
@@ -759,16 +760,9 @@ export function encodeFrameParts(payload: Buffer | readonly Buffer[], epoch: num
  * encodeFrameParts returns it: the header's own checksum already covers everything after
  * its first 8 bytes, so only those are read.
  */
-export function frameChecksum(frame: Buffer | readonly Buffer[]): number {
+export function frameChecksum(frame: Pieces): number {
   const head = Buffer.isBuffer(frame) ? frame : frame[0]!;
-  return crc32cCombine(crc32c(head, 0, 8), head.readUInt32BE(4), payloadBytes(frame) - 8);
-}
-
-export function payloadBytes(payload: Buffer | readonly Buffer[]): number {
-  if (Buffer.isBuffer(payload)) return payload.length;
-  let n = 0;
-  for (const p of payload) n += p.length;
-  return n;
+  return crc32cCombine(crc32c(head, 0, 8), head.readUInt32BE(4), piecesLength(frame) - 8);
 }
 
 /** A WAL record that is intact but written in a format this build does not know (a newer Floe). */

@@ -3,7 +3,8 @@ import { md5Yielding } from "./body-checksums.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { compareKeys } from "./memory-object-store.js";
-import { bodyPieces, checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { piecesOf } from "./pieces.js";
 
 /**
  * Objects in a local folder: the embedded default for one broker on a laptop.
@@ -46,7 +47,7 @@ export class LocalObjectStore implements ObjectStore {
     const digest = await md5Yielding(body);
     const etag = digest.toString("hex");
     const tmp = path.join(this.rootDir, TMP_DIR, `${Date.now()}-${randomBytes(8).toString("hex")}`);
-    await writeDurably(tmp, [MAGIC, digest, ...bodyPieces(body)]);
+    await writeDurably(tmp, [MAGIC, digest, ...piecesOf(body)]);
     try {
       await fs.mkdir(path.dirname(file), { recursive: true });
       if (opts?.ifNoneMatch === "*") {

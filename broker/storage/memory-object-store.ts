@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { bodyPieces, checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { checkKey, checkPutOptions, checkRange, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { piecesOf } from "./pieces.js";
 
 /**
  * An in-memory object store for tests. Every call is atomic (no await inside), so
@@ -17,7 +18,7 @@ export class MemoryObjectStore implements ObjectStore {
     if (opts?.ifMatch !== undefined && existing?.etag !== opts.ifMatch) {
       throw new PreconditionFailedError(`put ${key}: ETag ${existing?.etag ?? "(absent)"} does not match ${opts.ifMatch}`);
     }
-    const bytes = Buffer.concat(bodyPieces(body));
+    const bytes = Buffer.concat(piecesOf(body));
     const etag = createHash("md5").update(bytes).digest("hex");
     this.objects.set(key, { body: bytes, etag });
     return { etag };

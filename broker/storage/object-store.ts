@@ -1,3 +1,5 @@
+import type { Pieces } from "./pieces.js";
+
 /**
  * The object store interface every backend implements (local folder, memory, S3).
  * It is deliberately S3-shaped: whole-object puts, ranged gets, lexicographic listing, and
@@ -25,17 +27,7 @@ export interface ObjectStore {
  * An object's bytes, whole or in pieces: an upload hands the store the cached batches
  * themselves, so a 24 MiB object costs no 24 MiB copy (nor the garbage collection after it).
  */
-export type ObjectBody = Buffer | readonly Buffer[];
-
-export function bodyPieces(body: ObjectBody): readonly Buffer[] {
-  return Buffer.isBuffer(body) ? [body] : body;
-}
-
-export function bodyLength(body: ObjectBody): number {
-  let n = 0;
-  for (const p of bodyPieces(body)) n += p.length;
-  return n;
-}
+export type ObjectBody = Pieces;
 
 export interface PutOptions {
   ifNoneMatch?: "*";

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
-import { decodeFrame, encodeFrameParts, frameChecksum, payloadBytes, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { decodeFrame, encodeFrameParts, frameChecksum, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
+import { piecesLength, piecesOf, type Pieces } from "./pieces.js";
 import { PreconditionFailedError, type ObjectStore } from "./object-store.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
 
@@ -254,11 +255,11 @@ export class ObjectWal implements Wal {
     return Math.min(this.objectBytesMax, this.pendingBytesMax) - WAL_OBJECT_HEADER_BYTES - WAL_OBJECT_TRAILER_BYTES - WAL_RECORD_HEADER_BYTES;
   }
 
-  append(record: Buffer | readonly Buffer[], checksum?: number): Promise<WalPosition> {
+  append(record: Pieces, checksum?: number): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new Error("ObjectWal: closed"));
     if (this.readOnly) return Promise.reject(new Error("ObjectWal: opened read-only for recovery"));
     if (this.fenced) return Promise.reject(this.fenced);
-    const recordBytes = payloadBytes(record);
+    const recordBytes = piecesLength(record);
     if (recordBytes > this.recordBytesMax) return Promise.reject(new RangeError(`WAL record of ${recordBytes} bytes exceeds the ${this.recordBytesMax}-byte limit`));
     const frameBytes = WAL_RECORD_HEADER_BYTES + recordBytes;
     if (this.usedBytes() + frameBytes > this.maxBytes) return Promise.reject(new WalFullError(`WAL full: ${this.usedBytes()} of ${this.maxBytes} bytes untrimmed`));
@@ -626,8 +627,8 @@ export class ObjectWal implements Wal {
  * upload's integrity check; like the one in the trailer it follows from the frames' own.
  * `frames`: each frame whole or in pieces.
  */
-export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly (Buffer | readonly Buffer[])[], totalBytes?: number): { pieces: Buffer[]; size: number; checksum: number } {
-  const framesBytes = frames.reduce((n, f) => n + payloadBytes(f), 0);
+export function encodeWalObject(epoch: number, sequence: bigint, frames: readonly Pieces[], totalBytes?: number): { pieces: Buffer[]; size: number; checksum: number } {
+  const framesBytes = frames.reduce((n, f) => n + piecesLength(f), 0);
   const size = WAL_OBJECT_HEADER_BYTES + framesBytes + WAL_OBJECT_TRAILER_BYTES;
   if (totalBytes !== undefined && totalBytes !== size) throw new Error(`WAL object size ${size} differs from the ${totalBytes} accounted`);
   const header = Buffer.alloc(WAL_OBJECT_HEADER_BYTES);
@@ -639,8 +640,8 @@ export function encodeWalObject(epoch: number, sequence: bigint, frames: readonl
   const pieces: Buffer[] = [header];
   let crc = crc32c(header);
   for (const f of frames) {
-    pieces.push(...(Buffer.isBuffer(f) ? [f] : f));
-    crc = crc32cCombine(crc, frameChecksum(f), payloadBytes(f));
+    pieces.push(...piecesOf(f));
+    crc = crc32cCombine(crc, frameChecksum(f), piecesLength(f));
   }
   const trailer = Buffer.alloc(WAL_OBJECT_TRAILER_BYTES);
   trailer.writeUInt32BE(crc, 0);

@@ -14,7 +14,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { bodyLength, checkKey, checkPutOptions, InvalidRangeError, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { checkKey, checkPutOptions, InvalidRangeError, PreconditionFailedError, type ByteRange, type ListOptions, type ObjectBody, type ObjectStore, type PutOptions } from "./object-store.js";
+import { piecesLength } from "./pieces.js";
 
 /**
  * Objects in an S3 bucket, or in any S3-compatible server (MinIO, R2, ...).
@@ -288,7 +289,7 @@ export class S3ObjectStore implements ObjectStore {
     checkPutOptions(opts);
     this.checkFullKey(key);
     const conditional = opts?.ifNoneMatch !== undefined || opts?.ifMatch !== undefined;
-    const length = bodyLength(body);
+    const length = piecesLength(body);
     // Parts are slices of one buffer; Floe's own objects stay under the threshold and are never joined.
     if (length >= this.multipartThreshold && (!conditional || this.conditionalMultipart)) return this.putMultipart(key, Buffer.isBuffer(body) ? body : Buffer.concat(body), opts);
     // Not copied (a 24 MiB copy stalls produce for tens of ms): the body is the caller's until put settles.

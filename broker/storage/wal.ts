@@ -1,3 +1,5 @@
+import type { Pieces } from "./pieces.js";
+
 /**
  * The write-ahead log: the only place acknowledged-but-not-yet-uploaded data lives.
  * Backends `file` (FileWal), `nfs` (NfsWal: FileWal on a shared folder) and `s3`
@@ -26,7 +28,7 @@ export interface Wal {
    * its frame checksum from it instead of reading every byte again. A wrong one makes the
    * record fail its checksum on recovery, so pass only a checksum that is certainly right.
    */
-  append(record: Buffer | readonly Buffer[], checksum?: number): Promise<WalPosition>;
+  append(record: Pieces, checksum?: number): Promise<WalPosition>;
   /** The continuous, checksummed prefix found at open, in order. A torn tail was already truncated. */
   recover(): AsyncIterable<WalRecord>;
   /** Records whose position is below `upTo` are no longer needed and may be discarded. */
