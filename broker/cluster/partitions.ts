@@ -128,8 +128,6 @@ export class PartitionManager {
   /**
    * `txnCheck` is given for requests with a transactional id: it refuses a transactional
    * batch whose producer is fenced or whose transaction does not hold this partition.
-   */
-  /**
    * `storedRequestBytes`: the record bytes of the whole request that this broker leads, when
    * the caller knows them (a request for several partitions), else this partition's alone.
    */

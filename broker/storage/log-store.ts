@@ -775,7 +775,7 @@ export class LogStore {
           type: "object-compacted",
           key,
           epoch: this.epoch,
-          size: size,
+          size,
           atMs,
           topicId: part.topicId,
           partition: part.partition,
@@ -979,7 +979,7 @@ export class LogStore {
         type: "object-committed",
         key,
         epoch: this.epoch,
-        size: size,
+        size,
         atMs,
         streams: streams.map((s) => {
           return {

@@ -131,13 +131,14 @@ function* encodeSteps(streams: SsoStream[], blockBytesMax: number): Generator<nu
   const footer = tail.subarray(index.length);
   footer.writeBigUInt64BE(BigInt(position), 0);
   footer.writeUInt32BE(index.length, 8);
-  footer.writeUInt32BE(crc32c(index), 12);
+  const indexCrc = crc32c(index);
+  footer.writeUInt32BE(indexCrc, 12);
   footer.writeUInt16BE(SSO_FORMAT_VERSION, 16);
   footer.writeUInt16BE(0, 18);
   footer.writeUInt32BE(FOOTER_MAGIC, 20);
   footer.writeUInt32BE(crc32c(footer, 0, 24), 24);
   pieces.push(tail);
-  checksum = crc32cCombine(checksum, crc32c(tail), tail.length);
+  checksum = crc32cCombine(crc32cCombine(checksum, indexCrc, index.length), crc32c(footer), footer.length);
   return { pieces, size: position + tail.length, blocks, checksum };
 }
 
