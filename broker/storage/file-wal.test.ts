@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
+import { nodeDisk, writeDurablyInSteps, type Disk, type DiskFile } from "./disk.js";
 import { decodeFrame, encodeFrame, encodeFrameParts, frameChecksum, FileWal, WAL_RECORD_HEADER_BYTES, WalFormatError } from "./file-wal.js";
 import { crc32c } from "../protocol/crc32c.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal } from "./wal.js";
@@ -62,6 +62,8 @@ function shimDisk(opts: { syncDelayMs?: number } = {}) {
             state.syncsInFlight--;
           }
         },
+        // The steps one by one, so the counts and failures above apply to every group commit.
+        writeDurably: (buf, position, probe) => writeDurablyInSteps(wrapped, disk, buf, position, probe),
       };
       return wrapped;
     },

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { crc32c, crc32cCombine } from "../protocol/crc32c.js";
 import { nodeDisk, type Disk, type DiskFile } from "./disk.js";
+import { sharedBuffer } from "./durable-writer.js";
 import { piecesLength, piecesOf, type Pieces } from "./pieces.js";
 import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition, type WalRecord } from "./wal.js";
 
@@ -18,7 +19,8 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *  13 payload
  *
  * Group commit: appends that queue up go out together as one write + one fdatasync, so
- * they cost one sync per group, not per record. Up to `groupsInFlightMax` groups are
+ * they cost one sync per group, not per record. The disk does a group's write, sync and
+ * (for `stat` fence checks) the fence's fingerprint as one call (`DiskFile.writeDurably`). Up to `groupsInFlightMax` groups are
  * written and synced at once, each at its own position after the previous one: an append
  * that arrives while a sync waits on the disk starts its own group at once if there is
  * room, instead of waiting behind it. One writer loop acknowledges the groups in order: a
@@ -126,6 +128,8 @@ interface InFlightGroup {
   io: Promise<unknown>;
   /** Set once `io` settled without an error (a fence check may then cover this group too). */
   synced: boolean;
+  /** The fence file's fingerprint taken after the sync (`stat` checks), else null. */
+  fenceProbe: string | null;
 }
 
 export interface WalRecoveryReport {
@@ -252,6 +256,11 @@ export class FileWal implements Wal {
     }
     await this.disk.rename(tmp, path.join(this.dir, FENCE_FILE));
     await this.disk.syncDir(this.dir);
+  }
+
+  /** The file whose fingerprint each group commit takes after its sync: the fence, for `stat` checks. */
+  private get fenceProbeFile(): string | null {
+    return this.fencing && this.fenceCheck === "stat" ? path.join(this.dir, FENCE_FILE) : null;
   }
 
   /** Null while this instance still owns the WAL; the error once a newer epoch fenced it. */
@@ -495,32 +504,33 @@ export class FileWal implements Wal {
       let at = 0;
       for (const r of records) for (const part of r.parts) at += part.copy(target, at);
       const file = this.active;
-      const io = (async () => {
+      const group: InFlightGroup = { records, bytes, seg, offset, io: Promise.resolve(null), synced: false, fenceProbe: null };
+      group.io = (async () => {
         try {
-          await file.write(target.subarray(0, bytes), offset);
+          const done = await file.writeDurably(target.subarray(0, bytes), offset, this.fenceProbeFile);
+          if (done.synced) this.stats.syncs++;
+          group.fenceProbe = done.probe;
+          group.synced = true;
+          return null;
         } finally {
           this.spareWriteBuffers.push(target);
         }
-        await file.datasync();
-        this.stats.syncs++;
-        return null;
       })().catch((err: unknown) => err ?? new Error("WAL write failed"));
-      const group: InFlightGroup = { records, bytes, seg, offset, io, synced: false };
-      void io.then((err) => (group.synced = err === null));
       this.inFlight.push(group);
     }
   }
 
   /**
    * A buffer for a group's write: a spare one left by an earlier group when it is large
-   * enough (a smaller one is dropped), else a new one of at least 1 MiB. Reusing them spares
+   * enough (a smaller one is dropped), else a new one of at least 1 MiB, shared with the
+   * disk's writer thread so it goes to disk uncopied. Reusing them spares
    * the garbage collector a fresh buffer per group, which is much of the allocation churn
    * that drives its major collections. One exists per group in flight at most.
    */
   private writeBufferFor(bytes: number): Buffer {
     const spare = this.spareWriteBuffers.pop();
     if (spare !== undefined && spare.length >= bytes) return spare;
-    return Buffer.allocUnsafeSlow(Math.max(bytes, WRITE_BUFFER_MIN_BYTES));
+    return sharedBuffer(Math.max(bytes, WRITE_BUFFER_MIN_BYTES));
   }
 
   /** Acknowledges the oldest in-flight group once its sync is done, or fails it and everything after it. */
@@ -533,6 +543,13 @@ export class FileWal implements Wal {
         await this.rollBack(g.seg);
         this.failQueued(all, err, "WAL write failed");
       });
+      return;
+    }
+    // The fingerprint the disk took right after this group's sync still shows this
+    // instance's fence: that was the group's fence check, nothing more to read.
+    if (g.fenceProbe !== null && g.fenceProbe === this.fenceIdentity) {
+      this.stats.fenceChecks++;
+      this.acknowledge(g);
       return;
     }
     // One fence check covers every group synced before it starts: the ones right behind

@@ -269,7 +269,7 @@ function registerMetrics(registry: Registry, wal: OpenedWal, log: LogStore): voi
   });
   new Gauge({
     name: "floe_wal_syncs",
-    help: "fdatasync calls made by the WAL since start (one per group commit).",
+    help: "fdatasync calls made by the WAL since start (one per group commit, or fewer: groups queued behind a sync share the next one).",
     registers: [registry],
     collect() {
       this.set(wal instanceof FileWal ? wal.stats.syncs : 0);
