@@ -10,7 +10,8 @@
 // Options: --records N (unthrottled produce run), --record-size B, --partitions N,
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
 // --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order),
-// --data-root DIR (the brokers' data folders; default the system's temporary folder).
+// --data-root DIR (the brokers' data folders; default the system's temporary folder),
+// --minio-data-root DIR (MinIO's data; default the system's temporary folder).
 // Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { commandLine, listOption, numberOption, stringOption } from "./args.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -38,6 +39,8 @@ const TARGETS = listOption("targets", ["file", "s3", "kafka"]);
 // where fdatasync costs nothing) takes the shared disk out of the comparison.
 const DATA_ROOT = path.resolve(stringOption("data-root", os.tmpdir()));
 if (!fs.existsSync(DATA_ROOT)) throw new Error(`--data-root: ${DATA_ROOT} does not exist`);
+const MINIO_DATA_ROOT = path.resolve(stringOption("minio-data-root", os.tmpdir()));
+if (!fs.existsSync(MINIO_DATA_ROOT)) throw new Error(`--minio-data-root: ${MINIO_DATA_ROOT} does not exist`);
 for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
 /** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
 const STEADY_WARMUP_SECONDS = Math.min(5, LATENCY_SECONDS / 4);
@@ -358,7 +361,7 @@ async function main(): Promise<void> {
   try {
     if (TARGETS.includes("file") || TARGETS.includes("s3")) {
       process.stderr.write("starting MinIO (tools/minio/install.sh builds it the first time)\n");
-      minio = await startMinio({ bucket: "floe-bench" });
+      minio = await startMinio({ bucket: "floe-bench", dataRoot: MINIO_DATA_ROOT });
     }
     for (const key of ["file", "s3", "kafka"].filter((k) => TARGETS.includes(k))) {
       const t = key === "kafka" ? await startKafka() : await startFloe(key as "file" | "s3", minio!);
@@ -414,7 +417,7 @@ async function main(): Promise<void> {
     `# Benchmark ${started.toISOString()}`,
     "",
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / GiB)} GiB, Node ${process.version}; ${(Date.now() - started.getTime()) / 60_000 < 1 ? "<1" : Math.round((Date.now() - started.getTime()) / 60_000)} min.`,
-    `Brokers on loopback, one at a time, data in ${DATA_ROOT} for all of them, MinIO as the S3 store of both Floe runs; driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
+    `Brokers on loopback, one at a time, data in ${DATA_ROOT} for all of them, MinIO as the S3 store of both Floe runs (its data in ${MINIO_DATA_ROOT}); driven by Apache Kafka ${KAFKA_VERSION}'s ProducerPerformance, EndToEndLatency and ConsumerPerformance:`,
     `${RECORDS} records of ${RECORD_SIZE} B unthrottled, then ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s, into ${PARTITIONS} partitions; ${CLIENT_PROPS.join(", ")}; end-to-end: records one at a time, linger.ms=5; Kafka with a 1 GiB heap.`,
     "",
     table,

@@ -40,6 +40,8 @@ export interface StartMinioOptions {
   startTimeoutMs?: number;
   /** Pipe MinIO's output to this process's stderr (debugging). Default: FLOE_TEST_LOGS set. */
   verbose?: boolean;
+  /** Folder to keep MinIO's data in (a temporary folder under it). Default: the system's temporary folder. */
+  dataRoot?: string;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -62,7 +64,7 @@ export function ensureMinio(): string {
 
 export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioServer> {
   const bin = ensureMinio();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-minio-"));
+  const dataDir = fs.mkdtempSync(path.join(opts.dataRoot ?? os.tmpdir(), "floe-minio-"));
   const accessKey = "floe-test";
   const secretKey = "floe-test-secret-" + Math.random().toString(36).slice(2, 10);
   const region = "us-east-1";
