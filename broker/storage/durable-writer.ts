@@ -104,7 +104,11 @@ class DurableWriter {
   private readonly waiting = new Map<number, Waiter>();
 
   write(fd: number, buf: Buffer, position: number, probe: string | null): Promise<DurableWriteResult> {
-    const shared = buf.buffer instanceof SharedArrayBuffer ? buf : Buffer.from(sharedBuffer(buf.length).fill(buf));
+    let shared = buf;
+    if (!(buf.buffer instanceof SharedArrayBuffer)) {
+      shared = sharedBuffer(buf.length);
+      buf.copy(shared);
+    }
     const request: Request = { id: this.nextId++, fd, buffer: shared.buffer as SharedArrayBuffer, offset: shared.byteOffset, length: shared.length, position, probe };
     return new Promise<DurableWriteResult>((resolve, reject) => {
       const thread = this.thread();

@@ -20,13 +20,14 @@ import { WalFencedError, WalFullError, WalWriteError, type Wal, type WalPosition
  *
  * Group commit: appends that queue up go out together as one write + one fdatasync, so
  * they cost one sync per group, not per record. The disk does a group's write, sync and
- * (for `stat` fence checks) the fence's fingerprint as one call (`DiskFile.writeDurably`). Up to `groupsInFlightMax` groups are
- * written and synced at once, each at its own position after the previous one: an append
- * that arrives while a sync waits on the disk starts its own group at once if there is
- * room, instead of waiting behind it. One writer loop acknowledges the groups in order: a
- * group only after its own fdatasync and after every group before it, so acks come
- * strictly in append order and an acked record never follows an unsynced one. A roll to a
- * new segment waits until no group is in flight.
+ * (for `stat` fence checks) the fence's fingerprint as one call (`DiskFile.writeDurably`).
+ * Up to `groupsInFlightMax` groups are in flight at once, each at its own position after
+ * the previous one: an append that arrives while a sync waits on the disk starts its own
+ * group at once if there is room, instead of waiting behind it (the node disk's writer
+ * thread then writes the queued groups and syncs them together). One writer loop
+ * acknowledges the groups in order: a group only after its own fdatasync and after every
+ * group before it, so acks come strictly in append order and an acked record never follows
+ * an unsynced one. A roll to a new segment waits until no group is in flight.
  *
  * Failure: if a write or sync fails, the groups written after it are let finish (they are
  * not acknowledged), the segment is truncated back to the last acknowledged size and every
