@@ -9,7 +9,8 @@
 //
 // Options: --records N (unthrottled produce run), --record-size B, --partitions N,
 // --latency-rate R (records/s of the fixed-rate run), --latency-seconds S, --e2e-records N,
-// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order),
+// --e2e-records-s3 N (the s3 WAL's end-to-end run), --targets file,s3,kafka (any subset, in that order;
+// also kafka-fsync: Kafka syncing every append, log.flush.interval.messages=1, as Floe's WAL does),
 // --data-root DIR (the brokers' data folders; default the system's temporary folder),
 // --minio-data-root DIR (MinIO's data; default the system's temporary folder).
 // Profiling the broker under the same load: BENCH_FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -41,7 +42,8 @@ const DATA_ROOT = path.resolve(stringOption("data-root", os.tmpdir()));
 if (!fs.existsSync(DATA_ROOT)) throw new Error(`--data-root: ${DATA_ROOT} does not exist`);
 const MINIO_DATA_ROOT = path.resolve(stringOption("minio-data-root", os.tmpdir()));
 if (!fs.existsSync(MINIO_DATA_ROOT)) throw new Error(`--minio-data-root: ${MINIO_DATA_ROOT} does not exist`);
-for (const t of TARGETS) if (!["file", "s3", "kafka"].includes(t)) throw new Error(`--targets: unknown target ${t} (file, s3, kafka)`);
+const TARGET_KEYS = ["file", "s3", "kafka", "kafka-fsync"];
+for (const t of TARGETS) if (!TARGET_KEYS.includes(t)) throw new Error(`--targets: unknown target ${t} (${TARGET_KEYS.join(", ")})`);
 /** The fixed-rate run's first seconds are start-up (JVM, metadata, first uploads): steady state begins after them. */
 const STEADY_WARMUP_SECONDS = Math.min(5, LATENCY_SECONDS / 4);
 const GiB = 2 ** 30;
@@ -147,18 +149,24 @@ function kafkaLibs(): string {
   return kafkaLibsFolder;
 }
 
-async function startKafka(): Promise<Target> {
+/** `syncEveryAppend`: Kafka acknowledges only after fsyncing each append, the durability Floe's WAL gives. */
+async function startKafka(syncEveryAppend: boolean): Promise<Target> {
   kafkaLibs();
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(DATA_ROOT, "kafka-bench-"));
   // start.sh execs java, so the child's pid is the broker's. Full JIT, as Kafka runs in production.
   const child = spawn("bash", [path.join(REPO, "tools/kafka/start.sh"), String(port), dataDir, "1G"], {
-    env: { ...process.env, KAFKA_FULL_JIT: "1", KAFKA_CONTROLLER_PORT: String(await freePort()) },
+    env: {
+      ...process.env,
+      KAFKA_FULL_JIT: "1",
+      KAFKA_CONTROLLER_PORT: String(await freePort()),
+      KAFKA_EXTRA_PROPERTIES: syncEveryAppend ? "log.flush.interval.messages=1" : "",
+    },
     stdio: ["ignore", "ignore", "ignore"],
   });
   await waitForPort(port, 120_000);
   return {
-    name: `Apache Kafka ${KAFKA_VERSION}`,
+    name: syncEveryAppend ? `Apache Kafka ${KAFKA_VERSION}, fsync per append` : `Apache Kafka ${KAFKA_VERSION}`,
     port,
     pid: child.pid!,
     metricsPort: null,
@@ -363,8 +371,8 @@ async function main(): Promise<void> {
       process.stderr.write("starting MinIO (tools/minio/install.sh builds it the first time)\n");
       minio = await startMinio({ bucket: "floe-bench", dataRoot: MINIO_DATA_ROOT });
     }
-    for (const key of ["file", "s3", "kafka"].filter((k) => TARGETS.includes(k))) {
-      const t = key === "kafka" ? await startKafka() : await startFloe(key as "file" | "s3", minio!);
+    for (const key of TARGET_KEYS.filter((k) => TARGETS.includes(k))) {
+      const t = key === "kafka" || key === "kafka-fsync" ? await startKafka(key === "kafka-fsync") : await startFloe(key as "file" | "s3", minio!);
       running = t;
       try {
         results.push({ key, name: t.name, r: await benchTarget(t, key === "s3" ? E2E_RECORDS_S3 : E2E_RECORDS) });

@@ -5,6 +5,7 @@
 #   tools/kafka/start.sh PORT DATA_DIR [HEAP]
 # The controller listens on $KAFKA_CONTROLLER_PORT (default PORT+1). DATA_DIR keeps the
 # config and the logs; starting again on the same DATA_DIR reuses them (a restart).
+# KAFKA_EXTRA_PROPERTIES: more server.properties lines (e.g. log.flush.interval.messages=1).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 [ $# -ge 2 ] || { echo "usage: $0 PORT DATA_DIR [HEAP]" >&2; exit 2; }
@@ -33,6 +34,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+${KAFKA_EXTRA_PROPERTIES:-}
 PROPS
 
 cat > "$data/log4j2.properties" <<'PROPS'
