@@ -20,6 +20,21 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
 });
 
+/**
+ * The metric names in docs/operations.md's metrics table that a single broker serves (rows
+ * marked `multi` are served in cluster mode only); `floe_storage_*` stands for a prefix.
+ */
+function documentedMetrics(): string[] {
+  const doc = fs.readFileSync(path.join(REPO, "docs/operations.md"), "utf8");
+  const table = doc.slice(doc.indexOf("| metric | what it tells |"));
+  const rows = table.slice(0, table.indexOf("\n\n")).split("\n").slice(2);
+  const names = rows
+    .filter((row) => !row.includes("(`multi`"))
+    .flatMap((row) => [...row.split("|")[1].matchAll(/`(floe_[a-z_*]+)/g)].map((m) => m[1].replace("*", "")));
+  expect(names.length).toBeGreaterThan(10);
+  return names;
+}
+
 interface Proc {
   child: ChildProcess;
   output: () => string;
@@ -56,9 +71,12 @@ describe("broker process", () => {
     const metrics = await (await get("/metrics")).text();
     expect(metrics).toMatch(/floe_broker_produce_records_total\S* 2/);
     expect(metrics).toMatch(/floe_wal_used_bytes/);
+    // The produce was acknowledged after its group commit, so the commit was timed.
+    expect(metrics).toMatch(/floe_wal_group_commit_seconds_count\S* [1-9]/);
     expect(metrics).toMatch(/floe_storage_block_cache_bytes_max\S* \d+/);
     expect(metrics).toMatch(/floe_storage_tail_cache_bytes\S* \d+/);
     expect(metrics).toMatch(/floe_process_resident_memory_bytes/);
+    for (const name of documentedMetrics()) expect(metrics, `docs/operations.md names ${name}`).toMatch(new RegExp(`^# HELP ${name}`, "m"));
     p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain("broker stopped");

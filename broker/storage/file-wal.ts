@@ -179,6 +179,8 @@ export class FileWal implements Wal {
   private readonly readOnly: boolean;
   /** What open() found; for logs, metrics and tests. */
   recoveryReport!: WalRecoveryReport;
+  /** Called with each group commit's duration (write + fdatasync as the disk took them), seconds; for metrics. */
+  onGroupCommit: ((seconds: number) => void) | null = null;
   /** Counters for metrics and tests. */
   readonly stats = { groups: 0, syncs: 0, records: 0, writeErrors: 0, segmentsDeleted: 0, fenceChecks: 0 };
 
@@ -508,7 +510,9 @@ export class FileWal implements Wal {
       const group: InFlightGroup = { records, bytes, seg, offset, io: Promise.resolve(null), synced: false, fenceProbe: null };
       group.io = (async () => {
         try {
+          const started = performance.now();
           const done = await file.writeDurably(target.subarray(0, bytes), offset, this.fenceProbeFile);
+          this.onGroupCommit?.((performance.now() - started) / 1000);
           if (done.synced) this.stats.syncs++;
           group.fenceProbe = done.probe;
           group.synced = true;
