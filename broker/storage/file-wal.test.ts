@@ -298,6 +298,35 @@ describe("FileWal", () => {
     await again.close();
   });
 
+  it("acknowledges appends while a trimmed segment is still being deleted (an unlink never holds back acks)", async () => {
+    const dir = tempDir();
+    let releaseUnlinks!: () => void;
+    const unlinksHeld = new Promise<void>((r) => (releaseUnlinks = r));
+    let unlinksStarted = 0;
+    const disk: Disk = { ...nodeDisk, unlink: async (f) => (unlinksStarted++, await unlinksHeld, nodeDisk.unlink(f)) };
+    const wal = await FileWal.open({ dir, epoch: 1, disk, segmentBytes: 1024, maxBytes: 64 * 1024 });
+    const positions = [];
+    for (let i = 0; i < 20; i++) positions.push(await wal.append(Buffer.alloc(200, i)));
+    const before = segmentFiles(dir).length;
+    let trimmed = false;
+    const trim = wal.trim(positions[15]!).then(() => (trimmed = true));
+    while (unlinksStarted === 0) await nextMacrotask();
+    // The deletion waits on the disk; appends go on being written, synced and acknowledged.
+    const later = [];
+    for (let i = 0; i < 10; i++) later.push(await wal.append(Buffer.alloc(200, 100 + i)));
+    expect(later[9]! > positions[19]!).toBe(true);
+    expect(trimmed).toBe(false);
+    expect(segmentFiles(dir).length).toBeGreaterThan(before);
+    releaseUnlinks();
+    await trim;
+    expect(wal.stats.segmentsDeleted).toBeGreaterThan(0);
+    expect((await collect(wal))[0]!.position).toBeLessThanOrEqual(positions[15]!);
+    await wal.close();
+    const again = await FileWal.open({ dir, epoch: 1, segmentBytes: 1024, maxBytes: 64 * 1024 });
+    expect((await collect(again)).map((r) => r.position).slice(-10)).toEqual(later);
+    await again.close();
+  });
+
   it("full: append rejects with WalFullError, and succeeds again after trim", async () => {
     const dir = tempDir();
     const wal = await FileWal.open({ dir, epoch: 1, segmentBytes: 1024, maxBytes: 4096 });
