@@ -81,7 +81,7 @@ function tempDir(): string {
 }
 
 describe("LogStore", () => {
-  it("assigns offsets per partition in call order, rewriting only baseOffset", async () => {
+  it("assigns offsets per partition in call order, rewriting only baseOffset (of its own copy)", async () => {
     const { log } = await openStack(tempDir(), { clock: new ManualClock(42) });
     log.ensurePartition(T, "orders", 0);
     log.ensurePartition(T, "orders", 1);
@@ -94,8 +94,11 @@ describe("LogStore", () => {
     expect(await p1).toEqual({ baseOffset: 0n, logAppendTimeMs: 42n });
     expect((await p2).baseOffset).toBe(3n);
     expect((await p3).baseOffset).toBe(0n);
-    expect(b1.subarray(8).equals(before.subarray(8))).toBe(true);
-    expect(b1.readBigInt64BE(0)).toBe(0n);
+    // The stored copy differs from the batch only in its baseOffset; the caller's buffer is left alone.
+    const stored = await log.read(T, 0, 0n, b1.length);
+    expect(stored.subarray(8).equals(before.subarray(8))).toBe(true);
+    expect(stored.readBigInt64BE(0)).toBe(0n);
+    expect(b1.equals(before)).toBe(true);
     expect(log.highWatermark(T, 0)).toBe(6n);
     expect(log.highWatermark(T, 1)).toBe(5n);
     expect(log.logStartOffset(T, 0)).toBe(0n);
@@ -215,6 +218,37 @@ describe("LogStore", () => {
     await a.log.read(T, 0, 0n, 1);
     await a.log.read(T, 0, 0n, 1);
     expect(a.log.stats.blockCacheHits).toBeGreaterThan(0);
+  });
+
+  it("reuses the cache's slabs as batches leave it, without changing a byte anyone reads", async () => {
+    // A 64 KiB cache and 64 KiB uploads: an arena of three 64 KiB slabs, reused over and over.
+    const { log } = await openStack(tempDir(), { cacheBytesMax: 64 * 1024, uploadBytesMax: 64 * 1024, walMaxBytes: 8 * 1024 * 1024 });
+    log.ensurePartition(T, "t", 0);
+    const count = 600;
+    const one = batch(1, { payloadBytes: 1000 }).length;
+    let held: Buffer | null = null;
+    for (let i = 0; i < count; i++) {
+      const b = batch(1, { payloadBytes: 1000, fill: i % 251 });
+      const offset = (await log.append(T, 0, [b])).baseOffset;
+      if (i === 300) held = await log.read(T, 0, offset, one); // from the cache
+      if (i % 50 === 49) await log.flush();
+    }
+    await log.flush();
+    const stats = log.statsSnapshot();
+    expect(stats.tailCacheArenaBytes).toBeLessThanOrEqual(192 * 1024);
+    expect(stats.tailCacheArenaFallbacks).toBeLessThan(count / 4);
+    // A read taken from the cache is a copy: its slab has been reused since.
+    expect(held!.readBigInt64BE(0)).toBe(300n);
+    expect(held!.subarray(61).every((x) => x === 300 % 251)).toBe(true);
+    // Every batch reads back as it was written, from objects and from the cache.
+    const all = [];
+    for (let at = 0n; at < BigInt(count); ) {
+      const got = splitBatches(await log.read(T, 0, at, 64 * 1024));
+      all.push(...got);
+      at = got[got.length - 1]!.readBigInt64BE(0) + 1n;
+    }
+    expect(all.map((b) => b.readBigInt64BE(0))).toEqual(Array.from({ length: count }, (_, i) => BigInt(i)));
+    all.forEach((b, i) => expect(b.subarray(61).every((x) => x === i % 251)).toBe(true));
   });
 
   it("a damaged object block is reported, never served", async () => {

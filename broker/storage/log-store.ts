@@ -7,6 +7,7 @@ import type { MetadataLog, MetadataRecord } from "./metadata-log.js";
 import type { ObjectStore } from "./object-store.js";
 import { blockId, blockToTuple, keyOf, PRODUCER_BATCHES_KEPT, StorageIndex, type ObjectCommittedRecord, type ObjectCompactedRecord } from "./log-store-index.js";
 import type { ClusterState } from "../cluster/cluster-state.js";
+import { CacheArena } from "./cache-arena.js";
 import { PartitionLog, type CachedBatch, type BlockRef } from "./partition-log.js";
 import { encodeStreamSetObject, encodeStreamSetObjectYielding, ObjectCorruptError, verifyBlock, type SsoBlock, type SsoStream } from "./stream-set-object.js";
 import { WalWriteError, type Wal, type WalPosition } from "./wal.js";
@@ -87,6 +88,10 @@ export interface LogStoreOptions {
 export interface LogStoreStats {
   tailCacheBytes: number;
   tailCacheBytesMax: number;
+  /** Slabs the tail cache's batches are copied into (kept for reuse; bounded by the cache plus two uploads). */
+  tailCacheArenaBytes: number;
+  /** Batches that kept their own buffer because the arena was full (or they were over a quarter slab). */
+  tailCacheArenaFallbacks: number;
   /** Acknowledged bytes waiting for upload (held in memory and the WAL; bounded by the WAL size). */
   uploadQueueBytes: number;
   /** Bound on one upload (one at a time). */
@@ -170,6 +175,8 @@ export class LogStore {
   private uploadedCached: { part: PartitionLog; batch: CachedBatch }[] = [];
   private uploadedCachedHead = 0;
   private uploadedCachedBytes = 0;
+  /** Memory of the cached batches (see cache-arena.ts). */
+  private readonly arena: CacheArena;
   private readonly blockCache = new Map<string, { batches: Buffer[]; bytes: number }>();
   private blockCacheBytes = 0;
   private readonly blockLoads = new Map<string, Promise<Buffer[]>>();
@@ -230,6 +237,9 @@ export class LogStore {
     this.uploadBytesMin = opts.uploadBytesMin ?? 24 * MiB;
     this.uploadBytesMax = opts.uploadBytesMax ?? 64 * MiB;
     this.blockBytesMax = opts.blockBytesMax ?? 1 * MiB;
+    // Room for the cache's uploaded batches plus what is on its way to objects (one upload
+    // being put, the next one filling); past that, batches keep their own buffers.
+    this.arena = new CacheArena(this.cacheBytesMax + 2 * this.uploadBytesMax, (part, batch) => this.partitions.get(keyOf(part.topicId, part.partition)) === part && part.cache[part.cacheIndexOf(batch.baseOffset)] === batch);
     this.readAheadMax = opts.readAheadBytesMax ?? 32 * MiB;
     this.readAhead = new ReadAhead({ blocks: opts.readAheadBlocks ?? 4, bytesPerPartition: opts.readAheadBytesPerPartition ?? 4 * MiB, bytesMax: this.readAheadMax });
     this.compaction = {
@@ -464,21 +474,32 @@ export class LogStore {
     const logAppendTimeMs = BigInt(this.clock.nowMs());
     const baseOffset = part.nextOffset;
     const cached: CachedBatch[] = [];
+    const stored: Buffer[] = [];
     for (const b of batches) {
-      b.writeBigInt64BE(part.nextOffset, 0);
-      const lastOffset = part.nextOffset + BigInt(lastOffsetDeltaOf(b));
-      cached.push({ baseOffset: part.nextOffset, lastOffset, maxTimestamp: maxTimestampOf(b), bytes: b, durable: false, uploaded: false });
-      part.txn.observeBatch(b);
+      // The cache keeps its own copy in the arena, so the request's buffer dies young.
+      const placed = this.arena.copy(b);
+      const bytes = placed?.bytes ?? b;
+      bytes.writeBigInt64BE(part.nextOffset, 0);
+      const lastOffset = part.nextOffset + BigInt(lastOffsetDeltaOf(bytes));
+      const batch: CachedBatch = { baseOffset: part.nextOffset, lastOffset, maxTimestamp: maxTimestampOf(bytes), bytes, durable: false, uploaded: false, slab: placed?.slab ?? null };
+      if (placed) this.arena.track(placed.slab, part, batch);
+      cached.push(batch);
+      stored.push(bytes);
+      part.txn.observeBatch(bytes);
       part.nextOffset = lastOffset + 1n;
     }
     part.cache.push(...cached);
     let position: WalPosition;
+    // The WAL reads the bytes until the append settles, even if the batches leave the cache meanwhile.
+    const walReading = this.arena.pin(cached.map((c) => c.slab));
     try {
-      const record = encodeWalAppend(topicId, partition, batches);
+      const record = encodeWalAppend(topicId, partition, stored);
       position = await this.wal.append(record.pieces, record.checksum);
     } catch (err) {
       this.rollBack(part, baseOffset);
       throw err;
+    } finally {
+      walReading.release();
     }
     // A failure of an earlier append of this partition rolled us back too: our record may be in the WAL, but it now follows a hole and is never replayed.
     if (this.partitions.get(keyOf(topicId, partition)) !== part) throw new Error(`partition ${topicId}:${partition} was deleted during the append`);
@@ -543,6 +564,8 @@ export class LogStore {
     const k = keyOf(topicId, partition);
     let retries = 0;
     let fromObjects = false;
+    // Cached bytes may be reused once evicted: what leaves here is a copy of them.
+    let fromCache = false;
     const sequential = this.readAhead.isSequential(k, fetchOffset);
     while (!full && offset < high) {
       if (!objectsOnly && offset >= part.cacheStart()) {
@@ -552,6 +575,7 @@ export class LogStore {
           const b = part.cache[i]!;
           if (!b.durable || b.baseOffset >= part.highWatermark) break;
           if (!take(b.bytes)) break;
+          fromCache = true;
           offset = b.lastOffset + 1n;
         }
         break;
@@ -588,7 +612,7 @@ export class LogStore {
       if (this.partitions.get(k) !== part) break;
     }
     if (fromObjects) this.readAhead.noteRead(k, offset);
-    return out.length === 1 ? out[0]! : Buffer.concat(out, size);
+    return out.length === 1 && !fromCache ? out[0]! : Buffer.concat(out, size);
   }
 
   /** The first batch whose maxTimestamp reaches `timestampMs` (Kafka's ListOffsets by time, at batch granularity). */
@@ -612,7 +636,7 @@ export class LogStore {
     for (const b of part.cache) {
       if (b.lastOffset < coveredEnd || b.lastOffset < start) continue;
       if (!b.durable || b.baseOffset >= part.highWatermark) break;
-      if (b.maxTimestamp >= timestampMs) return found(b.baseOffset, b.maxTimestamp, b.bytes);
+      if (b.maxTimestamp >= timestampMs) return found(b.baseOffset, b.maxTimestamp, Buffer.from(b.bytes));
     }
     return null;
   }
@@ -866,6 +890,8 @@ export class LogStore {
     return {
       tailCacheBytes: this.uploadedCachedBytes,
       tailCacheBytesMax: this.cacheBytesMax,
+      tailCacheArenaBytes: this.arena.bytes,
+      tailCacheArenaFallbacks: this.arena.fallbacks,
       uploadQueueBytes: this.uploadQueueBytes,
       uploadBytesMax: this.uploadBytesMax,
       blockCacheBytes: this.blockCacheBytes,
@@ -963,57 +989,63 @@ export class LogStore {
     }
     let key: string | null = null;
     if (streams.length > 0) {
-      // In slices: a large upload must not stall appends and fetches while it is encoded.
-      const { pieces, size, blocks, checksum } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
-      key = `objects/${this.writerId}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
-      // Until its commit is durable the object is referenced by nothing: keep the collector off it.
-      this.inflightKeys.add(key);
+      // The object is read from the cached bytes until its put is done: their slabs stay as they are.
+      const uploading = this.arena.pin(streams.flatMap((s) => s.cached.map((c) => c.slab)));
       try {
-        await this.store.put(key, pieces, { ifNoneMatch: "*", checksum });
-      } catch (err) {
-        this.inflightKeys.delete(key);
-        throw err;
-      }
-      const atMs = this.clock.nowMs();
-      const record: ObjectCommittedRecord = {
-        type: "object-committed",
-        key,
-        epoch: this.epoch,
-        size,
-        atMs,
-        streams: streams.map((s) => {
-          return {
-            topicId: s.topicId,
-            partition: s.partition,
-            start: s.cached[0]!.baseOffset.toString(),
-            end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
-            blocks: blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition).map(blockToTuple),
-            producers: producerTail(s.batches).map((h) => h.toString("base64")),
-            ...txnEventsField(s.batches),
-            // The leader epoch its batches were accepted under (stamped into each batch by the produce path).
-            leaderEpoch: partitionLeaderEpochOf(s.batches[0]!),
-          };
-        }),
-      };
-      try {
-        await this.record(record);
-      } finally {
-        this.inflightKeys.delete(key);
-      }
-      // The same rules as replay and as every other broker: a range from a stale leader epoch does not count.
-      this.index.apply(record, atMs);
-      for (const s of streams) {
-        if (this.partitions.get(keyOf(s.topicId, s.partition)) !== s.part) continue;
-        const end = s.cached[s.cached.length - 1]!.lastOffset + 1n;
-        if (s.part.uploadedEnd < end) this.stats.commitsIgnored++;
-        for (const c of s.cached) {
-          c.uploaded = true;
-          this.uploadedCached.push({ part: s.part, batch: c });
-          this.uploadedCachedBytes += c.bytes.length;
+        // In slices: a large upload must not stall appends and fetches while it is encoded.
+        const { pieces, size, blocks, checksum } = await encodeStreamSetObjectYielding(streams, this.blockBytesMax);
+        key = `objects/${this.writerId}/${String(this.objectSeq++).padStart(10, "0")}.sso`;
+        // Until its commit is durable the object is referenced by nothing: keep the collector off it.
+        this.inflightKeys.add(key);
+        try {
+          await this.store.put(key, pieces, { ifNoneMatch: "*", checksum });
+        } catch (err) {
+          this.inflightKeys.delete(key);
+          throw err;
         }
+        const atMs = this.clock.nowMs();
+        const record: ObjectCommittedRecord = {
+          type: "object-committed",
+          key,
+          epoch: this.epoch,
+          size,
+          atMs,
+          streams: streams.map((s) => {
+            return {
+              topicId: s.topicId,
+              partition: s.partition,
+              start: s.cached[0]!.baseOffset.toString(),
+              end: (s.cached[s.cached.length - 1]!.lastOffset + 1n).toString(),
+              blocks: blocks.filter((b) => b.topicId === s.topicId && b.partition === s.partition).map(blockToTuple),
+              producers: producerTail(s.batches).map((h) => h.toString("base64")),
+              ...txnEventsField(s.batches),
+              // The leader epoch its batches were accepted under (stamped into each batch by the produce path).
+              leaderEpoch: partitionLeaderEpochOf(s.batches[0]!),
+            };
+          }),
+        };
+        try {
+          await this.record(record);
+        } finally {
+          this.inflightKeys.delete(key);
+        }
+        // The same rules as replay and as every other broker: a range from a stale leader epoch does not count.
+        this.index.apply(record, atMs);
+        for (const s of streams) {
+          if (this.partitions.get(keyOf(s.topicId, s.partition)) !== s.part) continue;
+          const end = s.cached[s.cached.length - 1]!.lastOffset + 1n;
+          if (s.part.uploadedEnd < end) this.stats.commitsIgnored++;
+          for (const c of s.cached) {
+            c.uploaded = true;
+            this.uploadedCached.push({ part: s.part, batch: c });
+            this.uploadedCachedBytes += c.bytes.length;
+          }
+        }
+        this.stats.objectsUploaded++;
+        this.stats.bytesUploaded += size;
+      } finally {
+        uploading.release();
       }
-      this.stats.objectsUploaded++;
-      this.stats.bytesUploaded += size;
     }
     this.uploadQueue.splice(0, count);
     this.uploadQueueBytes -= bytes;
@@ -1077,7 +1109,7 @@ export class LogStore {
         this.logger?.warn({ topicId: decoded.topicId, partition: decoded.partition, base: base.toString(), expected: part.nextOffset.toString() }, "WAL record after a rolled-back append skipped");
         break;
       }
-      fresh.push({ baseOffset: base, lastOffset: last, maxTimestamp: maxTimestampOf(b), bytes: b, durable: true, uploaded: false });
+      fresh.push({ baseOffset: base, lastOffset: last, maxTimestamp: maxTimestampOf(b), bytes: b, durable: true, uploaded: false, slab: null });
       part.txn.observeBatch(b);
       part.nextOffset = last + 1n;
       onRecoveredBatch?.(part.topicId, part.partition, readHeader(b));

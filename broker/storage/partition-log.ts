@@ -1,3 +1,4 @@
+import type { ArenaSlab } from "./cache-arena.js";
 import type { SsoBlock } from "./stream-set-object.js";
 import { PartitionTxnIndex } from "../txn/partition-txn-index.js";
 
@@ -16,6 +17,8 @@ export interface CachedBatch {
   durable: boolean;
   /** In a committed object; only then may the cache drop it. */
   uploaded: boolean;
+  /** The tail cache's slab holding `bytes`, or null if they are a buffer of their own (recovery, a full arena). */
+  slab: ArenaSlab | null;
 }
 
 /** One block of a committed stream-set object, as the partition's index sees it. */
