@@ -132,8 +132,13 @@ export async function startApiServer(): Promise<ApiServer> {
     client: (fieldManager?: string) => new KubeClient(config, fieldManager),
     async stop() {
       for (const p of procs.reverse()) {
+        const exited = new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once("exit", r)));
         p.kill("SIGTERM");
-        await new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)));
+        // kube-apiserver's graceful shutdown can wait out open watches for a minute: a test
+        // server has nothing to keep, so it gets 5 s and then SIGKILL.
+        const late = setTimeout(() => p.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(late);
       }
       fs.rmSync(dir, { recursive: true, force: true });
     },
