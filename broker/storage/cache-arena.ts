@@ -21,6 +21,8 @@
 import type { CachedBatch, PartitionLog } from "./partition-log.js";
 
 const MiB = 1024 * 1024;
+/** How many of the oldest slabs a new slab may be taken from. */
+const REUSE_CANDIDATES = 8;
 
 /** One slab; batches carved from it point to it (`CachedBatch.slab`). */
 export interface ArenaSlab {
@@ -106,8 +108,9 @@ export class CacheArena {
 
   private slabWithRoom(n: number): ArenaSlab | null {
     if (this.current && this.current.used + n <= this.slabBytes) return this.current;
-    // The oldest slabs free up first: batches leave the cache roughly in the order they came.
-    for (let i = 0; i < this.slabs.length; i++) {
+    // The oldest slabs free up first: batches leave the cache roughly in the order they came,
+    // so only the few oldest are looked at (each look may walk a slab's batches).
+    for (let i = 0; i < Math.min(this.slabs.length, REUSE_CANDIDATES); i++) {
       const slab = this.slabs[i]!;
       if (slab === this.current || !this.reusable(slab)) continue;
       slab.used = 0;
@@ -124,7 +127,11 @@ export class CacheArena {
 
   private reusable(slab: ArenaSlab): boolean {
     if (slab.pins > 0) return false;
-    for (const { part, batch } of slab.batches) if (this.alive(part, batch)) return false;
+    // Newest first: if any batch is still cached, the newest most likely is.
+    for (let i = slab.batches.length - 1; i >= 0; i--) {
+      const { part, batch } = slab.batches[i]!;
+      if (this.alive(part, batch)) return false;
+    }
     return true;
   }
 }
