@@ -60,7 +60,9 @@ describe("broker process", () => {
   it("serves /healthz, /readyz and /metrics, and stops cleanly on SIGTERM", async () => {
     const [port, httpPort] = [await freePort(), await freePort()];
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "floe-proc-"));
-    const p = await startProcess({ FLOE_PORT: String(port), FLOE_HTTP_PORT: String(httpPort), FLOE_DATA_DIR: dataDir });
+    // Memory bounds come from the environment (docs/configuration.md) and show in /metrics.
+    const bounds = { FLOE_CACHE_BYTES_MAX: "33554432", FLOE_BLOCK_CACHE_BYTES_MAX: "1048576", FLOE_READ_AHEAD_BYTES_MAX: "0" };
+    const p = await startProcess({ FLOE_PORT: String(port), FLOE_HTTP_PORT: String(httpPort), FLOE_DATA_DIR: dataDir, ...bounds });
     const get = (route: string) => fetch(`http://127.0.0.1:${httpPort}${route}`);
     expect((await get("/healthz")).status).toBe(200);
     expect(await (await get("/readyz")).json()).toEqual({ status: "ready" });
@@ -73,7 +75,9 @@ describe("broker process", () => {
     expect(metrics).toMatch(/floe_wal_used_bytes/);
     // The produce was acknowledged after its group commit, so the commit was timed.
     expect(metrics).toMatch(/floe_wal_group_commit_seconds_count\S* [1-9]/);
-    expect(metrics).toMatch(/floe_storage_block_cache_bytes_max\S* \d+/);
+    expect(metrics).toMatch(/^floe_storage_tail_cache_bytes_max\S* 33554432$/m);
+    expect(metrics).toMatch(/^floe_storage_block_cache_bytes_max\S* 1048576$/m);
+    expect(metrics).toMatch(/^floe_storage_read_ahead_bytes_max\S* 0$/m);
     expect(metrics).toMatch(/floe_storage_tail_cache_bytes\S* \d+/);
     expect(metrics).toMatch(/floe_process_resident_memory_bytes/);
     for (const name of documentedMetrics()) expect(metrics, `docs/operations.md names ${name}`).toMatch(new RegExp(`^# HELP ${name}`, "m"));

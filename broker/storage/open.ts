@@ -39,7 +39,7 @@ export interface Storage {
 }
 
 export interface OpenStorageOptions {
-  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "uploadIntervalMs"> & Partial<Pick<BrokerConfig, S3SettingKey | WalSettingKey>>;
+  config: Pick<BrokerConfig, "walType" | "walMaxBytes" | "objectStore" | "cacheBytesMax" | "blockCacheBytesMax" | "readAheadBytesMax" | "uploadIntervalMs"> & Partial<Pick<BrokerConfig, S3SettingKey | WalSettingKey>>;
   logger: Logger;
   registry?: Registry;
   dataDir: string;
@@ -65,6 +65,8 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     writerId: `b${config.nodeId ?? 1}-e${epoch}-${randomBytes(4).toString("hex")}`,
     logger: logger.child({ component: "log-store" }),
     cacheBytesMax: config.cacheBytesMax,
+    blockCacheBytesMax: config.blockCacheBytesMax,
+    readAheadBytesMax: config.readAheadBytesMax,
     uploadIntervalMs: config.uploadIntervalMs,
   });
   if (opts.registry) registerMetrics(opts.registry, wal, log);
