@@ -129,6 +129,9 @@ export function walConformance(name: string, makeHarness: () => Promise<WalHarne
       expect(got.slice(0, 50).map((r) => r.position)).toEqual(acked);
       for (const r of got.slice(50)) expect(r.record).toMatch(/^maybe-\d$/);
       await Promise.all(inflight);
+      // A dead process's files close with it; here the dropped instance's would be left to
+      // the garbage collector, which Node warns about (and means to make an error).
+      await wal.close();
     });
 
     it("full: append rejects with a retriable WalFullError, and works again after trim", async () => {
