@@ -251,6 +251,93 @@ describe("LogStore", () => {
     all.forEach((b, i) => expect(b.subarray(61).every((x) => x === i % 251)).toBe(true));
   });
 
+  it("an upload's bytes stay as they were while it is put, even if its batches leave the cache meanwhile", async () => {
+    // The object store holds the first object's put until released, as a slow S3 would.
+    const inner = new MemoryObjectStore();
+    let releasePut!: () => void;
+    const putHeld = new Promise<void>((r) => (releasePut = r));
+    let putStarted!: () => void;
+    const putSeen = new Promise<void>((r) => (putStarted = r));
+    const store: ObjectStore = Object.assign(Object.create(inner) as ObjectStore, {
+      put: async (key: string, body: Parameters<ObjectStore["put"]>[1], opts: Parameters<ObjectStore["put"]>[2]) => {
+        if (key.startsWith("objects/")) {
+          putStarted();
+          await putHeld;
+        }
+        return inner.put(key, body, opts);
+      },
+    });
+    // A 64 KiB cache and uploads: three 64 KiB slabs.
+    const { log } = await openStack(tempDir(), { store, cacheBytesMax: 64 * 1024, uploadBytesMax: 64 * 1024, walMaxBytes: 8 * 1024 * 1024 });
+    log.ensurePartition(T, "a", 0);
+    log.ensurePartition(T, "b", 1);
+    const size = batch(1, { payloadBytes: 1000 }).length;
+    const perSlab = Math.floor((64 * 1024) / size);
+    // Partition 0 fills the first slab exactly; its upload starts and is held.
+    const expected: Buffer[] = [];
+    for (let i = 0; i < perSlab; i++) {
+      const b = batch(1, { payloadBytes: 1000, fill: 0xaa });
+      await log.append(T, 0, [b]);
+      const stored = Buffer.from(b);
+      stored.writeBigInt64BE(BigInt(i), 0);
+      expected.push(stored);
+    }
+    const flushed = log.flush();
+    await putSeen;
+    // The partition is taken over from objects: its batches leave the cache while the put waits.
+    log.continueFromObjects(T, 0);
+    // Enough appends elsewhere to want a slab back: the held upload's must not be the one.
+    for (let i = 0; i < 3 * perSlab; i++) await log.append(T, 1, [batch(1, { payloadBytes: 1000, fill: 0x55 })]);
+    releasePut();
+    await flushed;
+    const keys = (await inner.list("objects/")).map((o) => o.key);
+    const first = (await inner.get(keys.sort()[0]!))!.body;
+    for (const b of expected) expect(first.indexOf(b)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("an append's bytes stay as they were until the WAL has them, even if its batches leave the cache meanwhile", async () => {
+    let releaseAppend!: () => void;
+    const appendHeld = new Promise<void>((r) => (releaseAppend = r));
+    let holdNext = false;
+    const written: Buffer[] = [];
+    const gated = (w: FileWal): Wal => ({
+      append: async (record, checksum) => {
+        const held = holdNext;
+        holdNext = false;
+        if (held) await appendHeld;
+        // What the WAL is handed to write, as it is when it writes it.
+        if (held) written.push(Buffer.concat(Array.isArray(record) ? record : [record]));
+        return w.append(record, checksum);
+      },
+      recover: () => w.recover(),
+      trim: (upTo) => w.trim(upTo),
+      usedBytes: () => w.usedBytes(),
+      fencedBy: () => w.fencedBy(),
+      close: () => w.close(),
+    });
+    const { log } = await openStack(tempDir(), { wal: gated, cacheBytesMax: 64 * 1024, uploadBytesMax: 64 * 1024, walMaxBytes: 8 * 1024 * 1024 });
+    log.ensurePartition(T, "a", 0);
+    log.ensurePartition(T, "b", 1);
+    const size = batch(1, { payloadBytes: 1000 }).length;
+    const perSlab = Math.floor((64 * 1024) / size);
+    // Partition 0 fills the first slab; the WAL holds its last append.
+    for (let i = 0; i < perSlab - 1; i++) await log.append(T, 0, [batch(1, { payloadBytes: 1000, fill: 0xaa })]);
+    holdNext = true;
+    const last = batch(1, { payloadBytes: 1000, fill: 0xaa });
+    const pending = log.append(T, 0, [last]).catch((err: unknown) => err);
+    // Its batches leave the cache while the WAL waits (a takeover from objects), and every
+    // batch uploaded meanwhile leaves it too: slabs are wanted back.
+    log.continueFromObjects(T, 0);
+    for (let i = 0; i < 4 * perSlab; i++) {
+      await log.append(T, 1, [batch(1, { payloadBytes: 1000, fill: 0x55 })]);
+      if (i % perSlab === perSlab - 1) await log.flush();
+    }
+    releaseAppend();
+    await pending;
+    expect(written).toHaveLength(1);
+    expect(written[0]!.subarray(written[0]!.length - (last.length - 8)).equals(last.subarray(8))).toBe(true);
+  });
+
   it("a damaged object block is reported, never served", async () => {
     const dir = tempDir();
     const store = new MemoryObjectStore();
