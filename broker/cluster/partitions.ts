@@ -128,10 +128,8 @@ export class PartitionManager {
   /**
    * `txnCheck` is given for requests with a transactional id: it refuses a transactional
    * batch whose producer is fenced or whose transaction does not hold this partition.
-   * `storedRequestBytes`: the record bytes of the whole request that this broker leads, when
-   * the caller knows them (a request for several partitions), else this partition's alone.
    */
-  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number, txnCheck?: TxnProduceCheck, storedRequestBytes = records?.length ?? 0): Promise<ProduceResult> {
+  async produce(topic: TopicInfo, partition: number, records: Buffer | null, apiVersion: number, txnCheck?: TxnProduceCheck): Promise<ProduceResult> {
     const result: ProduceResult = { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
     const refuse = (errorCode: number, errorMessage: string): ProduceResult => {
       this.metrics.produceErrors.inc({ error: String(errorCode) });
@@ -179,9 +177,8 @@ export class PartitionManager {
         }
         continue;
       }
-      const bytes = keepable(b.bytes, storedRequestBytes);
-      setPartitionLeaderEpoch(bytes, leaderEpoch);
-      appendable.push(bytes);
+      setPartitionLeaderEpoch(b.bytes, leaderEpoch);
+      appendable.push(b.bytes);
       headers.push(b.header);
     }
     if (appendable.length === 0) return { ...result, baseOffset: -1n, logStartOffset: this.log.logStartOffset(topic.topicId, partition) };
@@ -256,18 +253,4 @@ export class PartitionManager {
     }
     return s;
   }
-}
-
-/**
- * The batch as the log may keep it (cached until uploaded, for minutes). When the batches
- * the request stores are most of the memory they sit in (the connection gives a request
- * spanning network chunks a buffer of its own), the batch is kept where it is: the request's
- * memory is then mostly data the cache accounts for anyway. Otherwise (a small request
- * inside a larger network chunk) it is copied out, so it cannot pin the rest.
- */
-function keepable(batch: Buffer, storedRequestBytes: number): Buffer {
-  if (Math.max(batch.length, storedRequestBytes) * 2 >= batch.buffer.byteLength) return batch;
-  const copy = Buffer.allocUnsafe(batch.length);
-  batch.copy(copy);
-  return copy;
 }

@@ -478,7 +478,7 @@ export class LogStore {
     for (const b of batches) {
       // The cache keeps its own copy in the arena, so the request's buffer dies young.
       const placed = this.arena.copy(b);
-      const bytes = placed?.bytes ?? b;
+      const bytes = placed?.bytes ?? ownBuffer(b);
       bytes.writeBigInt64BE(part.nextOffset, 0);
       const lastOffset = part.nextOffset + BigInt(lastOffsetDeltaOf(bytes));
       const batch: CachedBatch = { baseOffset: part.nextOffset, lastOffset, maxTimestamp: maxTimestampOf(bytes), bytes, durable: false, uploaded: false, slab: placed?.slab ?? null };
@@ -1147,6 +1147,15 @@ export class LogStore {
     if (!part) throw new UnknownPartitionError(topicId, partition);
     return part;
   }
+}
+
+/**
+ * A batch that found no room in the arena, as the cache may keep it (until uploaded and
+ * evicted): in place when it is most of the buffer it sits in, else copied out, so that a
+ * small batch cannot pin a larger request or network chunk.
+ */
+function ownBuffer(batch: Buffer): Buffer {
+  return batch.length * 2 >= batch.buffer.byteLength ? batch : Buffer.from(batch);
 }
 
 /**

@@ -40,13 +40,6 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-    // The record bytes this broker will store from the request (partitions it leads).
-    let storedRequestBytes = 0;
-    for (const t of req.topicData) {
-      const topic = broker.topics.byTopicName(t.name);
-      if (!topic || topic.internal) continue;
-      for (const pd of t.partitionData) if (broker.leaderOf(topic.topicId, pd.index)?.nodeId === broker.self.nodeId) storedRequestBytes += pd.records?.length ?? 0;
-    }
     const pending: Promise<ProduceResponsePartitionProduceResponse>[][] = [];
     for (const topicData of req.topicData) {
       const topic = broker.topics.byTopicName(topicData.name);
@@ -66,7 +59,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>({
           }
           // Transactional batches: the producer must be current and the partition in its open transaction.
           const txnCheck = req.transactionalId !== null ? broker.txn.produceCheck(req.transactionalId, topic, pd.index) : undefined;
-          const r = await broker.partitions.produce(topic, pd.index, pd.records, apiVersion, txnCheck, storedRequestBytes);
+          const r = await broker.partitions.produce(topic, pd.index, pd.records, apiVersion, txnCheck);
           return { ...base, errorCode: r.errorCode, errorMessage: r.errorMessage, baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTimeMs, logStartOffset: r.logStartOffset };
         }),
       );
