@@ -91,17 +91,15 @@ export class CacheArena {
     slab.batches.push({ part, batch });
   }
 
-  /** Pins the slabs (null entries: batches outside the arena) until the pin is released. */
-  pin(slabs: Iterable<ArenaSlab | null | undefined>): ArenaPin {
-    const held = new Set<ArenaSlab>();
-    for (const s of slabs) if (s) held.add(s);
-    for (const s of held) s.pins++;
+  /** Pins the slabs until the pin is released (null entries: batches outside the arena; a slab listed twice is pinned twice). */
+  pin(slabs: readonly (ArenaSlab | null)[]): ArenaPin {
+    for (const s of slabs) if (s) s.pins++;
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        for (const s of held) s.pins--;
+        for (const s of slabs) if (s) s.pins--;
       },
     };
   }
