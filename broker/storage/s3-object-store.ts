@@ -634,7 +634,7 @@ const SOCKET_TURN_BYTES = 1024 * 1024;
  * write is a copy into the kernel (and, with TLS, encryption first) on the main thread,
  * which held produce requests up for 10-17 ms per upload in a CPU profile of the broker.
  */
-async function* socketWrites(pieces: readonly Buffer[]): AsyncGenerator<Buffer> {
+export async function* socketWrites(pieces: readonly Buffer[]): AsyncGenerator<Buffer> {
   let sinceTurn = 0;
   for (const write of joinedWrites(pieces)) {
     if (sinceTurn >= SOCKET_TURN_BYTES) {
